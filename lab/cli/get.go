@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"kinn.dev/kinn/lab"
+)
+
+func getCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "get",
+		Usage:     "list nodes or pods, kubectl-style",
+		ArgsUsage: "nodes|pods [NAME]",
+		Flags: []cli.Flag{
+			nameFlag(),
+			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "default", Usage: "Kubernetes namespace of the pods"},
+			&cli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "pods of every namespace"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "wide, json or yaml"},
+		},
+		Action: runGet,
+	}
+}
+
+func runGet(_ context.Context, cmd *cli.Command) error {
+	args := cmd.Args().Slice()
+	if len(args) == 0 || len(args) > 2 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("get: say what to get: nodes or pods, optionally a name")}
+	}
+	out := cmd.String("output")
+	switch out {
+	case "", "wide", "json", "yaml":
+	default:
+		return &ExitError{Code: 1, Err: fmt.Errorf("get: unknown output format %q (wide, json or yaml)", out)}
+	}
+	o := options(cmd, nil)
+	name, err := lab.Pick(o, cmd.String("name"))
+	if err != nil {
+		return err
+	}
+	st, err := lab.Load(o, name)
+	if err != nil {
+		return err
+	}
+	one := ""
+	if len(args) == 2 {
+		one = args[1]
+	}
+	w := cmd.Root().Writer
+	switch strings.ToLower(args[0]) {
+	case "node", "nodes", "no":
+		return getNodes(w, st.Nodes(), one, out)
+	case "pod", "pods", "po":
+		ns := cmd.String("namespace")
+		if cmd.Bool("all-namespaces") {
+			ns = ""
+		}
+		return getPods(w, st.Pods(), ns, one, out)
+	}
+	return &ExitError{Code: 1, Err: fmt.Errorf("get: unknown resource %q (nodes or pods)", args[0])}
+}
+
+func getNodes(w io.Writer, nodes []corev1.Node, one, out string) error {
+	if one != "" {
+		for _, n := range nodes {
+			if n.Name == one {
+				nodes = []corev1.Node{n}
+				return printNodes(w, nodes, out, true)
+			}
+		}
+		return &ExitError{Code: 1, Err: fmt.Errorf("node %q not found", one)}
+	}
+	return printNodes(w, nodes, out, false)
+}
+
+func printNodes(w io.Writer, nodes []corev1.Node, out string, single bool) error {
+	switch out {
+	case "json", "yaml":
+		if single {
+			return encode(w, out, nodes[0])
+		}
+		return encode(w, out, corev1.NodeList{TypeMeta: metav1.TypeMeta{Kind: "NodeList", APIVersion: "v1"}, Items: nodes})
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	head := "NAME\tSTATUS\tROLES\tINTERNAL-IP\tPOD-CIDR"
+	if out == "wide" {
+		head += "\tNETNS"
+	}
+	fmt.Fprintln(tw, head)
+	for _, n := range nodes {
+		status, role := "NotReady", "<none>"
+		if n.Status.Conditions[0].Status == corev1.ConditionTrue {
+			status = "Ready"
+		}
+		if _, ok := n.Labels["node-role.kubernetes.io/control-plane"]; ok {
+			role = "control-plane"
+		}
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", n.Name, status, role, n.Status.Addresses[0].Address, n.Spec.PodCIDR)
+		if out == "wide" {
+			line += "\t" + n.Annotations["kinn.dev/netns"]
+		}
+		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
+}
+
+func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
+	var pods []corev1.Pod
+	for _, p := range all {
+		if (ns == "" || p.Namespace == ns) && (one == "" || p.Name == one) {
+			pods = append(pods, p)
+		}
+	}
+	if one != "" && len(pods) == 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("pod %q not found in namespace %q", one, ns)}
+	}
+	switch out {
+	case "json", "yaml":
+		if one != "" {
+			return encode(w, out, pods[0])
+		}
+		return encode(w, out, corev1.PodList{TypeMeta: metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"}, Items: pods})
+	}
+	if len(pods) == 0 {
+		fmt.Fprintf(w, "No pods found in namespace %s.\n", ns)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	head := "NAME\tREADY\tSTATUS\tIP\tNODE"
+	if ns == "" {
+		head = "NAMESPACE\t" + head
+	}
+	if out == "wide" {
+		head += "\tNETNS"
+	}
+	fmt.Fprintln(tw, head)
+	for _, p := range pods {
+		ready, ip := "0/1", p.Status.PodIP
+		if p.Status.Phase == corev1.PodRunning {
+			ready = "1/1"
+		}
+		if ip == "" {
+			ip = "<none>"
+		}
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", p.Name, ready, p.Status.Phase, ip, p.Spec.NodeName)
+		if ns == "" {
+			line = p.Namespace + "\t" + line
+		}
+		if out == "wide" {
+			line += "\t" + p.Annotations["kinn.dev/netns"]
+		}
+		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
+}
+
+func encode(w io.Writer, format string, v any) error {
+	if format == "yaml" {
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "    ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v3"
+
+	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/topology"
+)
+
+func upCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "up",
+		Usage:     "create a lab, or converge it to its topology file",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "topology file (default: the built-in one, examples/default.yaml)"},
+			nameFlag(),
+		},
+		Action: runUp,
+	}
+}
+
+func runUp(ctx context.Context, cmd *cli.Command) error {
+	stderr := cmd.Root().ErrWriter
+	src, warnings, err := readTopology(cmd.String("file"))
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	if err != nil {
+		return err
+	}
+	if n := cmd.String("name"); n != "" {
+		src.Lab.Name = n
+	}
+	if err := needRoot("up"); err != nil {
+		return err
+	}
+	o := options(cmd, stderr)
+	fmt.Fprintf(stderr, "Bringing up lab %q from %s\n", src.Lab.Name, src.Path)
+	res, err := lab.Up(ctx, o, src)
+	if err != nil {
+		return fmt.Errorf("up %s: %w (run `kinn up` again to converge, or `kinn down --name %s`)", src.Lab.Name, err, src.Lab.Name)
+	}
+	printSummary(cmd.Root().Writer, res)
+	return nil
+}
+
+func readTopology(path string) (lab.Source, []topology.Warning, error) {
+	if path == "" {
+		t, w, err := topology.Default()
+		return lab.Source{Lab: t, Raw: topology.DefaultYAML(), Path: "<default>"}, w, err
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return lab.Source{}, nil, &ExitError{Code: 2, Err: fmt.Errorf("read topology: %w", err)}
+	}
+	t, w, err := topology.Parse(path, raw)
+	return lab.Source{Lab: t, Raw: raw, Path: path}, w, err
+}
+
+func printSummary(w io.Writer, res *lab.Result) {
+	p := res.Plan
+	pods := map[string]int{}
+	for _, pod := range p.Pods {
+		pods[pod.Node]++
+	}
+	fmt.Fprintf(w, "Lab %q is up: %d nodes, %d pods (%d kernel changes, %d pods attached, %d namespaces removed) in %.2fs\n\n",
+		p.Name, len(p.Nodes), len(p.Pods), res.Changes, res.Attached, res.Removed, res.Took.Seconds())
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tINTERNAL-IP\tPOD-CIDR\tPODS")
+	for _, n := range p.Nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", n.Name, n.Underlay.Addr(), n.PodCIDR, pods[n.Name])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nTry:\n")
+	name := ""
+	if p.Name != "kinn" {
+		name = " --name " + p.Name
+	}
+	fmt.Fprintf(w, "  kinn get pods -o wide%s\n", name)
+	if len(p.Pods) > 1 {
+		a, b := p.Pods[0], p.Pods[len(p.Pods)-1]
+		fmt.Fprintf(w, "  kinn exec%s -n %s %s -- ping -c 3 %s\n", name, a.Namespace, a.Name, b.IP.Addr())
+	}
+	if len(p.Nodes) > 0 {
+		fmt.Fprintf(w, "  kinn exec%s node/%s -- ip route\n", name, p.Nodes[0].Name)
+	}
+	fmt.Fprintf(w, "  kinn down%s\n", name)
+}

@@ -1,0 +1,162 @@
+// Package kernel is kinn's one door to the kernel: network namespaces,
+// netlink (links, addresses, routes, neighbours, FDB) and sysctls. It turns
+// the plan's data into kernel state and reads kernel state back into the
+// plan's terms. Nothing outside this package imports netlink or netns.
+//
+// Namespace safety: work inside a namespace is done either through a netlink
+// handle whose socket was opened in that namespace (usable from any thread),
+// or on a locked OS thread that is switched back before it is unlocked; a
+// thread that cannot be switched back stays locked and dies with its
+// goroutine, so no goroutine ever runs in a foreign namespace by accident.
+// kinn never creates, changes or deletes anything in the host's namespace.
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// NetnsDir is where named namespaces live, as with `ip netns`, so learners
+// can use `ip netns exec` on a lab's namespaces.
+const NetnsDir = "/run/netns"
+
+// NetnsPath is the bind-mount path of a named namespace.
+func NetnsPath(name string) string { return filepath.Join(NetnsDir, name) }
+
+// NetnsExists reports whether name is a mounted network namespace.
+func NetnsExists(name string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(NetnsPath(name), &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
+// CreateNetns creates the named namespace unless it exists. The new
+// namespace is made on a locked thread (unshare moves the calling thread
+// into it), pinned by a bind mount, and the thread is switched back.
+func CreateNetns(name string) (created bool, err error) {
+	if NetnsExists(name) {
+		return false, nil
+	}
+	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+		return false, err
+	}
+	path := NetnsPath(name)
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o444)
+	if err != nil {
+		return false, fmt.Errorf("create %s: %w", path, err)
+	}
+	f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return // the thread dies locked, never reused
+		}
+		defer orig.Close()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("unshare: %w", err)
+			return
+		}
+		mountErr := unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "", unix.MS_BIND, "")
+		if err := netns.Set(orig); err != nil {
+			errc <- fmt.Errorf("switch back to the original namespace: %w", err)
+			return // stays locked: this thread is in the wrong namespace
+		}
+		runtime.UnlockOSThread()
+		errc <- mountErr
+	}()
+	if err := <-errc; err != nil {
+		os.Remove(path)
+		return false, fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// DeleteNetns unmounts and removes a named namespace; a missing one is fine.
+// The kernel frees the namespace (and its links) once nothing holds it.
+func DeleteNetns(name string) error {
+	path := NetnsPath(name)
+	err := unix.Unmount(path, unix.MNT_DETACH)
+	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// ListNetns lists named namespaces (mounted or left as empty files by a kill
+// mid-creation) whose names start with prefix.
+func ListNetns(prefix string) ([]string, error) {
+	ents, err := os.ReadDir(NetnsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// openNetns opens a named namespace's handle.
+func openNetns(name string) (netns.NsHandle, error) {
+	h, err := netns.GetFromPath(NetnsPath(name))
+	if err != nil {
+		return h, fmt.Errorf("open namespace %s: %w", name, err)
+	}
+	return h, nil
+}
+
+// Do runs f on a locked thread inside the named namespace (path if it
+// contains a slash) and switches back afterwards.
+func Do(name string, f func() error) error {
+	path := name
+	if !strings.Contains(name, "/") {
+		path = NetnsPath(name)
+	}
+	target, err := netns.GetFromPath(path)
+	if err != nil {
+		return fmt.Errorf("open namespace %s: %w", name, err)
+	}
+	defer target.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(target); err != nil {
+			errc <- fmt.Errorf("enter namespace %s: %w", name, err)
+			return
+		}
+		ferr := f()
+		if err := netns.Set(orig); err != nil {
+			errc <- fmt.Errorf("leave namespace %s: %w", name, err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}

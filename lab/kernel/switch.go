@@ -1,0 +1,83 @@
+package kernel
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/vishvananda/netlink"
+
+	"kinn.dev/kinn/lab/plan"
+)
+
+// EnsureSwitch makes the switch namespace's bridge, with the lab's first
+// underlay address, up. Node ports are made by ApplyNode as uplinks.
+func EnsureSwitch(sw plan.Switch) error {
+	if _, err := CreateNetns(sw.Netns); err != nil {
+		return err
+	}
+	h, err := handle(sw.Netns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if lo, err := h.LinkByName("lo"); err == nil && lo.Attrs().Flags&net.FlagUp == 0 {
+		if err := h.LinkSetUp(lo); err != nil {
+			return err
+		}
+	}
+	br, err := h.LinkByName(plan.SwitchBridge)
+	if isNotExist(err) {
+		err = h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: plan.SwitchBridge, MTU: sw.MTU}})
+		if err == nil {
+			br, err = h.LinkByName(plan.SwitchBridge)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("switch bridge: %w", err)
+	}
+	if err := h.AddrReplace(br, &netlink.Addr{IPNet: ipnet(sw.Addr)}); err != nil {
+		return fmt.Errorf("switch address: %w", err)
+	}
+	if br.Attrs().Flags&net.FlagUp == 0 {
+		return h.LinkSetUp(br)
+	}
+	return nil
+}
+
+// addUplink creates node n's leg on the switch: a veth in the switch
+// namespace, on br0, whose peer is the node's eth0. Any old switch port of
+// that node is removed first (its peer would otherwise block the name).
+func addUplink(sw plan.Switch, n plan.Node) error {
+	h, err := handle(sw.Netns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	port := plan.PortName(n.Name)
+	if old, err := h.LinkByName(port); err == nil {
+		if err := h.LinkDel(old); err != nil {
+			return err
+		}
+	}
+	br, err := h.LinkByName(plan.SwitchBridge)
+	if err != nil {
+		return fmt.Errorf("switch bridge: %w", err)
+	}
+	nodeNS, err := openNetns(n.Netns)
+	if err != nil {
+		return err
+	}
+	defer nodeNS.Close()
+	v := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: port, MTU: sw.MTU, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+		PeerName:  plan.NodeUplink, PeerNamespace: netlink.NsFd(int(nodeNS)),
+	}
+	if err := h.LinkAdd(v); err != nil {
+		return fmt.Errorf("veth %s <-> %s/%s: %w", port, n.Name, plan.NodeUplink, err)
+	}
+	if l, err := h.LinkByName(port); err == nil {
+		h.LinkSetAlias(l, n.Name) // names the node in `ip link` of the switch
+		return h.LinkSetUp(l)
+	}
+	return nil
+}

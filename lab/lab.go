@@ -1,0 +1,131 @@
+// Package lab is kinn's engine: it takes a resolved topology to a running
+// lab (Up), removes one (Down), and reads what a lab is (Load). Up is a
+// reconcile loop: allocate addresses, compute the desired state (lab/plan),
+// observe each namespace, apply only the difference (lab/kernel), and attach
+// pods through CNI (lab/cni). Running it twice changes nothing; running it
+// after drift, a crash or a kill puts things back.
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/plan"
+)
+
+// Default roots of the state and runtime directories.
+const (
+	DefaultStateRoot   = "/var/lib/kinn"
+	DefaultRuntimeRoot = "/run/kinn"
+)
+
+// Options locate a lab's directories and where progress goes.
+type Options struct {
+	StateRoot   string    // holds <lab>/: addresses, CNI cache, the applied topology
+	RuntimeRoot string    // holds <lab>/: lock, pids, sockets
+	Progress    io.Writer // short progress lines; nil for none
+}
+
+func (o Options) withDefaults() Options {
+	if o.StateRoot == "" {
+		o.StateRoot = DefaultStateRoot
+	}
+	if o.RuntimeRoot == "" {
+		o.RuntimeRoot = DefaultRuntimeRoot
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	return o
+}
+
+// StateDir and RuntimeDir are one lab's directories.
+func (o Options) StateDir(lab string) string {
+	return filepath.Join(o.withDefaults().StateRoot, lab)
+}
+func (o Options) RuntimeDir(lab string) string {
+	return filepath.Join(o.withDefaults().RuntimeRoot, lab)
+}
+
+func (o Options) progress(format string, a ...any) {
+	fmt.Fprintf(o.withDefaults().Progress, format+"\n", a...)
+}
+
+// List names the labs that exist: those with namespaces, a state directory
+// or a runtime directory.
+func List(o Options) ([]string, error) {
+	o = o.withDefaults()
+	seen := map[string]bool{}
+	nss, err := kernel.ListNetns("kinn.")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nss {
+		if name, _, ok := strings.Cut(strings.TrimPrefix(n, "kinn."), "."); ok {
+			seen[name] = true
+		}
+	}
+	for _, root := range []string{o.StateRoot, o.RuntimeRoot} {
+		ents, err := os.ReadDir(root)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				seen[e.Name()] = true
+			}
+		}
+	}
+	var out []string
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Pick chooses the lab a command acts on: the named one, else the only lab
+// that exists, else "kinn".
+func Pick(o Options, name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	labs, err := List(o)
+	if err != nil {
+		return "", err
+	}
+	switch len(labs) {
+	case 0:
+		return "kinn", nil
+	case 1:
+		return labs[0], nil
+	}
+	return "", fmt.Errorf("%d labs exist (%s): pick one with --name", len(labs), strings.Join(labs, ", "))
+}
+
+// namespaces lists the namespaces of a lab by kind.
+func namespaces(lab string) (pods, nodes, other []string, err error) {
+	all, err := kernel.ListNetns(plan.NetnsPrefix(lab))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, n := range all {
+		rest := strings.TrimPrefix(n, plan.NetnsPrefix(lab))
+		switch {
+		case strings.HasPrefix(rest, "pod."):
+			pods = append(pods, n)
+		case strings.HasPrefix(rest, "node."):
+			nodes = append(nodes, n)
+		default:
+			other = append(other, n)
+		}
+	}
+	return pods, nodes, other, nil
+}

@@ -1,0 +1,80 @@
+package lab
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kinn.dev/kinn/lab/cni"
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/topology"
+)
+
+// Nodes returns the lab's nodes as v1 Nodes, with their pod CIDR, internal
+// address and readiness (the node's namespace exists).
+func (s *State) Nodes() []corev1.Node {
+	var out []corev1.Node
+	for i, n := range s.Plan.Nodes {
+		tn := s.Topology.Nodes[i]
+		ready := corev1.ConditionFalse
+		if Live(n.Netns) {
+			ready = corev1.ConditionTrue
+		}
+		out = append(out, corev1.Node{
+			TypeMeta:   metav1.TypeMeta{Kind: "Node", APIVersion: "v1"},
+			ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: tn.Labels, Annotations: map[string]string{"kinn.dev/netns": n.Netns}},
+			Spec:       corev1.NodeSpec{PodCIDR: n.PodCIDR.String(), PodCIDRs: []string{n.PodCIDR.String()}, Taints: taints(tn)},
+			Status: corev1.NodeStatus{
+				Addresses: []corev1.NodeAddress{
+					{Type: corev1.NodeInternalIP, Address: n.Underlay.Addr().String()},
+					{Type: corev1.NodeHostName, Address: n.Name},
+				},
+				Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}},
+			},
+		})
+	}
+	return out
+}
+
+func taints(n topology.Node) []corev1.Taint {
+	if n.Role != topology.RoleControlPlane {
+		return nil
+	}
+	return []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
+}
+
+// Pods returns the lab's pods as v1 Pods with their addresses filled in;
+// a pod whose namespace is missing shows as Pending.
+func (s *State) Pods() []corev1.Pod {
+	byKey := map[string]plan.Pod{}
+	for _, p := range s.Plan.Pods {
+		byKey[p.Key()] = p
+	}
+	hostIP := map[string]string{}
+	for _, n := range s.Plan.Nodes {
+		hostIP[n.Name] = n.Underlay.Addr().String()
+	}
+	var out []corev1.Pod
+	for _, tp := range s.Topology.Pods {
+		pp, ok := byKey[tp.Key()]
+		if !ok {
+			continue
+		}
+		pod := tp.Pod.DeepCopy()
+		pod.TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
+		pod.UID = typesUID(cni.PodUID(pp))
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations["kinn.dev/netns"] = pp.Netns
+		pod.Status = corev1.PodStatus{Phase: corev1.PodPending, HostIP: hostIP[pp.Node]}
+		pod.Status.HostIPs = []corev1.HostIP{{IP: pod.Status.HostIP}}
+		if Live(pp.Netns) {
+			ip := pp.IP.Addr().String()
+			pod.Status.Phase = corev1.PodRunning
+			pod.Status.PodIP, pod.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
+			pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+		}
+		out = append(out, *pod)
+	}
+	return out
+}

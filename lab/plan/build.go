@@ -1,0 +1,120 @@
+package plan
+
+import (
+	"fmt"
+	"net/netip"
+
+	"kinn.dev/kinn/lab/ipam"
+	"kinn.dev/kinn/topology"
+)
+
+// vxlanOverhead is what VXLAN over IPv4 adds to a frame (flannel's 50 bytes).
+const vxlanOverhead = 50
+
+// Build computes a lab's desired state from its resolved topology and the pod
+// address allocations (see PodWants for what to allocate).
+func Build(t *topology.Lab, alloc ipam.Allocations) (*Lab, error) {
+	nw := t.Networking
+	cidrs, err := ipam.NodeCIDRs(nw.PodSubnet, nw.NodeCIDRMaskSize, len(t.Nodes))
+	if err != nil {
+		return nil, err
+	}
+	swAddr, underlay, err := ipam.NodeAddrs(nw.NodeSubnet, len(t.Nodes))
+	if err != nil {
+		return nil, err
+	}
+	l := &Lab{Name: t.Name, Switch: Switch{Netns: SwitchNetns(t.Name), Addr: swAddr, MTU: nw.MTU}}
+	podMTU := nw.MTU
+	if nw.Overlay == topology.OverlayVXLAN {
+		podMTU -= vxlanOverhead
+	}
+	for i, n := range t.Nodes {
+		node := Node{
+			Name: n.Name, Netns: NodeNetns(t.Name, n.Name),
+			Underlay: underlay[i], PodCIDR: cidrs[i], Gateway: ipam.Gateway(cidrs[i]), PodMTU: podMTU,
+		}
+		l.Nodes = append(l.Nodes, node)
+		l.Switch.Ports = append(l.Switch.Ports, Port{Name: PortName(n.Name), Node: n.Name, Netns: node.Netns})
+	}
+	for i := range l.Nodes {
+		wireNode(t, l, i)
+	}
+	byName := map[string]*Node{}
+	for i := range l.Nodes {
+		byName[l.Nodes[i].Name] = &l.Nodes[i]
+	}
+	for _, p := range t.Pods {
+		n := byName[p.Node]
+		ip, ok := alloc[p.Key()]
+		if n == nil || !ok {
+			return nil, fmt.Errorf("pod %s has no node or address", p.Key())
+		}
+		l.Pods = append(l.Pods, Pod{
+			Namespace: p.Namespace, Name: p.Name, Node: n.Name, NodeNetns: n.Netns,
+			Netns: PodNetns(t.Name, p.Namespace, p.Name), ContainerID: ContainerID(t.Name, p.Namespace, p.Name),
+			IP: netip.PrefixFrom(ip, n.PodCIDR.Bits()), Gateway: n.Gateway.Addr(), MTU: n.PodMTU,
+		})
+	}
+	return l, nil
+}
+
+// PodWants lists what to ask ipam.Assign for: each pod and its node's CIDR.
+func PodWants(t *topology.Lab) ([]ipam.Want, error) {
+	nw := t.Networking
+	cidrs, err := ipam.NodeCIDRs(nw.PodSubnet, nw.NodeCIDRMaskSize, len(t.Nodes))
+	if err != nil {
+		return nil, err
+	}
+	idx := map[string]int{}
+	for i, n := range t.Nodes {
+		idx[n.Name] = i
+	}
+	var out []ipam.Want
+	for _, p := range t.Pods {
+		i, ok := idx[p.Node]
+		if !ok {
+			return nil, fmt.Errorf("pod %s is placed on unknown node %q", p.Key(), p.Node)
+		}
+		out = append(out, ipam.Want{Key: p.Key(), CIDR: cidrs[i]})
+	}
+	return out, nil
+}
+
+// wireNode fills in node i's links, sysctls, overlay entries and routes.
+func wireNode(t *topology.Lab, l *Lab, i int) {
+	nw := t.Networking
+	n := &l.Nodes[i]
+	n.Sysctls = []Sysctl{
+		{"net/ipv4/ip_forward", "1"},
+		{"net/bridge/bridge-nf-call-iptables", "1"},
+	}
+	n.Links = []Link{
+		{Name: "lo", Kind: KindLoop},
+		{Name: NodeUplink, Kind: KindVeth, MTU: nw.MTU, Addrs: []netip.Prefix{n.Underlay}},
+		{Name: PodBridge, Kind: KindBridge, MTU: n.PodMTU, Addrs: []netip.Prefix{n.Gateway}},
+	}
+	if nw.Overlay != topology.OverlayVXLAN {
+		for j, o := range l.Nodes {
+			if j != i {
+				n.Routes = append(n.Routes, Route{Dst: o.PodCIDR, Gw: o.Underlay.Addr(), Dev: NodeUplink})
+			}
+		}
+		return
+	}
+	dev := VTEPName(nw.VNI)
+	n.Links = append(n.Links, Link{
+		Name: dev, Kind: KindVXLAN, MTU: n.PodMTU, MAC: VTEPMAC(t.Name, n.Name),
+		Addrs: []netip.Prefix{netip.PrefixFrom(n.PodCIDR.Masked().Addr(), 32)},
+		VXLAN: &VXLAN{VNI: nw.VNI, Port: nw.VXLANPort, Local: n.Underlay.Addr(), Dev: NodeUplink},
+	})
+	for j, o := range l.Nodes {
+		if j == i {
+			continue
+		}
+		vtep := o.PodCIDR.Masked().Addr()
+		mac := VTEPMAC(t.Name, o.Name)
+		n.Neigh = append(n.Neigh, Neigh{Dev: dev, IP: vtep, MAC: mac})
+		n.FDB = append(n.FDB, FDB{Dev: dev, MAC: mac, Dst: o.Underlay.Addr()})
+		n.Routes = append(n.Routes, Route{Dst: o.PodCIDR.Masked(), Gw: vtep, Dev: dev, Onlink: true})
+	}
+}

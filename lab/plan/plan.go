@@ -1,0 +1,188 @@
+// Package plan computes, as plain data, the kernel state a lab needs — its
+// namespaces, links, addresses, routes, neighbours and FDB entries — and
+// diffs it against what was observed. Nothing here touches the kernel: the
+// desired state is a pure function of the resolved topology and the address
+// allocations, and the diff is a pure function of desired and observed state.
+//
+// The overlay follows flannel's vxlan backend (flannel-io/flannel
+// pkg/backend/vxlan): every node has one VXLAN device with learning off whose
+// address is its pod CIDR's network address as a /32. For every other node it
+// holds, in this order, a permanent neighbour (remote CIDR's .0 -> remote VTEP
+// MAC), an FDB entry (remote VTEP MAC -> remote underlay IP) and an onlink
+// route (remote CIDR via remote .0). Nothing is learned, so a wrong or missing
+// entry breaks exactly the traffic it should carry. With host-gw there is no
+// device: each remote pod CIDR is routed via the remote node's underlay IP.
+package plan
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// Names of the devices kinn creates; learners see them in `ip link`.
+const (
+	SwitchBridge = "br0"  // the underlay switch, in the switch namespace
+	NodeUplink   = "eth0" // a node's leg on the underlay
+	PodBridge    = "cni0" // the node's pod bridge
+	PodIface     = "eth0"
+)
+
+// Lab is the whole desired state of one lab.
+type Lab struct {
+	Name   string
+	Switch Switch
+	Nodes  []Node
+	Pods   []Pod
+}
+
+// Switch is the namespace standing for the network between the nodes and for
+// the world outside the cluster.
+type Switch struct {
+	Netns string
+	Addr  netip.Prefix // the nodeSubnet's first address, on br0
+	MTU   int
+	Ports []Port
+}
+
+// Port is one node's veth into the switch: Name in the switch namespace,
+// peer NodeUplink in the node's namespace.
+type Port struct {
+	Name  string
+	Node  string
+	Netns string // the node's namespace
+}
+
+// Node is the desired state of one node's namespace.
+type Node struct {
+	Name     string
+	Netns    string
+	Underlay netip.Prefix // on NodeUplink
+	PodCIDR  netip.Prefix
+	Gateway  netip.Prefix // on PodBridge
+	PodMTU   int          // MTU of the pod bridge and pod interfaces
+	Sysctls  []Sysctl
+	Links    []Link
+	Neigh    []Neigh
+	FDB      []FDB
+	Routes   []Route
+}
+
+// Sysctl is a value under /proc/sys, written inside the node's namespace.
+type Sysctl struct{ Key, Value string }
+
+// LinkKind is the kind of a link kinn manages inside a node.
+type LinkKind string
+
+const (
+	KindBridge LinkKind = "bridge"
+	KindVXLAN  LinkKind = "vxlan"
+	KindVeth   LinkKind = "veth"
+	KindLoop   LinkKind = "loopback" // only brought up; MTU 0 means "leave it"
+)
+
+// Link is a device in a node namespace with its addresses.
+type Link struct {
+	Name  string
+	Kind  LinkKind
+	MTU   int
+	MAC   string // only set where kinn chooses it (VTEPs)
+	Addrs []netip.Prefix
+	VXLAN *VXLAN
+}
+
+// VXLAN holds a VTEP's parameters.
+type VXLAN struct {
+	VNI   uint32
+	Port  uint16
+	Local netip.Addr // the node's underlay address
+	Dev   string     // underlay device
+}
+
+// Neigh is a permanent neighbour entry.
+type Neigh struct {
+	Dev string
+	IP  netip.Addr
+	MAC string
+}
+
+// FDB is a permanent AF_BRIDGE NTF_SELF entry on a VXLAN device.
+type FDB struct {
+	Dev string
+	MAC string
+	Dst netip.Addr
+}
+
+// Route is a route in the main table that kinn manages (connected routes the
+// kernel adds for addresses are not listed).
+type Route struct {
+	Dst    netip.Prefix
+	Gw     netip.Addr
+	Dev    string
+	Onlink bool
+}
+
+func (r Route) String() string {
+	s := fmt.Sprintf("%s via %s dev %s", r.Dst, r.Gw, r.Dev)
+	if r.Onlink {
+		s += " onlink"
+	}
+	return s
+}
+
+// Pod is the desired state of one pod's network, attached through CNI.
+type Pod struct {
+	Namespace, Name string
+	Node            string
+	NodeNetns       string
+	Netns           string
+	ContainerID     string
+	IP              netip.Prefix // address with the node CIDR's mask
+	Gateway         netip.Addr
+	MTU             int
+}
+
+// Key is namespace/name.
+func (p Pod) Key() string { return p.Namespace + "/" + p.Name }
+
+// NetnsPrefix is the prefix of every namespace of a lab. Lab names are DNS
+// labels without dots, so "kinn.a." never matches lab "a-b".
+func NetnsPrefix(lab string) string { return "kinn." + lab + "." }
+
+// SwitchNetns, NodeNetns and PodNetns name a lab's namespaces under /run/netns.
+func SwitchNetns(lab string) string     { return NetnsPrefix(lab) + "switch" }
+func NodeNetns(lab, node string) string { return NetnsPrefix(lab) + "node." + node }
+func PodNetns(lab, ns, pod string) string {
+	return NetnsPrefix(lab) + "pod." + ns + "." + pod
+}
+
+// VTEPName is the VXLAN device's name, after the VNI as flannel does.
+func VTEPName(vni uint32) string { return fmt.Sprintf("vxlan.%d", vni) }
+
+// VTEPMAC derives a stable, locally administered unicast MAC for a node's
+// VTEP, so that the plan stays a pure function (flannel keeps a random one in
+// a node annotation instead).
+func VTEPMAC(lab, node string) string {
+	h := sha256.Sum256([]byte(lab + "/" + node))
+	h[0] = h[0]&0xfe | 0x02
+	return net.HardwareAddr(h[:6]).String()
+}
+
+// PortName names a node's veth in the switch namespace; interface names are
+// limited to 15 bytes, so it is a hash, and the node name goes in its alias.
+func PortName(node string) string { return "sw-" + hash8(node) }
+
+// ContainerID is the pod's stable CNI container ID.
+func ContainerID(lab, ns, pod string) string {
+	h := sha256.Sum256([]byte(lab + "/" + ns + "/" + pod))
+	return fmt.Sprintf("kinn-%x", h[:16])
+}
+
+// HostVeth names a pod's veth in the node namespace (15 bytes at most).
+func HostVeth(containerID string) string { return "veth" + hash8(containerID) }
+
+func hash8(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return fmt.Sprintf("%x", h[:4])
+}

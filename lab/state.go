@@ -1,0 +1,95 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"kinn.dev/kinn/lab/ipam"
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/topology"
+)
+
+// Files in a lab's state directory.
+const (
+	fileTopology = "topology.yaml" // the topology as last brought up
+	fileSource   = "source"        // the path it came from
+	filePlan     = "plan.json"     // the desired state as last computed
+	fileIPAM     = "ipam.json"
+	dirCNI       = "cni"
+)
+
+// State is what a lab is, as recorded by its last `up`.
+type State struct {
+	Topology *topology.Lab
+	Plan     *plan.Lab
+}
+
+// Load reads a lab's recorded state.
+func Load(o Options, name string) (*State, error) {
+	dir := o.StateDir(name)
+	src, err := os.ReadFile(filepath.Join(dir, fileTopology))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("lab %q does not exist (no %s): bring it up with `kinn up`", name, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	srcName, _ := os.ReadFile(filepath.Join(dir, fileSource))
+	t, _, err := topology.Parse(string(srcName), src)
+	if err != nil {
+		return nil, fmt.Errorf("recorded topology of lab %s: %w", name, err)
+	}
+	t.Name = name
+	b, err := os.ReadFile(filepath.Join(dir, filePlan))
+	if err != nil {
+		return nil, err
+	}
+	var p plan.Lab
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("read %s: %w", filePlan, err)
+	}
+	return &State{Topology: t, Plan: &p}, nil
+}
+
+func loadPlan(dir string) *plan.Lab {
+	b, err := os.ReadFile(filepath.Join(dir, filePlan))
+	if err != nil {
+		return nil
+	}
+	var p plan.Lab
+	if json.Unmarshal(b, &p) != nil {
+		return nil
+	}
+	return &p
+}
+
+func savePlan(dir string, p *plan.Lab) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return ipam.WriteFileAtomic(filepath.Join(dir, filePlan), b)
+}
+
+// lock takes the lab's lock for the whole of an up or down, so two never
+// touch one lab at once (CNI forbids parallel operations on a container).
+func lock(o Options, name string) (unlock func(), err error) {
+	dir := o.RuntimeDir(name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lab %s is busy: another kinn up or down holds %s", name, f.Name())
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,261 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"kinn.dev/kinn/lab/cni"
+	"kinn.dev/kinn/lab/ipam"
+	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/topology"
+)
+
+// Source is a topology with the bytes it came from, which Up records so
+// that later commands see the lab as it was brought up.
+type Source struct {
+	Lab  *topology.Lab
+	Raw  []byte
+	Path string
+}
+
+// Result summarises an Up.
+type Result struct {
+	Plan     *plan.Lab
+	Changes  int           // node-level kernel changes made
+	Attached int           // pods attached (or re-attached)
+	Removed  int           // namespaces of pods and nodes no longer in the topology
+	Took     time.Duration // wall time
+}
+
+// Up creates or converges the lab described by src.
+func Up(ctx context.Context, o Options, src Source) (*Result, error) {
+	start := time.Now()
+	t := src.Lab
+	unlock, err := lock(o, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	dir := o.StateDir(t.Name)
+	old := loadPlan(dir)
+	p, err := allocate(o, t)
+	if err != nil {
+		return nil, err
+	}
+	// Record before touching the kernel, so that down and the next up know
+	// the lab even if this one is killed half-way.
+	if err := record(dir, src, p); err != nil {
+		return nil, err
+	}
+	res := &Result{Plan: p}
+	rt := &cni.Runtime{CacheDir: filepath.Join(dir, dirCNI)}
+	if res.Removed, err = removeStale(ctx, o, rt, old, p); err != nil {
+		return nil, err
+	}
+	o.progress("• switch and %d nodes", len(p.Nodes))
+	if res.Changes, err = upNodes(p); err != nil {
+		return nil, err
+	}
+	o.progress("• %d pods", len(p.Pods))
+	if res.Attached, err = upPods(ctx, rt, p); err != nil {
+		return nil, err
+	}
+	res.Took = time.Since(start)
+	return res, nil
+}
+
+func allocate(o Options, t *topology.Lab) (*plan.Lab, error) {
+	store := ipam.FileStore{Path: filepath.Join(o.StateDir(t.Name), fileIPAM)}
+	prev, err := store.Load()
+	if err != nil {
+		return nil, err
+	}
+	wants, err := plan.PodWants(t)
+	if err != nil {
+		return nil, err
+	}
+	alloc, err := ipam.Assign(prev, wants)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Save(alloc); err != nil {
+		return nil, err
+	}
+	return plan.Build(t, alloc)
+}
+
+func record(dir string, src Source, p *plan.Lab) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := ipam.WriteFileAtomic(filepath.Join(dir, fileTopology), src.Raw); err != nil {
+		return err
+	}
+	if err := ipam.WriteFileAtomic(filepath.Join(dir, fileSource), []byte(src.Path)); err != nil {
+		return err
+	}
+	return savePlan(dir, p)
+}
+
+// removeStale detaches pods and removes namespaces that are not in the new
+// plan: pods through CNI DEL when the last plan knew them, then anything
+// left with the lab's prefix.
+func removeStale(ctx context.Context, o Options, rt *cni.Runtime, old, p *plan.Lab) (int, error) {
+	want := map[string]bool{p.Switch.Netns: true}
+	for _, n := range p.Nodes {
+		want[n.Netns] = true
+	}
+	for _, pod := range p.Pods {
+		want[pod.Netns] = true
+	}
+	if old != nil {
+		for _, pod := range old.Pods {
+			if !want[pod.Netns] && kernel.NetnsExists(pod.Netns) {
+				if n := findNode(old, pod.Node); n != nil && kernel.NetnsExists(n.Netns) {
+					if err := rt.Del(ctx, *n, pod); err != nil {
+						o.progress("  warning: %v", err)
+					}
+				}
+			}
+		}
+	}
+	pods, nodes, other, err := namespaces(p.Name)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, ns := range slices.Concat(pods, nodes, other) {
+		if !want[ns] {
+			if err := kernel.DeleteNetns(ns); err != nil {
+				return removed, err
+			}
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+func findNode(p *plan.Lab, name string) *plan.Node {
+	for i := range p.Nodes {
+		if p.Nodes[i].Name == name {
+			return &p.Nodes[i]
+		}
+	}
+	return nil
+}
+
+// upNodes makes the switch and converges every node, nodes in parallel:
+// each node's namespace is independent of the others.
+func upNodes(p *plan.Lab) (int, error) {
+	if err := kernel.EnsureSwitch(p.Switch); err != nil {
+		return 0, fmt.Errorf("switch: %w", err)
+	}
+	var mu sync.Mutex
+	total := 0
+	err := parallel(len(p.Nodes), func(i int) error {
+		n := p.Nodes[i]
+		if _, err := kernel.CreateNetns(n.Netns); err != nil {
+			return err
+		}
+		have, err := kernel.ObserveNode(n)
+		if err != nil {
+			return fmt.Errorf("observe node %s: %w", n.Name, err)
+		}
+		changes := plan.DiffNode(n, have)
+		mu.Lock()
+		total += len(changes)
+		mu.Unlock()
+		return kernel.ApplyNode(p.Switch, n, changes)
+	})
+	return total, err
+}
+
+// upPods creates missing pod namespaces and attaches, through CNI, every pod
+// that is new or has drifted; a drifted pod is detached first.
+func upPods(ctx context.Context, rt *cni.Runtime, p *plan.Lab) (int, error) {
+	byNode := map[string][]plan.Pod{}
+	for _, pod := range p.Pods {
+		byNode[pod.Node] = append(byNode[pod.Node], pod)
+	}
+	var mu sync.Mutex
+	attached := 0
+	var errs []error
+	err := parallel(len(p.Nodes), func(i int) error {
+		n := p.Nodes[i]
+		pods := byNode[n.Name]
+		if len(pods) == 0 {
+			return nil
+		}
+		if err := rt.Status(ctx, n); err != nil {
+			return fmt.Errorf("node %s: CNI STATUS: %w", n.Name, err)
+		}
+		states, err := kernel.ObservePods(n, pods)
+		if err != nil {
+			return err
+		}
+		for _, pod := range pods {
+			st := states[pod.Key()]
+			why := plan.PodDrift(pod, st)
+			if why == "" {
+				continue
+			}
+			if err := attach(ctx, rt, n, pod, st); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				continue // one failing pod does not stop the others
+			}
+			mu.Lock()
+			attached++
+			mu.Unlock()
+		}
+		return nil
+	})
+	return attached, errors.Join(append(errs, err)...)
+}
+
+func attach(ctx context.Context, rt *cni.Runtime, n plan.Node, pod plan.Pod, st plan.PodState) error {
+	if st.Netns {
+		// Something of it exists: DEL first so the plugin can clean up.
+		if err := rt.Del(ctx, n, pod); err != nil {
+			return err
+		}
+	} else if _, err := kernel.CreateNetns(pod.Netns); err != nil {
+		return err
+	}
+	_, err := rt.Add(ctx, n, pod)
+	return err
+}
+
+// parallel runs f(0..n-1) on a few workers and returns the first error.
+func parallel(n int, f func(int) error) error {
+	workers := min(n, 4)
+	idx := make(chan int)
+	errc := make(chan error, n)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range idx {
+				if err := f(i); err != nil {
+					errc <- err
+				}
+			}
+		}()
+	}
+	for i := range n {
+		idx <- i
+	}
+	close(idx)
+	wg.Wait()
+	close(errc)
+	return <-errc
+}

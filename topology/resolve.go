@@ -1,0 +1,94 @@
+package topology
+
+import (
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// resolve turns the documents into a Lab. Each step reports what it finds
+// wrong and carries on with a best guess, so that one pass shows the user
+// every problem; the Lab is discarded if anything was reported.
+func resolve(file string, docs []*doc, r *report) *Lab {
+	lab := &Lab{Source: file}
+	var cluster *doc
+	var cf *clusterFile
+	var objs []object
+	for _, d := range docs {
+		apiVersion, kind, ok := typeOf(d, r)
+		if !ok {
+			continue
+		}
+		if kind == "Cluster" && (apiVersion == kindAPIVersion || apiVersion == kinnAPIVersion) {
+			if cluster != nil {
+				r.errorf(d.keyAt("kind"), "a second cluster document (the first is at line %d); a file describes one cluster", cluster.root.Line)
+				continue
+			}
+			cluster, cf = d, &clusterFile{}
+			decode(d, r, cf, apiVersion == kinnAPIVersion)
+			continue
+		}
+		if o, ok := decodeObject(d, r, apiVersion, kind); ok {
+			objs = append(objs, o)
+		}
+	}
+	resolveCluster(cluster, cf, r, lab)
+	resolveObjects(lab, objs, r)
+	return lab
+}
+
+// typeOf reads apiVersion and kind, which say what type to decode into.
+func typeOf(d *doc, r *report) (apiVersion, kind string, ok bool) {
+	apiVersion, aok := stringField(d, r, "apiVersion")
+	kind, kok := stringField(d, r, "kind")
+	return apiVersion, kind, aok && kok
+}
+
+func stringField(d *doc, r *report, name string) (string, bool) {
+	_, v, found := d.lookup(path{name})
+	if !found {
+		r.errorf(d.pos(d.root), "document has no %s", name)
+		return "", false
+	}
+	v = deref(v)
+	if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || v.Value == "" {
+		r.errorf(d.pos(v), "%s must be a non-empty string, not %s", name, describe(v))
+		return "", false
+	}
+	return v.Value, true
+}
+
+// An object is a decoded Kubernetes object and the document it came from.
+type object struct {
+	d   *doc
+	obj any // *corev1.Namespace, *corev1.Pod, *corev1.Service, *appsv1.Deployment or *appsv1.DaemonSet
+}
+
+func decodeObject(d *doc, r *report, apiVersion, kind string) (object, bool) {
+	var obj any
+	switch apiVersion + " " + kind {
+	case "v1 Namespace":
+		obj = &corev1.Namespace{}
+	case "v1 Pod":
+		obj = &corev1.Pod{}
+	case "v1 Service":
+		obj = &corev1.Service{}
+	case "apps/v1 Deployment":
+		obj = &appsv1.Deployment{}
+	case "apps/v1 DaemonSet":
+		obj = &appsv1.DaemonSet{}
+	default:
+		if kind == "Cluster" && (strings.HasPrefix(apiVersion, "kind.x-k8s.io/") || strings.HasPrefix(apiVersion, "kinn.dev/")) {
+			r.errorf(d.at("apiVersion"), "unsupported cluster apiVersion %q; use %s or %s", apiVersion, kindAPIVersion, kinnAPIVersion)
+		} else {
+			r.warnf(d.at("kind"), "skipping %s %s: kinn only models Namespaces, Pods, Deployments, DaemonSets and Services", apiVersion, kind)
+		}
+		return object{}, false
+	}
+	if !decode(d, r, obj, false) {
+		return object{}, false
+	}
+	return object{d: d, obj: obj}, true
+}
