@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"kinn.dev/kinn/lab/ipam"
 	"kinn.dev/kinn/lab/plan"
@@ -76,6 +77,8 @@ func savePlan(dir string, p *plan.Lab) error {
 	return ipam.WriteFileAtomic(filepath.Join(dir, filePlan), b)
 }
 
+const lockWait = 5 * time.Second
+
 // lock takes the lab's lock for the whole of an up or down, so two never
 // touch one lab at once (CNI forbids parallel operations on a container).
 func lock(o Options, name string) (unlock func(), err error) {
@@ -87,9 +90,17 @@ func lock(o Options, name string) (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lab %s is busy: another kinn up or down holds %s", name, f.Name())
+	// Wait a little: a kinn just killed may take a moment to release it.
+	deadline := time.Now().Add(lockWait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("lab %s is busy: another kinn up or down holds %s (%v)", name, f.Name(), err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return func() { f.Close() }, nil
 }

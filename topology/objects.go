@@ -23,6 +23,8 @@ func resolveObjects(lab *Lab, objs []object, r *report) {
 		meta := checkMeta(o, r, seen)
 		namespaces[meta.Namespace] = true
 		switch obj := o.obj.(type) {
+		case *corev1.Namespace:
+			namespaces[obj.Name] = true
 		case *corev1.Service:
 			checkService(o.d, r, obj, lab.Networking.ServiceSubnet, nodePorts)
 			lab.Services = append(lab.Services, obj)
@@ -40,6 +42,7 @@ func resolveObjects(lab *Lab, objs []object, r *report) {
 			workloads = append(workloads, o)
 		}
 	}
+	delete(namespaces, "") // a Namespace's own namespace
 	for ns := range namespaces {
 		lab.Namespaces = append(lab.Namespaces, ns)
 	}
@@ -114,8 +117,8 @@ func checkDeployment(d *doc, r *report, dep *appsv1.Deployment) {
 	if dep.Spec.Replicas == nil {
 		one := int32(1)
 		dep.Spec.Replicas = &one
-	} else if *dep.Spec.Replicas < 0 {
-		r.errorf(d.at("spec", "replicas"), "spec.replicas %d must not be negative", *dep.Spec.Replicas)
+	} else if n := *dep.Spec.Replicas; n < 0 || n > maxPods {
+		r.errorf(d.at("spec", "replicas"), "spec.replicas %d must be in 0..%d", n, maxPods)
 	}
 	checkSelector(d, r, dep.Spec.Selector, dep.Spec.Template.Labels)
 	checkTemplate(d, r, &dep.Spec.Template)
@@ -145,6 +148,10 @@ func checkTemplate(d *doc, r *report, t *corev1.PodTemplateSpec) {
 	}
 	checkPodSpec(d, r, path{"spec", "template", "spec"}, &t.Spec)
 }
+
+// maxPods is more pods than any pod subnet kinn accepts could address
+// (a /16 of /30s), and bounds the work a mistyped replica count causes.
+const maxPods = 1 << 16
 
 var protocols = []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP}
 

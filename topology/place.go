@@ -73,10 +73,12 @@ func (pl *placer) deployment(d *doc, dep *appsv1.Deployment) []Pod {
 	hash := templateHash(&dep.Spec.Template)
 	ns := dep.Namespace
 	var pods []Pod
-	for i := 0; dep.Spec.Replicas != nil && i < int(*dep.Spec.Replicas); i++ {
+	for i := 0; i < replicas(dep); i++ {
 		node, ok := pl.choose(d, path{"spec", "template", "spec"}, &dep.Spec.Template.Spec)
 		if !ok {
-			return pods // reported once for the whole Deployment
+			// Reported once for the whole Deployment; stopping also bounds
+			// the work a huge replica count can cause.
+			return pods
 		}
 		name := uniqueName(pl.used, ns, func(attempt int) string {
 			return dep.Name + "-" + hash + "-" + suffix(ns, dep.Name, i, attempt)
@@ -86,6 +88,15 @@ func (pl *placer) deployment(d *doc, dep *appsv1.Deployment) []Pod {
 		pods = append(pods, Pod{Namespace: ns, Name: name, Node: node, Owner: "Deployment/" + dep.Name, Pod: pod})
 	}
 	return pods
+}
+
+// replicas bounds the replica count by what a lab could address, so that a
+// typo like 3000000000 costs an error, not minutes.
+func replicas(dep *appsv1.Deployment) int {
+	if dep.Spec.Replicas == nil {
+		return 0
+	}
+	return min(int(*dep.Spec.Replicas), maxPods)
 }
 
 func (pl *placer) daemonSet(d *doc, ds *appsv1.DaemonSet) []Pod {
@@ -115,8 +126,7 @@ func (pl *placer) choose(d *doc, p path, spec *corev1.PodSpec) (string, bool) {
 	if spec.NodeName != "" {
 		for _, n := range pl.lab.Nodes {
 			if n.Name == spec.NodeName {
-				pl.add(d, n.Name)
-				return n.Name, true
+				return n.Name, pl.add(d, n.Name)
 			}
 		}
 		pl.r.errorf(d.at(p.with("nodeName")...), "%s.nodeName %q is not a node of this lab (%s)", p, spec.NodeName, nodeNames(pl.lab.Nodes))
@@ -133,8 +143,7 @@ func (pl *placer) choose(d *doc, p path, spec *corev1.PodSpec) (string, bool) {
 		pl.r.errorf(d.at(p.with("nodeSelector")...), "nodeSelector %s matches no node", sel)
 		return "", false
 	}
-	pl.add(d, best)
-	return best, true
+	return best, pl.add(d, best)
 }
 
 func (pl *placer) eligible(n Node, spec *corev1.PodSpec) bool {
@@ -149,12 +158,12 @@ func (pl *placer) eligible(n Node, spec *corev1.PodSpec) bool {
 	return true
 }
 
-// add counts a pod on node and reports, once per workload and node, a node
-// whose CIDR has no address left for it.
-func (pl *placer) add(d *doc, node string) {
+// add counts a pod on node. It reports, once per workload and node, and
+// returns false if the node's CIDR has no address left for it.
+func (pl *placer) add(d *doc, node string) bool {
 	pl.count[node]++
 	if pl.capacity == 0 || pl.count[node] <= pl.capacity {
-		return
+		return true // 0: the mask is invalid, which is reported already
 	}
 	pos := d.at("metadata", "name")
 	key := pos.String() + " " + node
@@ -162,6 +171,7 @@ func (pl *placer) add(d *doc, node string) {
 		pl.full[key] = true
 		pl.r.errorf(pos, "node %s is full: its /%d node CIDR has room for %d pods", node, pl.lab.Networking.NodeCIDRMaskSize, pl.capacity)
 	}
+	return false
 }
 
 // toleratesControlPlane says whether tolerations let a pod onto a control

@@ -41,20 +41,26 @@ func resolve(file string, docs []*doc, r *report) *Lab {
 
 // typeOf reads apiVersion and kind, which say what type to decode into.
 func typeOf(d *doc, r *report) (apiVersion, kind string, ok bool) {
+	var missing []string
+	for _, name := range []string{"apiVersion", "kind"} {
+		if !d.has(name) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		r.errorf(d.pos(d.root), "document has no %s: every document needs apiVersion and kind", strings.Join(missing, " or "))
+		return "", "", false
+	}
 	apiVersion, aok := stringField(d, r, "apiVersion")
 	kind, kok := stringField(d, r, "kind")
 	return apiVersion, kind, aok && kok
 }
 
 func stringField(d *doc, r *report, name string) (string, bool) {
-	_, v, found := d.lookup(path{name})
-	if !found {
-		r.errorf(d.pos(d.root), "document has no %s", name)
-		return "", false
-	}
+	_, v, _ := d.lookup(path{name})
 	v = deref(v)
-	if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || v.Value == "" {
-		r.errorf(d.pos(v), "%s must be a non-empty string, not %s", name, describe(v))
+	if v == nil || v.Kind != yaml.ScalarNode || v.Tag != "!!str" || v.Value == "" {
+		r.errorf(d.at(name), "%s must be a non-empty string, not %s", name, describe(v))
 		return "", false
 	}
 	return v.Value, true

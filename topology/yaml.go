@@ -236,6 +236,9 @@ func (c *converter) mapping(n *yaml.Node, depth int) (any, bool) {
 
 // describe says what a node is, for type errors.
 func describe(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"

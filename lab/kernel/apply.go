@@ -125,11 +125,11 @@ func applyLink(h *netlink.Handle, sw plan.Switch, n plan.Node, op plan.Op, l pla
 	}
 	switch l.Kind {
 	case plan.KindVeth:
-		if err := addUplink(sw, n); err != nil {
+		if err := addUplink(sw, n, l.MAC); err != nil {
 			return err
 		}
 	case plan.KindBridge:
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: l.Name, MTU: l.MTU}}
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: l.Name, MTU: l.MTU, HardwareAddr: mac(l.MAC)}}
 		if err := h.LinkAdd(br); err != nil {
 			return err
 		}

@@ -63,7 +63,7 @@ func AttachPod(a Attach) (Attached, error) {
 	}
 	v := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{Name: a.HostVeth, MTU: a.MTU, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
-		PeerName:  a.IfName, PeerNamespace: netlink.NsFd(int(podNS)),
+		PeerName:  a.IfName, PeerNamespace: netlink.NsFd(int(podNS)), PeerHardwareAddr: mac(plan.PodMAC(a.IP.Addr())),
 	}
 	if err := host.LinkAdd(v); err != nil {
 		return out, fmt.Errorf("add veth %s: %w", a.HostVeth, err)

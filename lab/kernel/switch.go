@@ -27,7 +27,7 @@ func EnsureSwitch(sw plan.Switch) error {
 	}
 	br, err := h.LinkByName(plan.SwitchBridge)
 	if isNotExist(err) {
-		err = h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: plan.SwitchBridge, MTU: sw.MTU}})
+		err = h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: plan.SwitchBridge, MTU: sw.MTU, HardwareAddr: mac(sw.MAC)}})
 		if err == nil {
 			br, err = h.LinkByName(plan.SwitchBridge)
 		}
@@ -47,7 +47,7 @@ func EnsureSwitch(sw plan.Switch) error {
 // addUplink creates node n's leg on the switch: a veth in the switch
 // namespace, on br0, whose peer is the node's eth0. Any old switch port of
 // that node is removed first (its peer would otherwise block the name).
-func addUplink(sw plan.Switch, n plan.Node) error {
+func addUplink(sw plan.Switch, n plan.Node, peerMAC string) error {
 	h, err := handle(sw.Netns)
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ func addUplink(sw plan.Switch, n plan.Node) error {
 	defer nodeNS.Close()
 	v := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{Name: port, MTU: sw.MTU, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
-		PeerName:  plan.NodeUplink, PeerNamespace: netlink.NsFd(int(nodeNS)),
+		PeerName:  plan.NodeUplink, PeerNamespace: netlink.NsFd(int(nodeNS)), PeerHardwareAddr: mac(peerMAC),
 	}
 	if err := h.LinkAdd(v); err != nil {
 		return fmt.Errorf("veth %s <-> %s/%s: %w", port, n.Name, plan.NodeUplink, err)

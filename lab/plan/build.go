@@ -23,7 +23,7 @@ func Build(t *topology.Lab, alloc ipam.Allocations) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{Name: t.Name, Switch: Switch{Netns: SwitchNetns(t.Name), Addr: swAddr, MTU: nw.MTU}}
+	l := &Lab{Name: t.Name, Switch: Switch{Netns: SwitchNetns(t.Name), Addr: swAddr, MTU: nw.MTU, MAC: StableMAC(t.Name + "/switch")}}
 	podMTU := nw.MTU
 	if nw.Overlay == topology.OverlayVXLAN {
 		podMTU -= vxlanOverhead
@@ -90,8 +90,8 @@ func wireNode(t *topology.Lab, l *Lab, i int) {
 	}
 	n.Links = []Link{
 		{Name: "lo", Kind: KindLoop},
-		{Name: NodeUplink, Kind: KindVeth, MTU: nw.MTU, Addrs: []netip.Prefix{n.Underlay}},
-		{Name: PodBridge, Kind: KindBridge, MTU: n.PodMTU, Addrs: []netip.Prefix{n.Gateway}},
+		{Name: NodeUplink, Kind: KindVeth, MTU: nw.MTU, MAC: StableMAC(t.Name + "/" + n.Name + "/eth0"), Addrs: []netip.Prefix{n.Underlay}},
+		{Name: PodBridge, Kind: KindBridge, MTU: n.PodMTU, MAC: StableMAC(t.Name + "/" + n.Name + "/cni0"), Addrs: []netip.Prefix{n.Gateway}},
 	}
 	if nw.Overlay != topology.OverlayVXLAN {
 		for j, o := range l.Nodes {

@@ -42,6 +42,7 @@ type Lab struct {
 type Switch struct {
 	Netns string
 	Addr  netip.Prefix // the nodeSubnet's first address, on br0
+	MAC   string
 	MTU   int
 	Ports []Port
 }
@@ -163,10 +164,24 @@ func VTEPName(vni uint32) string { return fmt.Sprintf("vxlan.%d", vni) }
 // VTEPMAC derives a stable, locally administered unicast MAC for a node's
 // VTEP, so that the plan stays a pure function (flannel keeps a random one in
 // a node annotation instead).
-func VTEPMAC(lab, node string) string {
-	h := sha256.Sum256([]byte(lab + "/" + node))
+func VTEPMAC(lab, node string) string { return StableMAC(lab + "/" + node) }
+
+// StableMAC derives a locally administered unicast MAC from a name. kinn
+// gives every device whose address others cache a stable MAC: a recreated
+// node or bridge then keeps its MAC, and the neighbours' ARP caches stay
+// right instead of blackholing traffic until they time out. A bridge with an
+// explicit MAC also stops taking the lowest MAC of its ports.
+func StableMAC(name string) string {
+	h := sha256.Sum256([]byte(name))
 	h[0] = h[0]&0xfe | 0x02
 	return net.HardwareAddr(h[:6]).String()
+}
+
+// PodMAC is a pod interface's MAC derived from its address, 0a:58 followed by
+// the IPv4 address, as OVN-Kubernetes does: a re-attached pod keeps its MAC.
+func PodMAC(ip netip.Addr) string {
+	b := ip.As4()
+	return net.HardwareAddr{0x0a, 0x58, b[0], b[1], b[2], b[3]}.String()
 }
 
 // PortName names a node's veth in the switch namespace; interface names are

@@ -1,0 +1,213 @@
+package cli_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"kinn.dev/kinn/lab/kernel/kerneltest"
+)
+
+// ipn runs iproute2 inside one of the test lab's namespaces (a test may
+// break the lab by hand as a user would; kinn itself never runs ip).
+func ipn(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func netnsOf(o interface{ GetAnnotations() map[string]string }) string {
+	return o.GetAnnotations()["kinn.dev/netns"]
+}
+
+// twoPodsApart returns two pods on different nodes.
+func twoPodsApart(t *testing.T, pods []corev1.Pod) (corev1.Pod, corev1.Pod) {
+	for _, a := range pods {
+		for _, b := range pods {
+			if a.Spec.NodeName != b.Spec.NodeName {
+				return a, b
+			}
+		}
+	}
+	t.Fatal("no two pods on different nodes")
+	return corev1.Pod{}, corev1.Pod{}
+}
+
+// TestDriftRepair breaks the lab by hand the ways a curious learner would —
+// a pod's veth, an FDB entry, a route, a whole pod namespace — checks that
+// the break is real, and that `kinn up` repairs it.
+func TestDriftRepair(t *testing.T) {
+	e := newEnv(t, "drift")
+	e.up("")
+	a, b := twoPodsApart(t, e.pods())
+	nodeNS := map[string]string{}
+	nodeIP := map[string]string{}
+	for _, n := range e.nodes() {
+		nodeNS[n.Name], nodeIP[n.Name] = netnsOf(&n), n.Status.Addresses[0].Address
+	}
+	breaks := []struct {
+		name   string
+		break_ func()
+	}{
+		{"pod veth deleted", func() {
+			peer := strings.SplitN(strings.Fields(ipn(t, "ip", "-n", netnsOf(&a), "-o", "link", "show", "eth0"))[1], "@if", 2)[1]
+			for _, l := range strings.Split(ipn(t, "ip", "-n", nodeNS[a.Spec.NodeName], "-o", "link", "show"), "\n") {
+				if f := strings.Fields(l); len(f) > 1 && f[0] == strings.TrimSuffix(peer, ":")+":" {
+					ipn(t, "ip", "-n", nodeNS[a.Spec.NodeName], "link", "del", strings.SplitN(f[1], "@", 2)[0])
+				}
+			}
+		}},
+		{"fdb entry deleted", func() {
+			for _, l := range strings.Split(ipn(t, "bridge", "-n", nodeNS[a.Spec.NodeName], "fdb", "show", "dev", "vxlan.1"), "\n") {
+				if f := strings.Fields(l); len(f) > 2 && f[2] == nodeIP[b.Spec.NodeName] {
+					ipn(t, "bridge", "-n", nodeNS[a.Spec.NodeName], "fdb", "del", f[0], "dev", "vxlan.1", "dst", f[2], "self")
+				}
+			}
+		}},
+		{"route deleted", func() {
+			for _, n := range e.nodes() {
+				if n.Name == b.Spec.NodeName {
+					ipn(t, "ip", "-n", nodeNS[a.Spec.NodeName], "route", "del", n.Spec.PodCIDR)
+				}
+			}
+		}},
+		{"pod namespace deleted", func() { ipn(t, "ip", "netns", "del", netnsOf(&a)) }},
+		{"node namespace deleted", func() { ipn(t, "ip", "netns", "del", nodeNS[b.Spec.NodeName]) }},
+	}
+	for _, br := range breaks {
+		if !e.ping(a, b.Status.PodIP) {
+			t.Fatalf("%s: lab broken before the break", br.name)
+		}
+		br.break_()
+		// The kernel destroys a deleted namespace asynchronously: give the
+		// break a moment to take effect before calling it ineffective.
+		broken := false
+		for i := 0; i < 10 && !broken; i++ {
+			broken = !e.ping(a, b.Status.PodIP)
+		}
+		if !broken {
+			t.Fatalf("%s: ping still works, the break did not break anything", br.name)
+		}
+		e.up("")
+		if !e.ping(a, b.Status.PodIP) {
+			t.Fatalf("%s: kinn up did not repair the lab", br.name)
+		}
+	}
+	if failed := e.pingAll(); len(failed) != 0 {
+		t.Errorf("after the repairs, %d pings fail: %v", len(failed), failed)
+	}
+}
+
+// bigTopology writes a lab of 4 nodes and n pods to a temporary file.
+func bigTopology(t *testing.T, n int) string {
+	f := filepath.Join(t.TempDir(), "big.yaml")
+	doc := fmt.Sprintf(`kind: Cluster
+apiVersion: kinn.dev/v1alpha1
+nodes: [{role: control-plane}, {role: worker}, {role: worker}, {role: worker}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: big}
+spec:
+  replicas: %d
+  selector: {matchLabels: {app: big}}
+  template:
+    metadata: {labels: {app: big}}
+    spec: {containers: [{name: c, image: x}]}
+`, n)
+	if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// killedUp starts `kinn up` and SIGKILLs it after a random delay.
+func (e *env) killedUp(file string, max time.Duration) {
+	e.t.Helper()
+	cmd := exec.Command(kinnBin, append(append([]string{}, e.dirs...), "up", "--name", e.name, "-f", file)...)
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	time.Sleep(time.Duration(rand.Int64N(int64(max))))
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	locks, _ := os.ReadFile("/proc/locks")
+	e.t.Logf("killed pid %d; locks:\n%s", cmd.Process.Pid, locks)
+}
+
+// TestKilledUp: `kinn up` killed at a random moment, then `kinn down`,
+// leaves nothing; and `kinn up` after a kill converges to a working lab.
+func TestKilledUp(t *testing.T) {
+	kerneltest.RequireRoot(t)
+	before := kerneltest.HostSnapshot(t)
+	e := newEnv(t, "kill")
+	f := bigTopology(t, 120)
+	for range 4 {
+		e.killedUp(f, 400*time.Millisecond)
+		e.must("down", "--name", e.name)
+		e.assertGone()
+	}
+	for range 3 {
+		e.killedUp(f, 400*time.Millisecond)
+	}
+	e.up(f)
+	pods := e.pods()
+	if len(pods) != 120 {
+		t.Fatalf("%d pods, want 120", len(pods))
+	}
+	for range 20 {
+		p, q := pods[rand.IntN(len(pods))], pods[rand.IntN(len(pods))]
+		if !e.ping(p, q.Status.PodIP) {
+			t.Errorf("after kills and up, %s cannot reach %s (%s)", p.Name, q.Name, q.Status.PodIP)
+		}
+	}
+	e.must("down", "--name", e.name)
+	e.assertGone()
+	if d := kerneltest.DiffLines(before, kerneltest.HostSnapshot(t)); d != "" {
+		t.Errorf("host changed:\n%s", d)
+	}
+}
+
+// TestTwoLabsSideBySide: two labs with the same CIDRs run at once, and the
+// down of one leaves the other working.
+func TestTwoLabsSideBySide(t *testing.T) {
+	a, b := newEnv(t, "twin"), newEnv(t, "twin")
+	a.up("")
+	b.up("")
+	if failed := b.pingAll(); len(failed) != 0 {
+		t.Fatalf("second lab: %v", failed)
+	}
+	a.must("down", "--name", a.name)
+	a.assertGone()
+	if failed := b.pingAll(); len(failed) != 0 {
+		t.Fatalf("second lab after the first went down: %v", failed)
+	}
+}
+
+// TestUnprivileged: without root, up says which privilege is missing,
+// exits 1 and creates nothing.
+func TestUnprivileged(t *testing.T) {
+	e := newEnv(t, "noroot")
+	cmd := exec.Command(kinnBin, append(append([]string{}, e.dirs...), "up", "--name", e.name)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("want exit 1, got %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "CAP_SYS_ADMIN") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Errorf("want one line naming the missing capability, got:\n%s", out)
+	}
+	e.assertGone()
+}

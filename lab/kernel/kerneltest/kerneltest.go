@@ -1,0 +1,116 @@
+// Package kerneltest holds helpers for tests that run against the real
+// kernel: skipping without root, unique lab names, and a snapshot of the
+// host's own network state to prove a test left it exactly as it was. The
+// snapshot reads the host with iproute2 and nft in read-only mode; kinn
+// itself never runs them.
+package kerneltest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// RequireRoot skips the test unless it runs with the privileges kinn needs.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: needs root to create network namespaces (run the suite with sudo)")
+	}
+}
+
+// UniqueName returns a lab name no other test run uses.
+func UniqueName(prefix string) string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// HostSnapshot describes the host namespace's links, addresses, routes,
+// rules, nftables ruleset and network sysctls as text.
+func HostSnapshot(t testing.TB) string {
+	t.Helper()
+	var sb strings.Builder
+	for _, args := range [][]string{
+		{"ip", "-d", "link", "show"},
+		{"ip", "addr", "show"},
+		{"ip", "route", "show", "table", "all"},
+		{"ip", "rule", "show"},
+		{"nft", "list", "ruleset"},
+	} {
+		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		sb.WriteString("## " + strings.Join(args, " ") + "\n" + string(out))
+	}
+	sb.WriteString("## sysctls\n" + sysctls(t))
+	return sb.String()
+}
+
+func sysctls(t testing.TB) string {
+	var lines []string
+	filepath.WalkDir("/proc/sys/net", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, "_count") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err == nil {
+			lines = append(lines, path+"="+strings.TrimSpace(string(b)))
+		}
+		return nil
+	})
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// DiffLines lists the lines present in only one of a and b.
+func DiffLines(a, b string) string {
+	count := map[string]int{}
+	for _, l := range strings.Split(a, "\n") {
+		count[l]++
+	}
+	for _, l := range strings.Split(b, "\n") {
+		count[l]--
+	}
+	var out []string
+	for l, c := range count {
+		if c > 0 {
+			out = append(out, "- "+l)
+		} else if c < 0 {
+			out = append(out, "+ "+l)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+// Namespaces lists /run/netns entries starting with prefix.
+func Namespaces(prefix string) []string {
+	ents, _ := os.ReadDir("/run/netns")
+	var out []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// Mounts lists mount points containing s.
+func Mounts(s string) []string {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && strings.Contains(f[4], s) {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}

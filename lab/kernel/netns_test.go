@@ -1,0 +1,87 @@
+package kernel
+
+import (
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/vishvananda/netns"
+
+	"kinn.dev/kinn/lab/kernel/kerneltest"
+)
+
+// TestNetnsLifecycle creates namespaces from many goroutines at once and
+// checks that each is a real, distinct namespace, that no thread of the test
+// was left outside the host namespace, and that delete removes the mount.
+func TestNetnsLifecycle(t *testing.T) {
+	kerneltest.RequireRoot(t)
+	prefix := "kinn." + kerneltest.UniqueName("kt") + "."
+	t.Cleanup(func() {
+		names, _ := ListNetns(prefix)
+		for _, n := range names {
+			DeleteNetns(n)
+		}
+	})
+	host, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := CreateNetns(prefix + string(rune('a'+i))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	names, _ := ListNetns(prefix)
+	if len(names) != 16 {
+		t.Fatalf("got %d namespaces, want 16", len(names))
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		h, err := netns.GetFromPath(NetnsPath(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Equal(host) {
+			t.Fatalf("%s is the host namespace", n)
+		}
+		seen[h.UniqueId()] = true
+		h.Close()
+	}
+	if len(seen) != 16 {
+		t.Fatalf("namespaces are not distinct: %d unique", len(seen))
+	}
+	// A created-again namespace is left alone.
+	if created, err := CreateNetns(names[0]); err != nil || created {
+		t.Fatalf("second create: created=%v err=%v", created, err)
+	}
+	// After all this, every thread of the process is still in the host one.
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		h, err := netns.GetFromPath("/proc/self/task/" + task.Name() + "/ns/net")
+		if err != nil {
+			continue
+		}
+		if !h.Equal(host) {
+			t.Errorf("thread %s was left in another namespace", task.Name())
+		}
+		h.Close()
+	}
+	for _, n := range names {
+		if err := DeleteNetns(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := kerneltest.Mounts(prefix); len(m) != 0 {
+		t.Fatalf("mounts left: %v", m)
+	}
+	if err := DeleteNetns(names[0]); err != nil {
+		t.Fatalf("deleting a missing namespace must succeed: %v", err)
+	}
+}
