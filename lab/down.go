@@ -26,16 +26,8 @@ func Down(ctx context.Context, o Options, name string) error {
 	var errs []error
 	if p := loadPlan(dir); p != nil {
 		rt := &cni.Runtime{CacheDir: filepath.Join(dir, dirCNI)}
-		for _, pod := range p.Pods {
-			n := findNode(p, pod.Node)
-			if n == nil || !kernel.NetnsExists(n.Netns) || !kernel.NetnsExists(pod.Netns) {
-				continue
-			}
-			if err := rt.Del(ctx, *n, pod); err != nil {
-				// A broken plugin must not keep a lab alive: its veth goes
-				// with the namespace anyway.
-				o.progress("  warning: %v", err)
-			}
+		if _, err := teardownPods(ctx, o, rt, p, p.Pods); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	pods, nodes, other, err := namespaces(name)

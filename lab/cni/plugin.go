@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
+	"os"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
@@ -100,6 +101,9 @@ func Add(args *skel.CmdArgs) (types.Result, error) {
 func Del(args *skel.CmdArgs) error {
 	if _, err := parseConf(args.StdinData); err != nil {
 		return err
+	}
+	if _, err := os.Stat(args.Netns); args.Netns == "" || err != nil {
+		return nil // the pod's namespace is gone and its veth pair with it
 	}
 	if err := kernel.DetachPod(currentNetns, HostVethName(args.ContainerID)); err != nil {
 		return types.NewError(types.ErrInternal, "detach pod", err.Error())
