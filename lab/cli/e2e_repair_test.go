@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"kinn.dev/kinn/lab/kernel/kerneltest"
+	"kinn.dev/kinn/lab/plan"
 )
 
 // ipn runs iproute2 inside one of the test lab's namespaces (a test may
@@ -61,12 +62,8 @@ func TestDriftRepair(t *testing.T) {
 		break_ func()
 	}{
 		{"pod veth deleted", func() {
-			peer := strings.SplitN(strings.Fields(ipn(t, "ip", "-n", netnsOf(&a), "-o", "link", "show", "eth0"))[1], "@if", 2)[1]
-			for _, l := range strings.Split(ipn(t, "ip", "-n", nodeNS[a.Spec.NodeName], "-o", "link", "show"), "\n") {
-				if f := strings.Fields(l); len(f) > 1 && f[0] == strings.TrimSuffix(peer, ":")+":" {
-					ipn(t, "ip", "-n", nodeNS[a.Spec.NodeName], "link", "del", strings.SplitN(f[1], "@", 2)[0])
-				}
-			}
+			veth := plan.HostVeth(plan.ContainerID(e.name, a.Namespace, a.Name))
+			ipn(t, "ip", "-n", nodeNS[a.Spec.NodeName], "link", "del", veth)
 		}},
 		{"fdb entry deleted", func() {
 			for _, l := range strings.Split(ipn(t, "bridge", "-n", nodeNS[a.Spec.NodeName], "fdb", "show", "dev", "vxlan.1"), "\n") {
