@@ -10,26 +10,9 @@ import (
 	"kinn.dev/kinn/topology"
 )
 
-// benchTopology is a lab of one control plane and nodes-1 workers, with
-// podsPerNode pods on each (they tolerate the control plane's taint).
+// benchTopology is a lab of nodes nodes with podsPerNode pods on each.
 func benchTopology(b *testing.B, name string, nodes, podsPerNode int) Source {
-	doc := fmt.Sprintf("kind: Cluster\napiVersion: kinn.dev/v1alpha1\nname: %s\nnodes:\n- role: control-plane\n", name)
-	for range nodes - 1 {
-		doc += "- role: worker\n"
-	}
-	doc += fmt.Sprintf(`---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: bench}
-spec:
-  replicas: %d
-  selector: {matchLabels: {app: bench}}
-  template:
-    metadata: {labels: {app: bench}}
-    spec:
-      containers: [{name: c, image: x, ports: [{containerPort: 8080}]}]
-      tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]
-`, nodes*podsPerNode)
+	doc := kerneltest.Topology(name, nodes, nodes*podsPerNode)
 	t, _, err := topology.Parse("bench.yaml", []byte(doc))
 	if err != nil {
 		b.Fatal(err)

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -109,21 +108,7 @@ func TestDriftRepair(t *testing.T) {
 // bigTopology writes a lab of 4 nodes and n pods to a temporary file.
 func bigTopology(t *testing.T, n int) string {
 	f := filepath.Join(t.TempDir(), "big.yaml")
-	doc := fmt.Sprintf(`kind: Cluster
-apiVersion: kinn.dev/v1alpha1
-nodes: [{role: control-plane}, {role: worker}, {role: worker}, {role: worker}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: big}
-spec:
-  replicas: %d
-  selector: {matchLabels: {app: big}}
-  template:
-    metadata: {labels: {app: big}}
-    spec: {containers: [{name: c, image: x}]}
-`, n)
-	if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
+	if err := os.WriteFile(f, []byte(kerneltest.Topology("", 4, n)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return f

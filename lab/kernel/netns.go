@@ -54,28 +54,10 @@ func CreateNetns(name string) (created bool, err error) {
 		return false, fmt.Errorf("create %s: %w", path, err)
 	}
 	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return // the thread dies locked, never reused
-		}
-		defer orig.Close()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("unshare: %w", err)
-			return
-		}
-		mountErr := unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "", unix.MS_BIND, "")
-		if err := netns.Set(orig); err != nil {
-			errc <- fmt.Errorf("switch back to the original namespace: %w", err)
-			return // stays locked: this thread is in the wrong namespace
-		}
-		runtime.UnlockOSThread()
-		errc <- mountErr
-	}()
-	if err := <-errc; err != nil {
+	err = onThread(func() error { return unix.Unshare(unix.CLONE_NEWNET) }, func() error {
+		return unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "", unix.MS_BIND, "")
+	})
+	if err != nil {
 		os.Remove(path)
 		return false, fmt.Errorf("create namespace %s: %w", name, err)
 	}
@@ -137,6 +119,14 @@ func Do(name string, f func() error) error {
 		return fmt.Errorf("open namespace %s: %w", name, err)
 	}
 	defer target.Close()
+	return onThread(func() error { return netns.Set(target) }, f)
+}
+
+// onThread runs enter, which moves the calling thread into another network
+// namespace, then f, on a locked thread of its own, and switches the thread
+// back. A thread that cannot be switched back stays locked, so it dies with
+// its goroutine instead of being reused in the wrong namespace.
+func onThread(enter, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -146,13 +136,17 @@ func Do(name string, f func() error) error {
 			return
 		}
 		defer orig.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- fmt.Errorf("enter namespace %s: %w", name, err)
+		if err := enter(); err != nil {
+			// enter may have half-worked: restore before unlocking.
+			if netns.Set(orig) == nil {
+				runtime.UnlockOSThread()
+			}
+			errc <- fmt.Errorf("enter namespace: %w", err)
 			return
 		}
 		ferr := f()
 		if err := netns.Set(orig); err != nil {
-			errc <- fmt.Errorf("leave namespace %s: %w", name, err)
+			errc <- fmt.Errorf("switch back to the original namespace: %w", err)
 			return
 		}
 		runtime.UnlockOSThread()

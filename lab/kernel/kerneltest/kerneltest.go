@@ -8,6 +8,7 @@ package kerneltest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -113,4 +114,28 @@ func Mounts(s string) []string {
 		}
 	}
 	return out
+}
+
+// Topology is a lab file of one control plane and nodes-1 workers, with a
+// Deployment of pods replicas that tolerate the control plane's taint, so
+// the pods spread over every node.
+func Topology(name string, nodes, pods int) string {
+	doc := "kind: Cluster\napiVersion: kinn.dev/v1alpha1\n"
+	if name != "" {
+		doc += "name: " + name + "\n"
+	}
+	doc += "nodes:\n- role: control-plane\n" + strings.Repeat("- role: worker\n", nodes-1)
+	return doc + fmt.Sprintf(`---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: big}
+spec:
+  replicas: %d
+  selector: {matchLabels: {app: big}}
+  template:
+    metadata: {labels: {app: big}}
+    spec:
+      containers: [{name: c, image: x, ports: [{containerPort: 8080}]}]
+      tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]
+`, pods)
 }

@@ -1,0 +1,111 @@
+package cni_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
+	current "github.com/containernetworking/cni/pkg/types/100"
+
+	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/cni"
+	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/kernel/kerneltest"
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/topology"
+)
+
+// TestInProcessMatchesBinary attaches one pod through libcni with kinn's
+// in-process plugin and another through the kinn binary run as a plugin,
+// on the same node, and checks both get the same result and really work.
+func TestInProcessMatchesBinary(t *testing.T) {
+	kerneltest.RequireRoot(t)
+	bin := filepath.Join(t.TempDir(), "kinn")
+	if out, err := exec.Command("go", "build", "-o", bin, "kinn.dev/kinn").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	name := kerneltest.UniqueName("cni")
+	doc := "kind: Cluster\napiVersion: kinn.dev/v1alpha1\nname: " + name + "\nnodes: [{role: control-plane}]\n"
+	tl, _, err := topology.Parse("t.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := lab.Options{StateRoot: t.TempDir(), RuntimeRoot: t.TempDir()}
+	t.Cleanup(func() { lab.Down(context.Background(), o, name) })
+	res, err := lab.Up(context.Background(), o, lab.Source{Lab: tl, Raw: []byte(doc), Path: "t.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := res.Plan.Nodes[0]
+	pod := func(n string, ip string) plan.Pod {
+		p := plan.Pod{Namespace: "default", Name: n, Node: node.Name, NodeNetns: node.Netns,
+			Netns: plan.PodNetns(name, "default", n), ContainerID: plan.ContainerID(name, "default", n), Gateway: node.Gateway.Addr(), MTU: node.PodMTU}
+		p.IP = netipPrefix(t, ip)
+		if _, err := kernel.CreateNetns(p.Netns); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b := pod("inproc", "10.244.0.10/24"), pod("binary", "10.244.0.11/24")
+
+	rt := &cni.Runtime{CacheDir: t.TempDir()}
+	resA, err := rt.Add(context.Background(), node, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same configuration and runtime arguments, through the binary.
+	list, err := libcni.NetworkConfFromBytes(cni.ConfList(node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtc := cni.RuntimeConf(b)
+	var stdout []byte
+	err = kernel.Do(node.Netns, func() error {
+		conf, err := json.Marshal(map[string]any{
+			"cniVersion": list.CNIVersion, "name": list.Name, "type": "kinn", "bridge": plan.PodBridge,
+			"mtu": node.PodMTU, "subnet": node.PodCIDR.String(), "gateway": node.Gateway.Addr().String(),
+			"runtimeConfig": map[string]any{"ips": []string{b.IP.String()}},
+		})
+		if err != nil {
+			return err
+		}
+		args := &invoke.Args{Command: "ADD", ContainerID: rtc.ContainerID, NetNS: rtc.NetNS, IfName: rtc.IfName, PluginArgs: rtc.Args, Path: "/nonexistent"}
+		stdout, err = (&invoke.RawExec{Stderr: os.Stderr}).ExecPlugin(context.Background(), bin, conf, args.AsEnv())
+		return err
+	})
+	if err != nil {
+		t.Fatalf("binary ADD: %v", err)
+	}
+	resB, err := current.NewResult(stdout)
+	if err != nil {
+		t.Fatalf("binary result %s: %v", stdout, err)
+	}
+	norm := func(r any, p plan.Pod) string {
+		var buf bytes.Buffer
+		json.NewEncoder(&buf).Encode(r)
+		s := buf.String()
+		for _, x := range []string{p.IP.Addr().String(), p.Netns, plan.HostVeth(p.ContainerID), plan.PodMAC(p.IP.Addr())} {
+			s = strings.ReplaceAll(s, x, "X")
+		}
+		return s
+	}
+	ra, _ := current.GetResult(resA)
+	rb, _ := current.GetResult(resB)
+	for _, r := range []*current.Result{ra, rb} {
+		r.Interfaces[1].Mac = "" // the host veth's MAC is random
+	}
+	if na, nb := norm(ra, a), norm(rb, b); na != nb {
+		t.Errorf("in-process and binary results differ:\n%s\n%s", na, nb)
+	}
+	out, err := exec.Command("ip", "netns", "exec", a.Netns, "ping", "-c1", "-W2", b.IP.Addr().String()).CombinedOutput()
+	if err != nil {
+		t.Errorf("pod attached in-process cannot reach the one attached by the binary: %v\n%s", err, out)
+	}
+}
