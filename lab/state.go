@@ -41,11 +41,6 @@ func Load(o Options, name string) (*State, error) {
 		return nil, err
 	}
 	srcName, _ := os.ReadFile(filepath.Join(dir, fileSource))
-	t, _, err := topology.Parse(string(srcName), src)
-	if err != nil {
-		return nil, fmt.Errorf("recorded topology of lab %s: %w", name, err)
-	}
-	t.Name = name
 	b, err := os.ReadFile(filepath.Join(dir, filePlan))
 	if err != nil {
 		return nil, err
@@ -54,7 +49,26 @@ func Load(o Options, name string) (*State, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("read %s: %w", filePlan, err)
 	}
+	t, err := resolveAgain(Source{Lab: &topology.Lab{Name: name}, Raw: src, Path: string(srcName)}, &p)
+	if err != nil {
+		return nil, fmt.Errorf("recorded topology of lab %s: %w", name, err)
+	}
 	return &State{Topology: t, Plan: &p}, nil
+}
+
+// resolveAgain resolves a topology with the placement of a lab's pods as
+// last planned, keeping the lab's name (which --name may have set).
+func resolveAgain(src Source, p *plan.Lab) (*topology.Lab, error) {
+	placed := map[string]string{}
+	for _, pod := range p.Pods {
+		placed[pod.Key()] = pod.Node
+	}
+	t, _, err := topology.ParseWithPlacement(src.Path, src.Raw, placed)
+	if err != nil {
+		return nil, err
+	}
+	t.Name = src.Lab.Name
+	return t, nil
 }
 
 func loadPlan(dir string) *plan.Lab {

@@ -45,6 +45,13 @@ func Up(ctx context.Context, o Options, src Source) (*Result, error) {
 	defer unlock()
 	dir := o.StateDir(t.Name)
 	old := loadPlan(dir)
+	if old != nil {
+		// Pods already running stay on their nodes where they still fit.
+		if t, err = resolveAgain(src, old); err != nil {
+			return nil, err
+		}
+		src.Lab = t
+	}
 	p, err := allocate(o, t)
 	if err != nil {
 		return nil, err

@@ -37,9 +37,17 @@ func Load(path string) (*Lab, []Warning, error) {
 // Every problem in the file is reported at once, as Problems; warnings come
 // back even when there are problems.
 func Parse(file string, data []byte) (*Lab, []Warning, error) {
+	return ParseWithPlacement(file, data, nil)
+}
+
+// ParseWithPlacement is Parse for a lab that is already running: placed
+// maps pod keys (namespace/name) to the node each pod runs on, and a pod
+// that still fits there stays there, as a scheduled pod does in Kubernetes.
+// Pods new to the lab are placed as usual.
+func ParseWithPlacement(file string, data []byte, placed map[string]string) (*Lab, []Warning, error) {
 	r := &report{}
 	docs := splitDocuments(file, data, r)
-	lab := resolve(file, docs, r)
+	lab := resolve(file, docs, r, placed)
 	warns := sortProblems(r.warns)
 	if len(r.errs) > 0 {
 		return nil, warns, Problems(sortProblems(r.errs))

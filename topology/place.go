@@ -25,10 +25,12 @@ type placer struct {
 	capacity int            // pods a node CIDR holds; 0 disables the check
 	used     map[string]bool
 	full     map[string]bool // "doc line/node" already reported as full
+	placed   map[string]string // pod key -> node it already runs on
 }
 
-func place(lab *Lab, workloads []object, r *report) []Pod {
+func place(lab *Lab, workloads []object, r *report, placed map[string]string) []Pod {
 	pl := &placer{
+		placed:   placed,
 		lab:      lab,
 		r:        r,
 		count:    make(map[string]int),
@@ -61,7 +63,7 @@ func place(lab *Lab, workloads []object, r *report) []Pod {
 }
 
 func (pl *placer) bare(d *doc, pod *corev1.Pod) []Pod {
-	node, ok := pl.choose(d, path{"spec"}, &pod.Spec)
+	node, ok := pl.choose(d, path{"spec"}, &pod.Spec, pod.Namespace+"/"+pod.Name)
 	if !ok {
 		return nil
 	}
@@ -74,15 +76,15 @@ func (pl *placer) deployment(d *doc, dep *appsv1.Deployment) []Pod {
 	ns := dep.Namespace
 	var pods []Pod
 	for i := 0; i < replicas(dep); i++ {
-		node, ok := pl.choose(d, path{"spec", "template", "spec"}, &dep.Spec.Template.Spec)
+		name := uniqueName(pl.used, ns, func(attempt int) string {
+			return dep.Name + "-" + hash + "-" + suffix(ns, dep.Name, i, attempt)
+		})
+		node, ok := pl.choose(d, path{"spec", "template", "spec"}, &dep.Spec.Template.Spec, ns+"/"+name)
 		if !ok {
 			// Reported once for the whole Deployment; stopping also bounds
 			// the work a huge replica count can cause.
 			return pods
 		}
-		name := uniqueName(pl.used, ns, func(attempt int) string {
-			return dep.Name + "-" + hash + "-" + suffix(ns, dep.Name, i, attempt)
-		})
 		pod := fromTemplate(&dep.Spec.Template, ns, name, node)
 		pod.Labels[appsv1.DefaultDeploymentUniqueLabelKey] = hash
 		pods = append(pods, Pod{Namespace: ns, Name: name, Node: node, Owner: "Deployment/" + dep.Name, Pod: pod})
@@ -122,7 +124,7 @@ func (pl *placer) daemonSet(d *doc, ds *appsv1.DaemonSet) []Pod {
 
 // choose picks the node for one pod with the given spec, reporting at the
 // field to blame when there is none.
-func (pl *placer) choose(d *doc, p path, spec *corev1.PodSpec) (string, bool) {
+func (pl *placer) choose(d *doc, p path, spec *corev1.PodSpec, key string) (string, bool) {
 	if spec.NodeName != "" {
 		for _, n := range pl.lab.Nodes {
 			if n.Name == spec.NodeName {
@@ -131,6 +133,11 @@ func (pl *placer) choose(d *doc, p path, spec *corev1.PodSpec) (string, bool) {
 		}
 		pl.r.errorf(d.at(p.with("nodeName")...), "%s.nodeName %q is not a node of this lab (%s)", p, spec.NodeName, nodeNames(pl.lab.Nodes))
 		return "", false
+	}
+	for _, n := range pl.lab.Nodes {
+		if n.Name == pl.placed[key] && pl.eligible(n, spec) {
+			return n.Name, pl.add(d, n.Name)
+		}
 	}
 	best := ""
 	for _, n := range pl.lab.Nodes {

@@ -193,3 +193,37 @@ func TestUnprivileged(t *testing.T) {
 	}
 	e.assertGone()
 }
+
+// TestConvergeRemoves: bringing a lab up again with fewer nodes and pods
+// removes the ones no longer in the file, keeps the addresses of those that
+// stay, and the lab still works.
+func TestConvergeRemoves(t *testing.T) {
+	e := newEnv(t, "shrink")
+	dir := t.TempDir()
+	big, small := filepath.Join(dir, "big.yaml"), filepath.Join(dir, "small.yaml")
+	os.WriteFile(big, []byte(kerneltest.Topology("", 4, 12)), 0o644)
+	os.WriteFile(small, []byte(kerneltest.Topology("", 3, 5)), 0o644)
+	e.up(big)
+	before := map[string]corev1.Pod{}
+	for _, p := range e.pods() {
+		before[p.Name] = p
+	}
+	e.up(small)
+	pods := e.pods()
+	if len(pods) != 5 || len(e.nodes()) != 3 {
+		t.Fatalf("after shrinking: %d pods, %d nodes; want 5 and 3", len(pods), len(e.nodes()))
+	}
+	prefix := "kinn." + e.name + "."
+	if got := len(kerneltest.Namespaces(prefix)); got != 1+3+5 {
+		t.Errorf("%d namespaces, want switch + 3 nodes + 5 pods: %v", got, kerneltest.Namespaces(prefix))
+	}
+	for _, p := range pods {
+		// Pods on the removed node move; the others keep node and address.
+		if old, ok := before[p.Name]; ok && old.Spec.NodeName != "kinn-worker3" && old.Status.PodIP != p.Status.PodIP {
+			t.Errorf("pod %s moved from %s to %s", p.Name, old.Status.PodIP, p.Status.PodIP)
+		}
+	}
+	if failed := e.pingAll(); len(failed) != 0 {
+		t.Errorf("after shrinking, %d pings fail: %v", len(failed), failed)
+	}
+}
