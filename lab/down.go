@@ -45,5 +45,13 @@ func Down(ctx context.Context, o Options, name string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	return os.RemoveAll(o.RuntimeDir(name))
+	if err := os.RemoveAll(o.RuntimeDir(name)); err != nil {
+		return err
+	}
+	// The roots go too once the last lab is down (Remove fails if not empty).
+	o = o.withDefaults()
+	os.Remove(o.StateRoot)
+	os.Remove(o.RuntimeRoot)
+	kernel.RemoveNetnsDirIfEmpty()
+	return nil
 }

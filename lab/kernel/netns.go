@@ -78,6 +78,10 @@ func DeleteNetns(name string) error {
 	return nil
 }
 
+// RemoveNetnsDirIfEmpty removes NetnsDir when no namespace is left in it,
+// so a machine that had none before a lab has none after.
+func RemoveNetnsDirIfEmpty() { os.Remove(NetnsDir) }
+
 // ListNetns lists named namespaces (mounted or left as empty files by a kill
 // mid-creation) whose names start with prefix.
 func ListNetns(prefix string) ([]string, error) {
