@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/daemon"
 )
 
 func downCommand() *cli.Command {
@@ -37,6 +38,7 @@ func downCommand() *cli.Command {
 				names = []string{n}
 			}
 			for _, n := range names {
+				daemon.Stop(o, n) // first: it would repair what down removes
 				if err := lab.Down(ctx, o, n); err != nil {
 					return fmt.Errorf("down %s: %w", n, err)
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/daemon"
 	"kinn.dev/kinn/topology"
 )
 
@@ -46,6 +47,9 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	res, err := lab.Up(ctx, o, src)
 	if err != nil {
 		return fmt.Errorf("up %s: %w (run `kinn up` again to converge, or `kinn down --name %s`)", src.Lab.Name, err, src.Lab.Name)
+	}
+	if err := daemon.Ensure(ctx, o, src.Lab.Name); err != nil {
+		return fmt.Errorf("up %s: %w", src.Lab.Name, err)
 	}
 	printSummary(cmd.Root().Writer, res)
 	return nil

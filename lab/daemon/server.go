@@ -1,0 +1,113 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"kinn.dev/kinn/lab"
+)
+
+// Run is the lab process: it serves the CLI on the lab's socket and keeps
+// the lab's pods and proxies converged until ctx ends.
+func Run(ctx context.Context, o lab.Options, name string) error {
+	if err := os.WriteFile(PIDPath(o, name), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(PIDPath(o, name))
+	sock := SocketPath(o, name)
+	os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(sock)
+	d := newDaemon(o, name)
+	defer d.close()
+	srv := &http.Server{Handler: d.routes()}
+	go srv.Serve(ln)
+	defer srv.Close()
+	log.Printf("lab process for %s started (pid %d)", name, os.Getpid())
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			log.Printf("lab process for %s stopping", name)
+			return nil
+		case <-tick.C:
+			// Repairs what changed behind the lab's back (a table deleted by
+			// hand, a pod namespace recreated) within a second.
+			if err := d.reconcile(false); err != nil {
+				log.Printf("reconcile: %v", err)
+			}
+		}
+	}
+}
+
+// daemon holds the lab process's live state.
+type daemon struct {
+	o    lab.Options
+	name string
+	mu   sync.Mutex
+	w    *world
+}
+
+func newDaemon(o lab.Options, name string) *daemon {
+	return &daemon{o: o, name: name, w: newWorld(o, name)}
+}
+
+func (d *daemon) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.w.close()
+}
+
+// reconcile converges the lab's servers and proxies; reload re-reads the
+// recorded state first.
+func (d *daemon) reconcile(reload bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.w.reconcile(reload)
+}
+
+func (d *daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, nil, d.reconcile(true))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		s := d.w.status()
+		d.mu.Unlock()
+		reply(w, s, nil)
+	})
+	return mux
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(statusOf(err))
+		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	if v == nil {
+		v = map[string]string{}
+	}
+	json.NewEncoder(w).Encode(v)
+}
+
+func statusOf(err error) int {
+	if errors.Is(err, lab.ErrNotFound) {
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}

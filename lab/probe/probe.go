@@ -1,0 +1,176 @@
+// Package probe sends test traffic from inside a lab's namespaces: ICMP
+// echoes, TCP connects, HTTP requests and UDP exchanges, for `kinn check`
+// and the terminal UI. Each socket is created on a thread inside the source
+// namespace (through Enter) and lives there; the traffic is real.
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// Enter runs f on a thread inside the named network namespace.
+type Enter func(netns string, f func() error) error
+
+// Prober sends traffic from one namespace.
+type Prober struct {
+	Enter   Enter
+	Netns   string
+	Timeout time.Duration
+}
+
+// Outcome classifies an attempt the way a learner reads it.
+type Outcome string
+
+const (
+	OK      Outcome = "ok"
+	Refused Outcome = "refused" // RST or ICMP port unreachable: rejected at once
+	Timeout Outcome = "timeout" // dropped somewhere
+	Failed  Outcome = "failed"  // anything else
+)
+
+// Classify maps a dial or read error to an Outcome.
+func Classify(err error) Outcome {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return OK
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Refused
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return Timeout
+	}
+	return Failed
+}
+
+// Dial opens a connection from the prober's namespace.
+func (p Prober) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := p.Enter(p.Netns, func() error {
+		d := net.Dialer{Timeout: p.timeout()}
+		var err error
+		c, err = d.DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+func (p Prober) timeout() time.Duration {
+	if p.Timeout == 0 {
+		return 2 * time.Second
+	}
+	return p.Timeout
+}
+
+// HTTPGet fetches path from addr (ip:port) and returns the body.
+func (p Prober) HTTPGet(ctx context.Context, addr, path string) (string, error) {
+	tr := &http.Transport{DialContext: p.Dial, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: p.timeout()}
+	resp, err := c.Get("http://" + addr + path)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("HTTP %s", resp.Status)
+	}
+	return string(b), nil
+}
+
+// UDP sends msg to addr and returns the first reply.
+func (p Prober) UDP(ctx context.Context, addr, msg string) (string, error) {
+	c, err := p.Dial(ctx, "udp4", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(p.timeout()))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 65536)
+	n, err := c.Read(buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// Ping sends one ICMP echo to each target and reports which answered. One
+// socket serves all targets, so a pod pings a whole lab in one round trip.
+func (p Prober) Ping(targets []netip.Addr) (map[netip.Addr]bool, error) {
+	var conn net.PacketConn
+	err := p.Enter(p.Netns, func() error {
+		var err error
+		conn, err = net.ListenPacket("ip4:icmp", "0.0.0.0")
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("icmp socket in %s: %w", p.Netns, err)
+	}
+	defer conn.Close()
+	id := uint16(time.Now().UnixNano())
+	for i, t := range targets {
+		if _, err := conn.WriteTo(echo(id, uint16(i)), &net.IPAddr{IP: t.AsSlice()}); err != nil {
+			return nil, err
+		}
+	}
+	got := map[netip.Addr]bool{}
+	conn.SetReadDeadline(time.Now().Add(p.timeout()))
+	buf := make([]byte, 1500)
+	for len(got) < len(targets) {
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			break // the deadline: whoever has not answered failed
+		}
+		if isReply(buf[:n], id) {
+			a, _ := netip.AddrFromSlice(from.(*net.IPAddr).IP.To4())
+			got[a] = true
+		}
+	}
+	out := map[netip.Addr]bool{}
+	for _, t := range targets {
+		out[t] = got[t]
+	}
+	return out, nil
+}
+
+// echo builds an ICMP echo request.
+func echo(id, seq uint16) []byte {
+	b := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), byte(seq >> 8), byte(seq), 'k', 'i', 'n', 'n'}
+	cs := checksum(b)
+	b[2], b[3] = byte(cs>>8), byte(cs)
+	return b
+}
+
+// isReply reports whether an ICMP message (the IPv4 header already removed
+// by the kernel for ip4:icmp sockets) is an echo reply with our id.
+func isReply(b []byte, id uint16) bool {
+	return len(b) >= 8 && b[0] == 0 && uint16(b[4])<<8|uint16(b[5]) == id
+}
+
+func checksum(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}
