@@ -176,6 +176,9 @@ func (e *env) assertGone() {
 	if m := kerneltest.Mounts(prefix); len(m) != 0 {
 		e.t.Errorf("mounts left: %v", m)
 	}
+	if p := kerneltest.Processes(e.name); len(p) != 0 {
+		e.t.Errorf("processes left: %v", p)
+	}
 	for _, d := range []string{e.dirs[1], e.dirs[3]} {
 		if _, err := os.Stat(filepath.Join(d, e.name)); err == nil {
 			e.t.Errorf("directory %s/%s left", d, e.name)
