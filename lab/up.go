@@ -36,13 +36,19 @@ type Result struct {
 
 // Up creates or converges the lab described by src.
 func Up(ctx context.Context, o Options, src Source) (*Result, error) {
-	start := time.Now()
-	t := src.Lab
-	unlock, err := lock(o, t.Name)
+	unlock, err := lock(o, src.Lab.Name)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	return up(ctx, o, src)
+}
+
+// up is Up with the lab's lock held.
+func up(ctx context.Context, o Options, src Source) (*Result, error) {
+	start := time.Now()
+	t := src.Lab
+	var err error
 	dir := o.StateDir(t.Name)
 	old := loadPlan(dir)
 	if old != nil {

@@ -1,0 +1,168 @@
+// Package check is `kinn check`, the lab's pingall in Kubernetes terms:
+// every pod to every pod (ICMP), every pod to every service port by
+// ClusterIP (TCP, UDP), every node and the outside machine to every
+// NodePort on every node. Plan is pure and decides what each cell must do —
+// including the cells the Service's definition says must fail (no
+// endpoints: refused; a Local policy without a local endpoint: dropped);
+// Run sends the real traffic.
+package check
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"kinn.dev/kinn/lab/service"
+)
+
+// Host is a place traffic starts from.
+type Host struct {
+	Name  string // pod namespace/name, node/NAME or "external"
+	Netns string
+	Node  string // the node it is on ("" for external)
+	IP    netip.Addr
+}
+
+// Expect is what a cell must show.
+type Expect string
+
+const (
+	Pass   Expect = "pass"
+	Refuse Expect = "refused" // no endpoints: rejected at once
+	Drop   Expect = "dropped" // a Local policy without a local endpoint
+)
+
+// Cell is one check.
+type Cell struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Proto  string `json:"proto"` // ICMP, TCP, UDP
+	Addr   string `json:"addr"`  // ip or ip:port
+	Expect Expect `json:"expect"`
+	Result string `json:"result"` // ok, refused, timeout, failed
+	Detail string `json:"detail,omitempty"`
+	Passed bool   `json:"passed"`
+	from   Host
+}
+
+// Lab is what Plan needs to know.
+type Lab struct {
+	Pods     []Host
+	Nodes    []Host
+	External Host
+	Ports    []service.Port
+}
+
+// Plan lists every cell.
+func Plan(l Lab) []Cell {
+	var cells []Cell
+	for _, a := range l.Pods {
+		for _, b := range l.Pods {
+			if a.Name != b.Name {
+				cells = append(cells, Cell{From: a.Name, To: b.Name, Proto: "ICMP", Addr: b.IP.String(), Expect: Pass, from: a})
+			}
+		}
+	}
+	for _, p := range l.Ports {
+		if p.Protocol == service.SCTP {
+			continue
+		}
+		to := fmt.Sprintf("%s/%s:%d", p.Namespace, p.Service, p.Port)
+		for _, a := range l.Pods {
+			cells = append(cells, Cell{From: a.Name, To: to, Proto: string(p.Protocol),
+				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), from: a})
+		}
+		if p.NodePort == 0 {
+			continue
+		}
+		for _, n := range l.Nodes {
+			to := fmt.Sprintf("%s/%s nodePort %d on %s", p.Namespace, p.Service, p.NodePort, n.Node)
+			for _, src := range append(append([]Host{}, l.Nodes...), l.External) {
+				cells = append(cells, Cell{From: src.Name, To: to, Proto: string(p.Protocol),
+					Addr: addrPort(n.IP, p.NodePort), Expect: expectNodePort(p, src, n.Node), from: src})
+			}
+		}
+	}
+	return cells
+}
+
+func addrPort(ip netip.Addr, port uint16) string {
+	return netip.AddrPortFrom(ip, port).String()
+}
+
+// usable counts the endpoints kube-proxy would use among eps: the ready
+// ones, else the serving terminating ones.
+func usable(eps []service.Endpoint, node string) int {
+	ready, serving := 0, 0
+	for _, e := range eps {
+		if node != "" && e.Node != node {
+			continue
+		}
+		if e.Ready {
+			ready++
+		} else if e.Serving && e.Terminating {
+			serving++
+		}
+	}
+	if ready > 0 {
+		return ready
+	}
+	return serving
+}
+
+func expectCluster(p service.Port, clientNode string) Expect {
+	if p.InternalLocal {
+		if usable(p.Endpoints, clientNode) == 0 {
+			if usable(p.Endpoints, "") == 0 {
+				return Refuse
+			}
+			return Drop
+		}
+		return Pass
+	}
+	if usable(p.Endpoints, "") == 0 {
+		return Refuse
+	}
+	return Pass
+}
+
+// expectNodePort: with externalTrafficPolicy Local, traffic from outside
+// the target node uses only its endpoints; the node's own traffic is
+// short-circuited to the cluster-wide set, as in kube-proxy.
+func expectNodePort(p service.Port, src Host, target string) Expect {
+	all := usable(p.Endpoints, "")
+	if all == 0 {
+		return Refuse
+	}
+	if p.ExternalLocal && src.Node != target && usable(p.Endpoints, target) == 0 {
+		return Drop
+	}
+	return Pass
+}
+
+// Summary counts a run's cells.
+type Summary struct {
+	Total, Passed, Failed, ExpectedFailures int
+}
+
+// Summarize counts cells.
+func Summarize(cells []Cell) Summary {
+	var s Summary
+	for _, c := range cells {
+		s.Total++
+		if c.Passed {
+			s.Passed++
+			if c.Expect != Pass {
+				s.ExpectedFailures++
+			}
+		} else {
+			s.Failed++
+		}
+	}
+	return s
+}
+
+func (s Summary) String() string {
+	return strconv.Itoa(s.Total) + " checks: " + strconv.Itoa(s.Passed) + " passed (" +
+		strconv.Itoa(s.ExpectedFailures) + " of them expected failures), " + strconv.Itoa(s.Failed) + " failed"
+}

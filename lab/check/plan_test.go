@@ -1,0 +1,64 @@
+package check
+
+import (
+	"net/netip"
+	"testing"
+
+	"kinn.dev/kinn/lab/service"
+)
+
+func TestExpectations(t *testing.T) {
+	t.Parallel()
+	ep := func(node string, ready, term bool) service.Endpoint {
+		return service.Endpoint{Node: node, Ready: ready, Serving: ready || term, Terminating: term}
+	}
+	a := Host{Name: "default/a", Node: "n1"}
+	ext := Host{Name: "external"}
+	tests := []struct {
+		name    string
+		port    service.Port
+		cluster Expect // from a pod on n1
+		fromExt Expect // NodePort on n2 from outside
+	}{
+		{"ready endpoints", service.Port{Endpoints: []service.Endpoint{ep("n2", true, false)}}, Pass, Pass},
+		{"no endpoints are refused", service.Port{}, Refuse, Refuse},
+		{"only unready endpoints are refused", service.Port{Endpoints: []service.Endpoint{ep("n1", false, false)}}, Refuse, Refuse},
+		{"serving terminating endpoints are a fallback", service.Port{Endpoints: []service.Endpoint{ep("n1", false, true)}}, Pass, Pass},
+		{"internal Local without a local endpoint drops", service.Port{InternalLocal: true, Endpoints: []service.Endpoint{ep("n2", true, false)}}, Drop, Pass},
+		{"external Local without an endpoint on the node drops", service.Port{ExternalLocal: true, Endpoints: []service.Endpoint{ep("n1", true, false)}}, Pass, Drop},
+		{"external Local with one answers", service.Port{ExternalLocal: true, Endpoints: []service.Endpoint{ep("n2", true, false)}}, Pass, Pass},
+	}
+	for _, tt := range tests {
+		if got := expectCluster(tt.port, a.Node); got != tt.cluster {
+			t.Errorf("%s: ClusterIP from n1 expects %s, want %s", tt.name, got, tt.cluster)
+		}
+		if got := expectNodePort(tt.port, ext, "n2"); got != tt.fromExt {
+			t.Errorf("%s: NodePort on n2 from outside expects %s, want %s", tt.name, got, tt.fromExt)
+		}
+	}
+	// A node's own traffic to its NodePort uses every endpoint.
+	local := service.Port{ExternalLocal: true, Endpoints: []service.Endpoint{ep("n1", true, false)}}
+	if got := expectNodePort(local, Host{Name: "node/n2", Node: "n2"}, "n2"); got != Pass {
+		t.Errorf("node-local NodePort traffic expects %s, want pass", got)
+	}
+}
+
+func TestPlanCells(t *testing.T) {
+	t.Parallel()
+	ip := netip.MustParseAddr
+	l := Lab{
+		Pods:     []Host{{Name: "default/a", Node: "n1", IP: ip("10.244.1.2")}, {Name: "default/b", Node: "n2", IP: ip("10.244.2.2")}},
+		Nodes:    []Host{{Name: "node/n1", Node: "n1", IP: ip("172.18.0.2")}, {Name: "node/n2", Node: "n2", IP: ip("172.18.0.3")}},
+		External: Host{Name: "external", IP: ip("172.18.0.1")},
+		Ports: []service.Port{{Namespace: "default", Service: "web", Protocol: service.TCP, ClusterIP: ip("10.96.0.5"), Port: 80, NodePort: 30080,
+			Endpoints: []service.Endpoint{{Node: "n1", Ready: true, Serving: true}}}},
+	}
+	cells := Plan(l)
+	// 2 pings, 2 pods to the ClusterIP, (2 nodes + external) x 2 node ports.
+	if len(cells) != 2+2+6 {
+		t.Fatalf("%d cells, want 10: %+v", len(cells), cells)
+	}
+	if cells[2].Addr != "10.96.0.5:80" || cells[4].Addr != "172.18.0.2:30080" {
+		t.Errorf("addresses: %s %s", cells[2].Addr, cells[4].Addr)
+	}
+}

@@ -1,0 +1,114 @@
+package check
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"kinn.dev/kinn/lab/probe"
+)
+
+// Timeouts: a cell expected to pass gets longer than one expected to be
+// dropped, whose whole point is that nothing comes back.
+const (
+	passTimeout = 2 * time.Second
+	dropTimeout = 500 * time.Millisecond
+)
+
+// Run carries out the cells, several at a time, filling in their results.
+func Run(ctx context.Context, enter probe.Enter, cells []Cell) {
+	pings := map[string][]int{} // ICMP cells by source: one socket each
+	var others []int
+	for i, c := range cells {
+		if c.Proto == "ICMP" {
+			pings[c.from.Netns] = append(pings[c.from.Netns], i)
+		} else {
+			others = append(others, i)
+		}
+	}
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, idx := range pings {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ping(enter, cells, idx)
+		})
+	}
+	for _, i := range others {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			one(ctx, enter, &cells[i])
+		})
+	}
+	wg.Wait()
+}
+
+func ping(enter probe.Enter, cells []Cell, idx []int) {
+	p := probe.Prober{Enter: enter, Netns: cells[idx[0]].from.Netns, Timeout: passTimeout}
+	var targets []netip.Addr
+	for _, i := range idx {
+		targets = append(targets, netip.MustParseAddr(cells[i].Addr))
+	}
+	got, err := p.Ping(targets)
+	for _, i := range idx {
+		c := &cells[i]
+		switch {
+		case err != nil:
+			c.Result, c.Detail = string(probe.Failed), err.Error()
+		case got[netip.MustParseAddr(c.Addr)]:
+			c.Result = string(probe.OK)
+		default:
+			c.Result = string(probe.Timeout)
+		}
+		c.Passed = c.Result == string(probe.OK)
+	}
+}
+
+func one(ctx context.Context, enter probe.Enter, c *Cell) {
+	timeout := passTimeout
+	if c.Expect == Drop {
+		timeout = dropTimeout
+	}
+	p := probe.Prober{Enter: enter, Netns: c.from.Netns, Timeout: timeout}
+	var body string
+	var err error
+	if c.Proto == "UDP" {
+		body, err = p.UDP(ctx, c.Addr, "hostname")
+	} else {
+		body, err = tcp(ctx, p, c.Addr)
+	}
+	outcome := probe.Classify(err)
+	c.Result = string(outcome)
+	if err == nil {
+		c.Detail = strings.TrimSpace(body)
+	} else if outcome == probe.Failed {
+		c.Detail = err.Error()
+	}
+	switch c.Expect {
+	case Pass:
+		c.Passed = outcome == probe.OK
+	case Refuse:
+		c.Passed = outcome == probe.Refused
+	case Drop:
+		c.Passed = outcome == probe.Timeout
+	}
+}
+
+// tcp asks for /hostname when the endpoint speaks HTTP, and settles for
+// the connection when it does not (a kinn.dev/run program).
+func tcp(ctx context.Context, p probe.Prober, addr string) (string, error) {
+	c, err := p.Dial(ctx, "tcp4", addr)
+	if err != nil {
+		return "", err
+	}
+	c.Close()
+	body, err := p.HTTPGet(ctx, addr, "/hostname")
+	if err != nil {
+		return "connected", nil
+	}
+	return body, nil
+}
