@@ -6,6 +6,7 @@ import (
 
 	"kinn.dev/kinn/lab/cni"
 	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/lab/service"
 	"kinn.dev/kinn/topology"
 )
 
@@ -75,6 +76,28 @@ func (s *State) Pods() []corev1.Pod {
 			pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
 		}
 		out = append(out, *pod)
+	}
+	return out
+}
+
+// Readiness says whether a pod is ready and whether it is terminating; the
+// lab process knows (probes, `kinn ready`, `kinn delete pod`).
+type Readiness func(key string) (ready, terminating bool)
+
+// PodStates is the lab's pods as the endpoint computation takes them.
+func (s *State) PodStates(r Readiness) []service.PodState {
+	byKey := map[string]plan.Pod{}
+	for _, p := range s.Plan.Pods {
+		byKey[p.Key()] = p
+	}
+	var out []service.PodState
+	for _, tp := range s.Topology.Pods {
+		pp, ok := byKey[tp.Key()]
+		if !ok {
+			continue
+		}
+		ready, term := r(tp.Key())
+		out = append(out, service.PodState{Pod: tp.Pod, IP: pp.IP.Addr(), Node: pp.Node, Ready: ready, Terminating: term})
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	corev1 "k8s.io/api/core/v1"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 
 	"kinn.dev/kinn/lab/ipam"
 	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/lab/service"
 	"kinn.dev/kinn/topology"
 )
 
@@ -22,12 +25,14 @@ const (
 	filePlan     = "plan.json"     // the desired state as last computed
 	fileIPAM     = "ipam.json"
 	dirCNI       = "cni"
+	fileServices = "services.json" // ClusterIP and node port allocations
 )
 
 // State is what a lab is, as recorded by its last `up`.
 type State struct {
 	Topology *topology.Lab
 	Plan     *plan.Lab
+	Services []*corev1.Service // with ClusterIPs and node ports filled in
 }
 
 // Load reads a lab's recorded state.
@@ -53,7 +58,11 @@ func Load(o Options, name string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recorded topology of lab %s: %w", name, err)
 	}
-	return &State{Topology: t, Plan: &p}, nil
+	alloc, err := service.FileStore{Path: filepath.Join(dir, fileServices)}.Load()
+	if err != nil {
+		return nil, err
+	}
+	return &State{Topology: t, Plan: &p, Services: service.Apply(t.Services, alloc)}, nil
 }
 
 // resolveAgain resolves a topology with the placement of a lab's pods as

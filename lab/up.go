@@ -14,6 +14,7 @@ import (
 	"kinn.dev/kinn/lab/ipam"
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/lab/service"
 	"kinn.dev/kinn/topology"
 )
 
@@ -62,6 +63,9 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := allocateServices(o, t); err != nil {
+		return nil, err
+	}
 	// Record before touching the kernel, so that down and the next up know
 	// the lab even if this one is killed half-way.
 	if err := record(dir, src, p); err != nil {
@@ -104,6 +108,21 @@ func allocate(o Options, t *topology.Lab) (*plan.Lab, error) {
 		return nil, err
 	}
 	return plan.Build(t, alloc)
+}
+
+// allocateServices gives Services their ClusterIPs and node ports, keeping
+// what they had; a collision stops up before anything changes.
+func allocateServices(o Options, t *topology.Lab) error {
+	store := service.FileStore{Path: filepath.Join(o.StateDir(t.Name), fileServices)}
+	prev, err := store.Load()
+	if err != nil {
+		return err
+	}
+	alloc, err := service.Allocate(prev, t.Networking.ServiceSubnet, t.Services)
+	if err != nil {
+		return err
+	}
+	return store.Save(alloc)
 }
 
 func record(dir string, src Source, p *plan.Lab) error {

@@ -24,7 +24,7 @@ type placer struct {
 	count    map[string]int // pods per node
 	capacity int            // pods a node CIDR holds; 0 disables the check
 	used     map[string]bool
-	full     map[string]bool // "doc line/node" already reported as full
+	full     map[string]bool   // "doc line/node" already reported as full
 	placed   map[string]string // pod key -> node it already runs on
 }
 

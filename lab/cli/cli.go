@@ -50,7 +50,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			&cli.StringFlag{Name: "state-dir", Usage: "root of the labs' state directories", Value: lab.DefaultStateRoot, Sources: cli.EnvVars("KINN_STATE_DIR")},
 			&cli.StringFlag{Name: "run-dir", Usage: "root of the labs' runtime directories", Value: lab.DefaultRuntimeRoot, Sources: cli.EnvVars("KINN_RUN_DIR")},
 		},
-		Commands:       []*cli.Command{upCommand(), downCommand(), getCommand(), execCommand(), versionCommand(), labProcessCommand()},
+		Commands: []*cli.Command{upCommand(), downCommand(), getCommand(), execCommand(), versionCommand(), labProcessCommand(),
+			applyCommand(), deleteCommand(), scaleCommand(), readyCommand()},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // we print and exit ourselves
 	}
 	err := root.Run(ctx, args)

@@ -10,17 +10,20 @@ import (
 
 	"github.com/urfave/cli/v3"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/daemon"
+	"kinn.dev/kinn/lab/service"
 )
 
 func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
-		Usage:     "list nodes or pods, kubectl-style",
-		ArgsUsage: "nodes|pods [NAME]",
+		Usage:     "list nodes, pods, services or endpoint slices, kubectl-style",
+		ArgsUsage: "nodes|pods|svc|endpointslices [NAME]",
 		Flags: []cli.Flag{
 			nameFlag(),
 			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "default", Usage: "Kubernetes namespace of the pods"},
@@ -31,7 +34,7 @@ func getCommand() *cli.Command {
 	}
 }
 
-func runGet(_ context.Context, cmd *cli.Command) error {
+func runGet(ctx context.Context, cmd *cli.Command) error {
 	args := cmd.Args().Slice()
 	if len(args) == 0 || len(args) > 2 {
 		return &ExitError{Code: 1, Err: fmt.Errorf("get: say what to get: nodes or pods, optionally a name")}
@@ -65,8 +68,99 @@ func runGet(_ context.Context, cmd *cli.Command) error {
 			ns = ""
 		}
 		return getPods(w, st.Pods(), ns, one, out)
+	case "svc", "service", "services":
+		return getServices(w, st, cmd, one, out)
+	case "endpointslices", "endpointslice", "eps":
+		return getSlices(ctx, w, st, o, name, cmd, one, out)
 	}
-	return &ExitError{Code: 1, Err: fmt.Errorf("get: unknown resource %q (nodes or pods)", args[0])}
+	return &ExitError{Code: 1, Err: fmt.Errorf("get: unknown resource %q (nodes, pods, svc or endpointslices)", args[0])}
+}
+
+// nsFilter is the namespace a get shows, "" for all.
+func nsFilter(cmd *cli.Command) string {
+	if cmd.Bool("all-namespaces") {
+		return ""
+	}
+	return cmd.String("namespace")
+}
+
+func getServices(w io.Writer, st *lab.State, cmd *cli.Command, one, out string) error {
+	ns := nsFilter(cmd)
+	var svcs []*corev1.Service
+	for _, s := range st.Services {
+		if (ns == "" || s.Namespace == ns) && (one == "" || s.Name == one) {
+			svcs = append(svcs, s)
+		}
+	}
+	if one != "" && len(svcs) == 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("service %q not found in namespace %q", one, ns)}
+	}
+	switch out {
+	case "json", "yaml":
+		if one != "" {
+			return encode(w, out, svcs[0])
+		}
+		return encode(w, out, service.ServiceList(svcs))
+	}
+	return printTable(w, service.ServiceTable(svcs, ns == "", out == "wide"))
+}
+
+func getSlices(ctx context.Context, w io.Writer, st *lab.State, o lab.Options, name string, cmd *cli.Command, one, out string) error {
+	status, _ := daemon.NewClient(o, name).Status(ctx)
+	ns := nsFilter(cmd)
+	var svcs []*corev1.Service
+	for _, s := range st.Services {
+		if (ns == "" || s.Namespace == ns) && (one == "" || s.Name == one) {
+			svcs = append(svcs, s)
+		}
+	}
+	slices := service.EndpointSlices(svcs, st.PodStates(readiness(status)))
+	if one != "" {
+		var keep []discoveryv1.EndpointSlice
+		for _, s := range slices {
+			if s.Name == one || s.Labels[discoveryv1.LabelServiceName] == one {
+				keep = append(keep, s)
+			}
+		}
+		if len(keep) == 0 {
+			return &ExitError{Code: 1, Err: fmt.Errorf("endpointslice %q not found in namespace %q", one, ns)}
+		}
+		slices = keep
+	}
+	switch out {
+	case "json", "yaml":
+		if one != "" && len(slices) == 1 {
+			return encode(w, out, slices[0])
+		}
+		return encode(w, out, service.EndpointSliceList(slices))
+	}
+	return printTable(w, service.EndpointSliceTable(slices, ns == ""))
+}
+
+// readiness reads pod readiness from the lab process's status; without it
+// (the process is down) no pod counts as ready, which is what the proxy
+// would act on too.
+func readiness(s *daemon.Status) lab.Readiness {
+	return func(key string) (bool, bool) {
+		if s == nil {
+			return false, false
+		}
+		p := s.Pods[key]
+		return p.Ready, p.Terminating
+	}
+}
+
+func printTable(w io.Writer, t service.Table) error {
+	if len(t.Rows) == 0 {
+		fmt.Fprintln(w, "No resources found.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(t.Header, "\t"))
+	for _, r := range t.Rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
 }
 
 func getNodes(w io.Writer, nodes []corev1.Node, one, out string) error {

@@ -50,6 +50,25 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 	return nil
 }
 
+// podRequest names a pod in a request to the lab process.
+type podRequest struct {
+	Namespace, Pod string
+	Ready          bool  `json:",omitempty"`
+	Grace          int64 `json:",omitempty"`
+}
+
+func (r podRequest) key() string { return r.Namespace + "/" + r.Pod }
+
+// SetReady forces a pod unready (false) or lifts that (true).
+func (c *Client) SetReady(ctx context.Context, ns, pod string, ready bool) error {
+	return c.call(ctx, http.MethodPost, "/ready", podRequest{Namespace: ns, Pod: pod, Ready: ready}, nil)
+}
+
+// DeletePod starts a pod's termination with the given grace period.
+func (c *Client) DeletePod(ctx context.Context, ns, pod string, grace int64) error {
+	return c.call(ctx, http.MethodPost, "/delete-pod", podRequest{Namespace: ns, Pod: pod, Grace: grace}, nil)
+}
+
 // Status is what the lab process reports about its lab.
 type Status struct {
 	Pods map[string]PodStatus // by namespace/name

@@ -61,7 +61,9 @@ type daemon struct {
 }
 
 func newDaemon(o lab.Options, name string) *daemon {
-	return &daemon{o: o, name: name, w: newWorld(o, name)}
+	d := &daemon{o: o, name: name}
+	d.w = newWorld(o, name, &d.mu)
+	return d
 }
 
 func (d *daemon) close() {
@@ -75,13 +77,44 @@ func (d *daemon) close() {
 func (d *daemon) reconcile(reload bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.w.reconcile(reload)
+	if err := d.w.reconcile(reload); err != nil {
+		return err
+	}
+	return d.w.expire()
+}
+
+// locked runs f with the daemon's lock held.
+func (d *daemon) locked(f func() error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.w.st == nil {
+		if err := d.w.reconcile(true); err != nil {
+			return err
+		}
+	}
+	return f()
 }
 
 func (d *daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, nil, d.reconcile(true))
+	})
+	mux.HandleFunc("POST /ready", func(w http.ResponseWriter, r *http.Request) {
+		var req podRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		reply(w, nil, d.locked(func() error { return d.w.setReady(req.key(), req.Ready) }))
+	})
+	mux.HandleFunc("POST /delete-pod", func(w http.ResponseWriter, r *http.Request) {
+		var req podRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		reply(w, nil, d.locked(func() error { return d.w.deletePod(req.key(), req.Grace) }))
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		d.mu.Lock()

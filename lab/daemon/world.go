@@ -1,20 +1,54 @@
 package daemon
 
 import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/ipam"
 )
 
 // world is the lab as the lab process keeps it running.
 type world struct {
-	o    lab.Options
-	name string
-	st   *lab.State
+	o      lab.Options
+	name   string
+	locker *sync.Mutex // the daemon's lock, for callbacks from goroutines
+	st     *lab.State
+	pods   map[string]*podRT
+	marks  marks
+	proxy  *proxies
 }
 
-func newWorld(o lab.Options, name string) *world { return &world{o: o, name: name} }
+// marks are what users said about pods, kept in the state directory so a
+// restarted lab process honours them.
+type marks struct {
+	Ready       map[string]bool      `json:"ready"`       // `kinn ready POD false`
+	Terminating map[string]time.Time `json:"terminating"` // deleted pods: when they go
+}
 
-func (w *world) close() {}
+const fileMarks = "marks.json"
 
+func newWorld(o lab.Options, name string, locker *sync.Mutex) *world {
+	w := &world{o: o, name: name, locker: locker, pods: map[string]*podRT{}}
+	w.marks = marks{Ready: map[string]bool{}, Terminating: map[string]time.Time{}}
+	w.proxy = newProxies()
+	return w
+}
+
+func (w *world) close() {
+	for key := range w.pods {
+		w.stopPod(key)
+	}
+	w.proxy.close()
+}
+
+// reconcile converges the lab's servers, endpoints and proxies; reload
+// re-reads the recorded state first.
 func (w *world) reconcile(reload bool) error {
 	if reload || w.st == nil {
 		st, err := lab.Load(w.o, w.name)
@@ -22,8 +56,51 @@ func (w *world) reconcile(reload bool) error {
 			return err
 		}
 		w.st = st
+		w.loadMarks()
+	}
+	changed := w.syncPods()
+	if reload || changed || w.proxy.drifted() {
+		return w.syncServices()
 	}
 	return nil
 }
 
-func (w *world) status() *Status { return &Status{Pods: map[string]PodStatus{}} }
+func (w *world) loadMarks() {
+	b, err := os.ReadFile(filepath.Join(w.o.StateDir(w.name), fileMarks))
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err == nil {
+		json.Unmarshal(b, &w.marks)
+	}
+	if w.marks.Ready == nil {
+		w.marks.Ready = map[string]bool{}
+	}
+	if w.marks.Terminating == nil {
+		w.marks.Terminating = map[string]time.Time{}
+	}
+}
+
+func (w *world) saveMarks() error {
+	b, err := json.Marshal(w.marks)
+	if err != nil {
+		return err
+	}
+	return ipam.WriteFileAtomic(filepath.Join(w.o.StateDir(w.name), fileMarks), b)
+}
+
+// setReady records `kinn ready` for a pod and re-syncs the services.
+func (w *world) setReady(key string, ready bool) error {
+	if _, ok := w.planPod(key); !ok {
+		return errNoPod(key)
+	}
+	if ready {
+		delete(w.marks.Ready, key)
+	} else {
+		w.marks.Ready[key] = false
+	}
+	if err := w.saveMarks(); err != nil {
+		return err
+	}
+	return w.syncServices()
+}

@@ -73,8 +73,10 @@ func AttachPod(a Attach) (Attached, error) {
 		return out, err
 	}
 	out.HostMAC = hv.Attrs().HardwareAddr.String()
-	if err := host.LinkSetUp(hv); err != nil {
-		return out, err
+	// Hairpin: a pod reaching itself through its Service leaves and comes
+	// back on the same bridge port, which a bridge refuses without it.
+	if err := host.LinkSetHairpin(hv, true); err != nil {
+		return out, fmt.Errorf("hairpin on %s: %w", a.HostVeth, err)
 	}
 	out.PodMAC, err = configurePod(pod, a)
 	return out, err

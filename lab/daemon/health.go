@@ -1,0 +1,70 @@
+package daemon
+
+import (
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+
+	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/proxy"
+)
+
+// healthServer answers kube-proxy's health check for externalTrafficPolicy
+// Local services on one node: /healthz is 200 while the node has a local
+// endpoint and 503 when it has none, so a load balancer skips the node.
+type healthServer struct {
+	srv   *http.Server
+	local atomic.Int64
+}
+
+func (h *healthServer) close() { h.srv.Close() }
+
+func (p *proxies) syncHealth(netns string, ip netip.Addr, checks []proxy.HealthCheck) {
+	want := map[string]bool{}
+	for _, c := range checks {
+		key := fmt.Sprintf("%s:%d", netns, c.NodePort)
+		want[key] = true
+		h := p.health[key]
+		if h == nil {
+			var err error
+			if h, err = startHealth(netns, netip.AddrPortFrom(ip, c.NodePort)); err != nil {
+				log.Printf("health check port %d in %s: %v", c.NodePort, netns, err)
+				continue
+			}
+			p.health[key] = h
+		}
+		h.local.Store(int64(c.LocalEndpoints))
+	}
+	for key, h := range p.health {
+		if !want[key] && len(key) > len(netns) && key[:len(netns)] == netns {
+			h.close()
+			delete(p.health, key)
+		}
+	}
+}
+
+func startHealth(netns string, addr netip.AddrPort) (*healthServer, error) {
+	var ln net.Listener
+	err := kernel.Do(netns, func() error {
+		var err error
+		ln, err = net.Listen("tcp4", addr.String())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	h := &healthServer{}
+	h.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := h.local.Load()
+		w.Header().Set("Content-Type", "application/json")
+		if n == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintf(w, `{"service":{"localEndpoints":%d}}`+"\n", n)
+	})}
+	go h.srv.Serve(ln)
+	return h, nil
+}

@@ -1,0 +1,148 @@
+package daemon
+
+import (
+	"context"
+	"log"
+	"os/exec"
+	"time"
+
+	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/lab/probe"
+	"kinn.dev/kinn/lab/workload"
+	"kinn.dev/kinn/topology"
+)
+
+// podRT is one running pod: its servers (or program) and readiness probe.
+type podRT struct {
+	netns  string
+	server *workload.Server
+	cmd    *exec.Cmd
+	stop   context.CancelFunc // ends the probe
+	probed bool               // the probe's verdict (true without a probe)
+	err    string
+}
+
+// syncPods starts what runs in each pod whose namespace exists and stops
+// what runs in pods that are gone. It reports whether anything changed.
+func (w *world) syncPods() bool {
+	changed := false
+	want := map[string]bool{}
+	for _, tp := range w.st.Topology.Pods {
+		pp, ok := w.planPod(tp.Key())
+		if !ok {
+			continue
+		}
+		want[tp.Key()] = true
+		rt := w.pods[tp.Key()]
+		live := kernel.NetnsExists(pp.Netns)
+		if rt != nil && !live {
+			w.stopPod(tp.Key())
+			changed = true
+			continue
+		}
+		if rt == nil && live {
+			w.startPod(tp, pp)
+			changed = true
+		}
+	}
+	for key := range w.pods {
+		if !want[key] {
+			w.stopPod(key)
+			changed = true
+		}
+	}
+	return changed
+}
+
+func (w *world) planPod(key string) (plan.Pod, bool) {
+	for _, p := range w.st.Plan.Pods {
+		if p.Key() == key {
+			return p, true
+		}
+	}
+	return plan.Pod{}, false
+}
+
+func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
+	rt := &podRT{netns: pp.Netns, probed: true}
+	w.pods[tp.Key()] = rt
+	if argv, ok := workload.ParseRun(tp.Pod); ok {
+		rt.cmd = exec.Command(argv[0], argv[1:]...)
+		rt.cmd.Stdout, rt.cmd.Stderr = log.Writer(), log.Writer()
+		if err := kernel.StartIn(pp.Netns, rt.cmd); err != nil {
+			rt.err = err.Error()
+			log.Printf("pod %s: kinn.dev/run: %v", tp.Key(), err)
+		} else {
+			go rt.cmd.Wait()
+		}
+	} else {
+		srv, err := workload.Start(kernel.Do, pp.Netns, workload.PodInfoOf(tp.Pod, pp.IP.Addr()), workload.PortsOf(tp.Pod))
+		if err != nil {
+			rt.err = err.Error()
+			log.Printf("pod %s: servers: %v", tp.Key(), err)
+		}
+		rt.server = srv
+	}
+	if pr := workload.NewProbe(tp.Pod, pp.IP.Addr()); pr != nil {
+		rt.probed = false
+		ctx, cancel := context.WithCancel(context.Background())
+		rt.stop = cancel
+		key := tp.Key()
+		// kubelet probes from the node: dial from the node's namespace.
+		node := probe.Prober{Enter: kernel.Do, Netns: pp.NodeNetns, Timeout: 5 * time.Second}
+		go pr.Run(ctx, node.Dial, func(ready bool) { w.probeChanged(key, ready) })
+	}
+}
+
+func (w *world) stopPod(key string) {
+	rt := w.pods[key]
+	delete(w.pods, key)
+	if rt == nil {
+		return
+	}
+	if rt.stop != nil {
+		rt.stop()
+	}
+	if rt.server != nil {
+		rt.server.Stop()
+	}
+	if rt.cmd != nil && rt.cmd.Process != nil {
+		rt.cmd.Process.Kill()
+	}
+}
+
+// probeChanged is called from a probe's goroutine.
+func (w *world) probeChanged(key string, ready bool) {
+	w.locker.Lock()
+	defer w.locker.Unlock()
+	if rt := w.pods[key]; rt != nil {
+		rt.probed = ready
+		log.Printf("pod %s: readiness probe says ready=%v", key, ready)
+		if err := w.syncServices(); err != nil {
+			log.Printf("sync services: %v", err)
+		}
+	}
+}
+
+// ready is a pod's readiness: running, its probe's verdict, and no
+// `kinn ready POD false` in force.
+func (w *world) ready(key string) bool {
+	rt := w.pods[key]
+	if rt == nil || rt.err != "" {
+		return false
+	}
+	if forced, ok := w.marks.Ready[key]; ok && !forced {
+		return false
+	}
+	return rt.probed
+}
+
+func (w *world) status() *Status {
+	s := &Status{Pods: map[string]PodStatus{}}
+	for key, rt := range w.pods {
+		_, term := w.marks.Terminating[key]
+		s.Pods[key] = PodStatus{Running: rt.err == "", Ready: w.ready(key) && !term, Terminating: term, Reason: rt.err}
+	}
+	return s
+}

@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"fmt"
+	"log"
+	"net/netip"
+	"slices"
+
+	"kinn.dev/kinn/lab/kernel/nft"
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/lab/proxy"
+	"kinn.dev/kinn/lab/service"
+)
+
+// proxies is kube-proxy for every node: one nftables table per node,
+// synced incrementally, plus the health-check node ports.
+type proxies struct {
+	tables  map[string]*nft.Table // by node namespace
+	serving map[string][]netip.Addr
+	health  map[string]*healthServer // by node namespace + port
+	ports   []service.Port           // as last synced, for `kinn rules`
+}
+
+func newProxies() *proxies {
+	return &proxies{tables: map[string]*nft.Table{}, serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}}
+}
+
+func (p *proxies) close() {
+	for _, t := range p.tables {
+		t.Close()
+	}
+	for _, h := range p.health {
+		h.close()
+	}
+}
+
+// drifted reports whether a table vanished (deleted by hand): the next
+// sync reloads it.
+func (p *proxies) drifted() bool {
+	for _, t := range p.tables {
+		if ok, err := t.Exists(); err != nil || !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// syncServices recomputes endpoints from the pods' readiness and brings
+// every node's proxy to them.
+func (w *world) syncServices() error {
+	ports := service.Ports(w.st.Services, w.st.PodStates(w.readiness))
+	w.proxy.ports = ports
+	if w.st.Topology.Networking.KubeProxyMode == "none" {
+		return nil
+	}
+	var errs []error
+	for _, n := range w.st.Plan.Nodes {
+		node := proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr(), n.Gateway.Addr()}}
+		rs := proxy.Build(node, ports)
+		if err := w.proxy.sync(n.Netns, rs); err != nil {
+			errs = append(errs, fmt.Errorf("node %s: %w", n.Name, err))
+			continue
+		}
+		w.proxy.syncHealth(n.Netns, n.Underlay.Addr(), rs.Health)
+	}
+	w.proxy.flushStale(w.st.Plan.Nodes, ports)
+	if len(errs) > 0 {
+		return fmt.Errorf("proxy: %v", errs)
+	}
+	return nil
+}
+
+func (p *proxies) sync(netns string, rs *proxy.Ruleset) error {
+	t := p.tables[netns]
+	if t == nil {
+		var err error
+		if t, err = nft.Open(netns); err != nil {
+			return err
+		}
+		p.tables[netns] = t
+	}
+	full, err := t.Sync(rs)
+	if err != nil {
+		t.Close()
+		delete(p.tables, netns)
+		return err
+	}
+	if full {
+		log.Printf("proxy %s: loaded %s", netns, proxy.TableName)
+	}
+	return nil
+}
+
+// flushStale deletes UDP conntrack entries to endpoints that stopped
+// serving since the last sync, in every node, as kube-proxy does after
+// each sync: otherwise a client that keeps its source port stays pinned to
+// a dead endpoint.
+func (p *proxies) flushStale(nodes []plan.Node, ports []service.Port) {
+	for _, port := range ports {
+		if port.Protocol != service.UDP {
+			continue
+		}
+		var now []netip.Addr
+		for _, e := range port.Endpoints {
+			if e.Serving {
+				now = append(now, e.IP)
+			}
+		}
+		var stale []netip.Addr
+		for _, ip := range p.serving[port.Key()] {
+			if !slices.Contains(now, ip) {
+				stale = append(stale, ip)
+			}
+		}
+		p.serving[port.Key()] = now
+		if len(stale) == 0 {
+			continue
+		}
+		for _, n := range nodes {
+			if err := nft.FlushStaleUDP(n.Netns, port.ClusterIP, port.Port, stale); err != nil {
+				log.Printf("%v", err)
+			}
+			if port.NodePort != 0 {
+				nft.FlushStaleUDP(n.Netns, netip.Addr{}, port.NodePort, stale)
+			}
+		}
+	}
+}
+
+// readiness is the pods' readiness as the endpoints see it.
+func (w *world) readiness(key string) (bool, bool) {
+	_, term := w.marks.Terminating[key]
+	return w.ready(key) && !term, term
+}

@@ -1,0 +1,249 @@
+// Package nft applies the service proxy's rulesets (package lab/proxy) to a
+// node's network namespace with nf_tables, through a netlink socket opened
+// inside that namespace — no thread ever enters it and no nft binary runs.
+// It is the only package that imports github.com/google/nftables.
+//
+// Every change is one nf_tables transaction: a full load replaces any old
+// kinn table atomically (add, delete, re-add the table, then everything),
+// an incremental Apply carries out proxy.Diff's ops. Batches are large (a
+// message per rule, and the kernel acknowledges each), so the socket's
+// buffers are sized to the batch before it is sent.
+package nft
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/proxy"
+)
+
+// Table is one node's kinn table, reached through a netlink socket in the
+// node's namespace.
+type Table struct {
+	mu    sync.Mutex
+	netns string
+	ns    *os.File // keeps the namespace reference alive while conn lives
+	conn  *nftables.Conn
+	nl    *netlink.Conn // the socket under conn, to size its buffers
+	table *nftables.Table
+	// loaded is the ruleset last written, for Sync's diff.
+	loaded *proxy.Ruleset
+}
+
+// Open connects to the nf_tables of the named network namespace.
+func Open(netnsName string) (*Table, error) {
+	f, err := os.Open(kernel.NetnsPath(netnsName))
+	if err != nil {
+		return nil, fmt.Errorf("open namespace %s: %w", netnsName, err)
+	}
+	t := &Table{netns: netnsName, ns: f, table: &nftables.Table{Name: proxy.TableName, Family: nftables.TableFamilyIPv4}}
+	if err := t.dial(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Table) dial() error {
+	keep := func(c *netlink.Conn) error { t.nl = c; return nil }
+	conn, err := nftables.New(nftables.WithNetNSFd(int(t.ns.Fd())), nftables.AsLasting(), nftables.WithSockOptions(keep))
+	if err != nil {
+		return fmt.Errorf("nftables in %s: %w", t.netns, err)
+	}
+	t.conn = conn
+	return nil
+}
+
+// discard drops a half-queued batch (the library cannot) by replacing the
+// connection, so a failed encoding never sends part of a transaction.
+func (t *Table) discard() error {
+	t.conn.CloseLasting()
+	return t.dial()
+}
+
+// Close releases the socket and the namespace reference.
+func (t *Table) Close() error {
+	err := t.conn.CloseLasting()
+	return errors.Join(err, t.ns.Close())
+}
+
+// Load replaces whatever kinn table the namespace has with rs, in one
+// transaction: the rules never pass through an empty or half state.
+func (t *Table) Load(rs *proxy.Ruleset) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// Adding first makes the delete valid whether or not the table exists.
+	t.conn.AddTable(t.table)
+	t.conn.DelTable(t.table)
+	t.conn.AddTable(t.table)
+	ops := proxy.Diff(nil, rs)
+	if err := t.flush(ops); err != nil {
+		return fmt.Errorf("load table %s in %s: %w", proxy.TableName, t.netns, err)
+	}
+	t.loaded = rs
+	return nil
+}
+
+// Apply carries out incremental ops (from proxy.Diff) in one transaction.
+func (t *Table) Apply(ops []proxy.Op) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.flush(ops); err != nil {
+		return fmt.Errorf("update table %s in %s: %w", proxy.TableName, t.netns, err)
+	}
+	t.loaded = nil // unknown now: the caller's old ruleset may not be ours
+	return nil
+}
+
+// Sync brings the table to rs: incrementally from the last ruleset this
+// Table wrote, or with a full load when there is none or the table is gone
+// (deleted by hand). It reports whether it did a full load.
+func (t *Table) Sync(rs *proxy.Ruleset) (full bool, err error) {
+	t.mu.Lock()
+	old := t.loaded
+	t.mu.Unlock()
+	ok, err := t.Exists()
+	if err != nil {
+		return false, err
+	}
+	if old == nil || !ok {
+		return true, t.Load(rs)
+	}
+	if err := t.Apply(proxy.Diff(old, rs)); err != nil {
+		// The kernel rejected the increment (nothing was applied): start over.
+		return true, t.Load(rs)
+	}
+	t.mu.Lock()
+	t.loaded = rs
+	t.mu.Unlock()
+	return false, nil
+}
+
+// Exists reports whether the kinn table is present: false after someone
+// deleted it by hand, so the caller can reload.
+func (t *Table) Exists() (bool, error) {
+	tables, err := t.conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return false, fmt.Errorf("list tables in %s: %w", t.netns, err)
+	}
+	for _, tb := range tables {
+		if tb.Name == proxy.TableName {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Delete removes the kinn table and everything in it; a missing table is fine.
+func (t *Table) Delete() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.conn.AddTable(t.table)
+	t.conn.DelTable(t.table)
+	if err := t.conn.Flush(); err != nil {
+		return fmt.Errorf("delete table %s in %s: %w", proxy.TableName, t.netns, err)
+	}
+	t.loaded = nil
+	return nil
+}
+
+// flush queues ops and sends them as one transaction.
+func (t *Table) flush(ops []proxy.Op) error {
+	n := 3
+	for _, op := range ops {
+		m, err := t.queue(op)
+		if err != nil {
+			return errors.Join(err, t.discard())
+		}
+		n += m
+	}
+	if err := t.sizeBuffers(n); err != nil {
+		return err
+	}
+	return t.conn.Flush()
+}
+
+// elemChunk bounds the elements per message: a netlink attribute's length
+// is 16 bits, so one message cannot carry thousands of elements.
+const elemChunk = 256
+
+// queue adds one op's messages to the batch and returns how many.
+func (t *Table) queue(op proxy.Op) (int, error) {
+	c := t.conn
+	switch op.Kind {
+	case proxy.OpAddChain:
+		c.AddChain(hooked(t.table, op.Chain))
+	case proxy.OpFlushChain:
+		c.FlushChain(&nftables.Chain{Name: op.Chain.Name, Table: t.table})
+	case proxy.OpDelChain:
+		c.DelChain(&nftables.Chain{Name: op.Chain.Name, Table: t.table})
+	case proxy.OpAddMap:
+		return 1, c.AddSet(set(t.table, op.Map), nil)
+	case proxy.OpDelMap:
+		c.DelSet(set(t.table, op.Map))
+	case proxy.OpAddRules:
+		for _, r := range op.Chain.Rules {
+			nr, err := rule(t.table, op.Chain.Name, r)
+			if err != nil {
+				return 0, err
+			}
+			c.AddRule(nr)
+		}
+		return len(op.Chain.Rules), nil
+	case proxy.OpAddElems, proxy.OpDelElems:
+		s, all := set(t.table, op.Map), elems(op.Map)
+		n := 0
+		for len(all) > 0 {
+			part := all[:min(elemChunk, len(all))]
+			all = all[len(part):]
+			var err error
+			if op.Kind == proxy.OpAddElems {
+				err = c.SetAddElements(s, part)
+			} else {
+				err = c.SetDeleteElements(s, part)
+			}
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", op, err)
+			}
+			n++
+		}
+		return n, nil
+	default:
+		return 0, fmt.Errorf("unknown op %v", op.Kind)
+	}
+	return 1, nil
+}
+
+// sizeBuffers makes the socket able to send a batch of n messages at once
+// and to queue the kernel's n acknowledgements (it sends them all at the
+// end of the batch; any that do not fit are lost and the read fails with
+// ENOBUFS). The FORCE options exceed the sysctl limits, as root may.
+func (t *Table) sizeBuffers(n int) error {
+	if t.nl == nil {
+		return nil // test dial
+	}
+	raw, err := t.nl.SyscallConn()
+	if err != nil {
+		return err
+	}
+	size := max(n*1024, 1<<20)
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		serr = errors.Join(
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size),
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size),
+		)
+	})
+	if err = errors.Join(err, serr); errors.Is(err, syscall.EPERM) {
+		return nil // unprivileged: keep the defaults, small batches still work
+	}
+	return err
+}

@@ -1,0 +1,157 @@
+package proxy
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+
+	"kinn.dev/kinn/lab/service"
+)
+
+// Node is the node whose ruleset is built: endpoints on it are "local".
+type Node struct {
+	Name string
+	IPs  []netip.Addr
+	// Bridge is the pods' bridge; traffic entering from it comes from a pod
+	// on this node. Empty means "cni0".
+	Bridge string
+}
+
+func (n Node) bridge() string {
+	if n.Bridge == "" {
+		return "cni0"
+	}
+	return n.Bridge
+}
+
+// Names of the fixed chains and maps every ruleset has.
+const (
+	ChainServices         = "services"
+	ChainMasquerading     = "masquerading"
+	ChainMarkMasq         = "mark-for-masquerade"
+	ChainEndpointsCheck   = "endpoints-check"
+	ChainReject           = "reject"
+	MapServiceIPs         = "service-ips"
+	MapServiceNodePorts   = "service-nodeports"
+	MapNoEndpointServices = "no-endpoint-services"
+	MapNoEndpointNodePort = "no-endpoint-nodeports"
+)
+
+// Layout is how a service chain picks an endpoint at random.
+type Layout int
+
+const (
+	// Cascade is kinn's layout: plain rules, rule i of n taking its
+	// endpoint with probability 1/(n-i), the last one always; together a
+	// uniform choice. No set per service, so a load stays linear.
+	Cascade Layout = iota
+	// NamedMaps is `numgen random mod N vmap @svc-...`, one named map per
+	// service, bound before its elements are added. Kept for comparison:
+	// creating and looking up named sets walks the table's list of sets,
+	// so this is quadratic in the number of services (see README.md).
+	NamedMaps
+)
+
+// Build computes the desired ruleset of one node. It is pure: the same
+// input always gives the same (sorted) output.
+func Build(node Node, ports []service.Port) *Ruleset {
+	return BuildLayout(node, ports, Cascade)
+}
+
+// BuildLayout is Build with a choice of layout.
+func BuildLayout(node Node, ports []service.Port, layout Layout) *Ruleset {
+	b := &builder{node: node, layout: layout, chains: map[string]*Chain{}, maps: map[string]*Map{}}
+	b.base()
+	sorted := slices.Clone(ports)
+	slices.SortFunc(sorted, func(a, c service.Port) int { return cmp.Compare(a.Key(), c.Key()) })
+	for _, p := range sorted {
+		b.port(p)
+	}
+	rs := b.finish()
+	rs.Health = HealthChecks(node, ports)
+	return rs
+}
+
+type builder struct {
+	node   Node
+	layout Layout
+	chains map[string]*Chain
+	maps   map[string]*Map
+}
+
+func (b *builder) chain(name string, hook *Hook, rules ...Rule) {
+	if len(rules) > 0 {
+		// A counter first in the first rule counts every packet entering.
+		rules[0].Exprs = append([]Expr{Counter{}}, rules[0].Exprs...)
+	}
+	b.chains[name] = &Chain{Name: name, Hook: hook, Rules: rules}
+}
+
+func (b *builder) addMap(m *Map) { b.maps[m.Name] = m }
+
+func (b *builder) elem(mapName string, k Key, v Verdict) {
+	m := b.maps[mapName]
+	m.Elems = append(m.Elems, Elem{Key: k, Verdict: v})
+}
+
+func rule(comment string, exprs ...Expr) Rule { return Rule{Exprs: exprs, Comment: comment} }
+
+// base adds the chains and maps that do not depend on services.
+func (b *builder) base() {
+	nat := func(hook string, prio int32) *Hook { return &Hook{Type: "nat", Hook: hook, Priority: prio} }
+	filter := func(hook string) *Hook { return &Hook{Type: "filter", Hook: hook, Priority: -10} }
+	check := rule("", CtState{"new"}, jump(ChainEndpointsCheck))
+
+	b.chain("nat-prerouting", nat("prerouting", -100), rule("", jump(ChainServices)))
+	b.chain("nat-output", nat("output", -100), rule("", jump(ChainServices)))
+	b.chain("nat-postrouting", nat("postrouting", 100), rule("", jump(ChainMasquerading)))
+	b.chain("filter-input", filter("input"), check)
+	b.chain("filter-forward", filter("forward"),
+		rule("conntrack cannot place it: never forward", CtState{"invalid"}, Verdict{Kind: Drop}), check)
+	b.chain("filter-output", filter("output"), check)
+
+	b.chain(ChainServices, nil,
+		rule("", Vmap{Key: KeyServiceIP, Map: MapServiceIPs}),
+		rule("", FibLocal{}, DaddrNotLoopback{}, Vmap{Key: KeyNodePort, Map: MapServiceNodePorts}))
+	b.chain(ChainEndpointsCheck, nil,
+		rule("", Vmap{Key: KeyServiceIP, Map: MapNoEndpointServices}),
+		rule("", FibLocal{}, DaddrNotLoopback{}, Vmap{Key: KeyNodePort, Map: MapNoEndpointNodePort}))
+	b.chain(ChainMarkMasq, nil, rule("", MarkMasq{}))
+	b.chain(ChainMasquerading, nil,
+		rule("", MarkUnset{}, Verdict{Kind: Return}),
+		rule("", MarkClear{}),
+		rule("", Masquerade{}))
+	b.chain(ChainReject, nil,
+		rule("", L4Proto{service.TCP}, Reject{TCPReset: true}),
+		rule("", Reject{}))
+
+	b.addMap(&Map{Name: MapServiceIPs, Key: KeyServiceIP, Comment: "ClusterIP and external IP dispatch"})
+	b.addMap(&Map{Name: MapServiceNodePorts, Key: KeyNodePort, Comment: "NodePort dispatch"})
+	b.addMap(&Map{Name: MapNoEndpointServices, Key: KeyServiceIP, Comment: "services without usable endpoints"})
+	b.addMap(&Map{Name: MapNoEndpointNodePort, Key: KeyNodePort, Comment: "NodePorts without usable endpoints"})
+}
+
+func (b *builder) finish() *Ruleset {
+	rs := &Ruleset{}
+	for _, c := range b.chains {
+		rs.Chains = append(rs.Chains, c)
+	}
+	for _, m := range b.maps {
+		m.Elems = sortElems(m.Key, m.Elems)
+		rs.Maps = append(rs.Maps, m)
+	}
+	slices.SortFunc(rs.Chains, func(a, c *Chain) int { return cmp.Compare(a.Name, c.Name) })
+	slices.SortFunc(rs.Maps, func(a, c *Map) int { return cmp.Compare(a.Name, c.Name) })
+	return rs
+}
+
+// sortElems sorts by key and drops duplicate keys (two services claiming
+// one address and port), keeping the first, so a load never fails on them.
+func sortElems(kind KeyKind, es []Elem) []Elem {
+	slices.SortStableFunc(es, func(a, c Elem) int { return compareKeys(a.Key, c.Key) })
+	return slices.CompactFunc(es, func(a, c Elem) bool { return a.Key == c.Key })
+}
+
+func compareKeys(a, c Key) int {
+	return cmp.Or(a.Addr.Compare(c.Addr), cmp.Compare(a.Proto, c.Proto), cmp.Compare(a.Port, c.Port), cmp.Compare(a.Index, c.Index))
+}

@@ -1,0 +1,207 @@
+package proxy
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"kinn.dev/kinn/lab/service"
+)
+
+// PortID names a service port in chain names: namespace-service-port-proto,
+// the port being its name or, when unnamed, its number (port names always
+// contain a letter, so the two never collide).
+func PortID(p service.Port) string {
+	name := p.Name
+	if name == "" {
+		name = fmt.Sprint(p.Port)
+	}
+	return strings.Join([]string{p.Namespace, p.Service, name, proto(p.Protocol)}, "-")
+}
+
+// Chain and map names for one service port.
+func ClusterChain(id string) string  { return "svc-" + id }
+func LocalChain(id string) string    { return "local-" + id }
+func ExternalChain(id string) string { return "ext-" + id }
+
+// EndpointChain names the chain that DNATs to one endpoint of one service
+// port (per service port, because affinity state is per service).
+func EndpointChain(id string, ep service.Endpoint) string {
+	return "ep-" + id + "/" + endpointName(ep)
+}
+
+// AffinitySet names the set of clients stuck to one endpoint.
+func AffinitySet(id string, ep service.Endpoint) string {
+	return "aff-" + id + "/" + endpointName(ep)
+}
+
+func endpointName(ep service.Endpoint) string {
+	who := ep.Pod
+	if who == "" {
+		who = ep.IP.String()
+	}
+	return fmt.Sprintf("%s-%d", who, ep.Port)
+}
+
+// Endpoints returns the endpoints kube-proxy would use for cluster-wide and
+// node-local traffic: the ready ones or, when there are none, the serving
+// and terminating ones, decided separately for each set. Both are sorted.
+func Endpoints(p service.Port, node string) (cluster, local []service.Endpoint) {
+	var ready, readyLocal, term, termLocal []service.Endpoint
+	for _, ep := range p.Endpoints {
+		switch {
+		case ep.Ready:
+			ready = append(ready, ep)
+			if ep.Node == node {
+				readyLocal = append(readyLocal, ep)
+			}
+		case ep.Serving && ep.Terminating:
+			term = append(term, ep)
+			if ep.Node == node {
+				termLocal = append(termLocal, ep)
+			}
+		}
+	}
+	cluster, local = ready, readyLocal
+	if len(cluster) == 0 {
+		cluster = term
+	}
+	if len(local) == 0 {
+		local = termLocal
+	}
+	sortEndpoints(cluster)
+	sortEndpoints(local)
+	return cluster, local
+}
+
+func sortEndpoints(eps []service.Endpoint) {
+	slices.SortFunc(eps, func(a, b service.Endpoint) int {
+		return cmp.Or(a.IP.Compare(b.IP), cmp.Compare(a.Port, b.Port))
+	})
+}
+
+// port adds everything one service port needs.
+func (b *builder) port(p service.Port) {
+	id := PortID(p)
+	cluster, local := Endpoints(p, b.node.Name)
+	external := p.NodePort != 0 || len(p.ExternalIPs) > 0
+	if len(cluster) == 0 {
+		// Nothing can answer: refuse at once instead of letting the
+		// client time out. No nat chains at all.
+		b.unreachable(p, true, external, gotoV(ChainReject))
+		return
+	}
+	useCluster := !p.InternalLocal || external // external Local still short-circuits pods
+	useLocal := (p.InternalLocal || external && p.ExternalLocal) && len(local) > 0
+	if useCluster {
+		b.pick(p, id, ClusterChain(id), cluster)
+	}
+	if useLocal {
+		b.pick(p, id, LocalChain(id), local)
+	}
+
+	internal := ClusterChain(id)
+	if p.InternalLocal {
+		internal = LocalChain(id)
+	}
+	if p.InternalLocal && !useLocal {
+		b.unreachable(p, true, false, Verdict{Kind: Drop})
+	} else {
+		b.elem(MapServiceIPs, Key{Addr: p.ClusterIP, Proto: p.Protocol, Port: p.Port}, gotoV(internal))
+	}
+	if !external {
+		return
+	}
+	b.external(p, id, useLocal)
+	for _, ip := range p.ExternalIPs {
+		b.elem(MapServiceIPs, Key{Addr: ip, Proto: p.Protocol, Port: p.Port}, gotoV(ExternalChain(id)))
+	}
+	if p.NodePort != 0 {
+		b.elem(MapServiceNodePorts, Key{Proto: p.Protocol, Port: p.NodePort}, gotoV(ExternalChain(id)))
+	}
+	if p.ExternalLocal && !useLocal {
+		// What the external chain did not DNAT (anything but pods and the
+		// node itself) is dropped by the filter chains.
+		b.unreachable(p, false, true, Verdict{Kind: Drop})
+	}
+}
+
+// unreachable puts a service's internal and/or external destinations into
+// the no-endpoint maps that the filter chains consult.
+func (b *builder) unreachable(p service.Port, internal, external bool, v Verdict) {
+	if internal {
+		b.elem(MapNoEndpointServices, Key{Addr: p.ClusterIP, Proto: p.Protocol, Port: p.Port}, v)
+	}
+	if !external {
+		return
+	}
+	for _, ip := range p.ExternalIPs {
+		b.elem(MapNoEndpointServices, Key{Addr: ip, Proto: p.Protocol, Port: p.Port}, v)
+	}
+	if p.NodePort != 0 {
+		b.elem(MapNoEndpointNodePort, Key{Proto: p.Protocol, Port: p.NodePort}, v)
+	}
+}
+
+// external adds the chain for NodePort and external IP traffic.
+func (b *builder) external(p service.Port, id string, useLocal bool) {
+	name := ExternalChain(id)
+	if !p.ExternalLocal {
+		b.chain(name, nil,
+			rule("external traffic is masqueraded", jump(ChainMarkMasq)),
+			rule("", gotoV(ClusterChain(id))))
+		return
+	}
+	rules := []Rule{
+		rule("pods on this node use every endpoint", IifName{Name: b.node.bridge()}, gotoV(ClusterChain(id))),
+		rule("", FibLocal{Source: true}, jump(ChainMarkMasq)),
+		rule("the node itself uses every endpoint", FibLocal{Source: true}, gotoV(ClusterChain(id))),
+	}
+	if useLocal {
+		rules = append(rules, rule("", gotoV(LocalChain(id))))
+	}
+	b.chain(name, nil, rules...)
+}
+
+// pick adds a chain choosing one of eps uniformly at random, after
+// honouring session affinity.
+func (b *builder) pick(p service.Port, id, name string, eps []service.Endpoint) {
+	var rules []Rule
+	for _, ep := range eps {
+		b.endpoint(p, id, ep)
+		if p.Affinity > 0 {
+			rules = append(rules, rule("", SaddrIn{Set: AffinitySet(id, ep)}, gotoV(EndpointChain(id, ep))))
+		}
+	}
+	if b.layout == NamedMaps {
+		m := &Map{Name: name, Key: KeyIndex}
+		for i, ep := range eps {
+			m.Elems = append(m.Elems, Elem{Key: Key{Index: uint32(i)}, Verdict: gotoV(EndpointChain(id, ep))})
+		}
+		b.addMap(m)
+		rules = append(rules, rule("", Vmap{Key: KeyIndex, Mod: uint32(len(eps)), Map: name}))
+	} else {
+		for i, ep := range eps[:len(eps)-1] {
+			rules = append(rules, rule("", RandomIs{Mod: uint32(len(eps) - i)}, gotoV(EndpointChain(id, ep))))
+		}
+		rules = append(rules, rule("", gotoV(EndpointChain(id, eps[len(eps)-1]))))
+	}
+	b.chain(name, nil, rules...)
+}
+
+// endpoint adds the chain that DNATs to one endpoint (once per service port).
+func (b *builder) endpoint(p service.Port, id string, ep service.Endpoint) {
+	name := EndpointChain(id, ep)
+	if b.chains[name] != nil {
+		return
+	}
+	rules := []Rule{rule("hairpin: a pod reaching itself", SaddrIs{ep.IP}, jump(ChainMarkMasq))}
+	if p.Affinity > 0 {
+		set := AffinitySet(id, ep)
+		b.addMap(&Map{Name: set, Key: KeyAddr, Timeout: p.Affinity, Comment: "clients stuck to " + endpointName(ep)})
+		rules = append(rules, rule("", UpdateSaddr{Set: set, Timeout: p.Affinity}))
+	}
+	rules = append(rules, rule("", L4Proto{p.Protocol}, DNAT{Addr: ep.IP, Port: ep.Port}))
+	b.chain(name, nil, rules...)
+}
