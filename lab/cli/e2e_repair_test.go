@@ -92,7 +92,10 @@ func TestDriftRepair(t *testing.T) {
 		for i := 0; i < 10 && !broken; i++ {
 			broken = !e.ping(a, b.Status.PodIP)
 		}
-		if !broken {
+		// A deleted node namespace lives on while the lab process holds
+		// it (its nftables connection): traffic may carry on, but the
+		// name is gone until up recreates it.
+		if !broken && br.name != "node namespace deleted" {
 			t.Fatalf("%s: ping still works, the break did not break anything", br.name)
 		}
 		e.up("")
@@ -103,6 +106,9 @@ func TestDriftRepair(t *testing.T) {
 	if failed := e.pingAll(); len(failed) != 0 {
 		t.Errorf("after the repairs, %d pings fail: %v", len(failed), failed)
 	}
+	// Services too: the lab process moved its servers and proxy rules to
+	// the recreated namespaces.
+	e.checkPasses()
 }
 
 // bigTopology writes a lab of 4 nodes and n pods to a temporary file.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 
 	"kinn.dev/kinn/lab/kernel"
@@ -24,8 +25,11 @@ func (h *healthServer) close() { h.srv.Close() }
 
 func (p *proxies) syncHealth(netns string, ip netip.Addr, checks []proxy.HealthCheck) {
 	want := map[string]bool{}
+	// The namespace's identity is part of the key: a recreated node gets
+	// new servers, the old ones go with the old namespace.
+	prefix := fmt.Sprintf("%s#%d:", netns, kernel.NetnsID(netns))
 	for _, c := range checks {
-		key := fmt.Sprintf("%s:%d", netns, c.NodePort)
+		key := fmt.Sprintf("%s%d", prefix, c.NodePort)
 		want[key] = true
 		h := p.health[key]
 		if h == nil {
@@ -39,7 +43,7 @@ func (p *proxies) syncHealth(netns string, ip netip.Addr, checks []proxy.HealthC
 		h.local.Store(int64(c.LocalEndpoints))
 	}
 	for key, h := range p.health {
-		if !want[key] && len(key) > len(netns) && key[:len(netns)] == netns {
+		if !want[key] && strings.HasPrefix(key, netns+"#") {
 			h.close()
 			delete(p.health, key)
 		}

@@ -16,6 +16,7 @@ import (
 // podRT is one running pod: its servers (or program) and readiness probe.
 type podRT struct {
 	netns  string
+	id     uint64 // the namespace it runs in: a recreated one is new
 	server *workload.Server
 	cmd    *exec.Cmd
 	stop   context.CancelFunc // ends the probe
@@ -35,7 +36,15 @@ func (w *world) syncPods() bool {
 		}
 		want[tp.Key()] = true
 		rt := w.pods[tp.Key()]
-		live := kernel.NetnsExists(pp.Netns)
+		id := kernel.NetnsID(pp.Netns)
+		live := id != 0
+		if rt != nil && rt.id != id {
+			// Gone, or replaced by a new namespace of the same name: the
+			// servers still hold the old one alive.
+			w.stopPod(tp.Key())
+			rt = nil
+			changed = true
+		}
 		if rt != nil && !live {
 			w.stopPod(tp.Key())
 			changed = true
@@ -65,7 +74,7 @@ func (w *world) planPod(key string) (plan.Pod, bool) {
 }
 
 func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
-	rt := &podRT{netns: pp.Netns, probed: true}
+	rt := &podRT{netns: pp.Netns, id: kernel.NetnsID(pp.Netns), probed: true}
 	w.pods[tp.Key()] = rt
 	if argv, ok := workload.ParseRun(tp.Pod); ok {
 		rt.cmd = exec.Command(argv[0], argv[1:]...)

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/kernel/nft"
 	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/lab/proxy"
@@ -16,13 +17,14 @@ import (
 // synced incrementally, plus the health-check node ports.
 type proxies struct {
 	tables  map[string]*nft.Table // by node namespace
+	ids     map[string]uint64     // the namespace each table was opened in
 	serving map[string][]netip.Addr
 	health  map[string]*healthServer // by node namespace + port
 	ports   []service.Port           // as last synced, for `kinn rules`
 }
 
 func newProxies() *proxies {
-	return &proxies{tables: map[string]*nft.Table{}, serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}}
+	return &proxies{tables: map[string]*nft.Table{}, ids: map[string]uint64{}, serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}}
 }
 
 func (p *proxies) close() {
@@ -37,7 +39,10 @@ func (p *proxies) close() {
 // drifted reports whether a table vanished (deleted by hand): the next
 // sync reloads it.
 func (p *proxies) drifted() bool {
-	for _, t := range p.tables {
+	for netns, t := range p.tables {
+		if kernel.NetnsID(netns) != p.ids[netns] {
+			return true // the node was recreated: its table is in the old one
+		}
 		if ok, err := t.Exists(); err != nil || !ok {
 			return true
 		}
@@ -72,12 +77,17 @@ func (w *world) syncServices() error {
 
 func (p *proxies) sync(netns string, rs *proxy.Ruleset) error {
 	t := p.tables[netns]
+	if t != nil && kernel.NetnsID(netns) != p.ids[netns] {
+		t.Close()
+		t = nil
+	}
 	if t == nil {
 		var err error
 		if t, err = nft.Open(netns); err != nil {
 			return err
 		}
 		p.tables[netns] = t
+		p.ids[netns] = kernel.NetnsID(netns)
 	}
 	full, err := t.Sync(rs)
 	if err != nil {

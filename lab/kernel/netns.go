@@ -158,3 +158,14 @@ func onThread(enter, f func() error) error {
 	}()
 	return <-errc
 }
+
+// NetnsID identifies the namespace mounted at name (its nsfs inode), so a
+// holder of an old handle can tell that the name now means a new namespace
+// (deleted by hand and created again); 0 if there is none.
+func NetnsID(name string) uint64 {
+	var st unix.Stat_t
+	if err := unix.Stat(NetnsPath(name), &st); err != nil || !NetnsExists(name) {
+		return 0
+	}
+	return st.Ino
+}

@@ -38,6 +38,13 @@ func Build(t *topology.Lab, alloc ipam.Allocations) (*Lab, error) {
 	}
 	for i := range l.Nodes {
 		wireNode(t, l, i)
+		// Like kind's nodes, a default route via the network's gateway (the
+		// switch): traffic to a Service without endpoints must be routable
+		// to reach the proxy's reject in the forward path, instead of
+		// failing with "network unreachable" before it.
+		l.Nodes[i].Routes = append(l.Nodes[i].Routes, Route{
+			Dst: netip.MustParsePrefix("0.0.0.0/0"), Gw: swAddr.Addr(), Dev: NodeUplink,
+		})
 	}
 	byName := map[string]*Node{}
 	for i := range l.Nodes {

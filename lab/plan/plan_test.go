@@ -60,6 +60,7 @@ func TestBuildVXLAN(t *testing.T) {
 		"neigh 10.244.0.0 " + VTEPMAC("t", "n0"), "neigh 10.244.2.0 " + VTEPMAC("t", "n2"),
 		"fdb " + VTEPMAC("t", "n0") + " 172.18.0.2", "fdb " + VTEPMAC("t", "n2") + " 172.18.0.4",
 		"route 10.244.0.0/24 via 10.244.0.0 dev vxlan.1 onlink", "route 10.244.2.0/24 via 10.244.2.0 dev vxlan.1 onlink",
+		"route 0.0.0.0/0 via 172.18.0.1 dev eth0",
 	}
 	var got []string
 	for _, n := range n1.Neigh {
@@ -87,7 +88,7 @@ func TestBuildHostGW(t *testing.T) {
 	if n0.PodMTU != 1500 || len(n0.Neigh) != 0 || len(n0.FDB) != 0 {
 		t.Errorf("host-gw has no tunnel: %+v", n0)
 	}
-	if len(n0.Routes) != 1 || n0.Routes[0].String() != "10.244.1.0/24 via 172.18.0.3 dev eth0" {
+	if len(n0.Routes) != 2 || n0.Routes[0].String() != "10.244.1.0/24 via 172.18.0.3 dev eth0" {
 		t.Errorf("routes: %v", n0.Routes)
 	}
 }
@@ -128,7 +129,7 @@ func TestDiffNode(t *testing.T) {
 	}{
 		{"in sync", func(*NodeState) {}, nil},
 		{"fdb entry deleted", func(s *NodeState) { s.FDB = s.FDB[1:] }, []string{"add fdb " + n.FDB[0].MAC}},
-		{"route deleted", func(s *NodeState) { s.Routes = nil }, []string{"add route 10.244.1.0/24", "add route 10.244.2.0/24"}},
+		{"route deleted", func(s *NodeState) { s.Routes = s.Routes[:2] }, []string{"add route 0.0.0.0/0"}},
 		{"stray neighbour", func(s *NodeState) {
 			s.Neigh = append(s.Neigh, Neigh{Dev: "vxlan.1", IP: netip.MustParseAddr("10.244.9.0"), MAC: "02:00:00:00:00:01"})
 		}, []string{"del neighbour 10.244.9.0"}},

@@ -233,4 +233,3 @@ func ep(pod string, node ...string) service.Endpoint {
 func svc(name string, proto service.Protocol, vip string, eps ...service.Endpoint) service.Port {
 	return service.Port{Namespace: "default", Service: name, Protocol: proto, ClusterIP: netip.MustParseAddr(vip), Port: 80, Endpoints: eps}
 }
-

@@ -1,0 +1,18 @@
+package check
+
+import (
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/lab/service"
+)
+
+// FromPlan gathers the hosts of a lab's plan and its service ports.
+func FromPlan(p *plan.Lab, ports []service.Port) Lab {
+	l := Lab{Ports: ports, External: Host{Name: "external", Netns: p.Switch.Netns, IP: p.Switch.Addr.Addr()}}
+	for _, pod := range p.Pods {
+		l.Pods = append(l.Pods, Host{Name: pod.Key(), Netns: pod.Netns, Node: pod.Node, IP: pod.IP.Addr()})
+	}
+	for _, n := range p.Nodes {
+		l.Nodes = append(l.Nodes, Host{Name: "node/" + n.Name, Netns: n.Netns, Node: n.Name, IP: n.Underlay.Addr()})
+	}
+	return l
+}

@@ -1,0 +1,206 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// checkPasses runs `kinn check` until it passes (readiness probes take a
+// moment) and fails the test with its table if it never does.
+func (e *env) checkPasses() {
+	e.t.Helper()
+	var out, errOut string
+	var code int
+	for range 20 {
+		out, errOut, code = e.run("check", "--name", e.name)
+		if code == 0 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	e.t.Fatalf("kinn check failed (exit %d):\n%s%s", code, out, errOut)
+}
+
+// curl asks a Service from a pod, as a user would with kinn exec and curl.
+func (e *env) curl(pod, url string) (string, int) {
+	out, _, code := e.run("exec", "--name", e.name, pod, "--", "curl", "-sS", "-m", "2", url)
+	return out, code
+}
+
+func (e *env) svcIP(name string) string {
+	e.t.Helper()
+	var s corev1.Service
+	if err := json.Unmarshal([]byte(e.must("get", "svc", name, "-o", "json", "--name", e.name)), &s); err != nil {
+		e.t.Fatal(err)
+	}
+	return s.Spec.ClusterIP
+}
+
+// backends asks n times and counts the answering pods.
+func (e *env) backends(pod, url string, n int) map[string]int {
+	got := map[string]int{}
+	for range n {
+		body, code := e.curl(pod, url)
+		if code == 0 {
+			got[body]++
+		} else {
+			got["<error>"]++
+		}
+	}
+	return got
+}
+
+func (e *env) apply(doc string) {
+	e.t.Helper()
+	f := filepath.Join(e.t.TempDir(), "apply.yaml")
+	os.WriteFile(f, []byte(doc), 0o644)
+	e.must("apply", "--name", e.name, "-f", f)
+}
+
+// TestServiceShapes: `kinn check` passes on the default lab and on the
+// example with every Service shape, expected failures included.
+func TestServiceShapes(t *testing.T) {
+	for _, f := range []string{"", "../../examples/services.yaml"} {
+		e := newEnv(t, "shapes")
+		e.up(f)
+		e.checkPasses()
+		var res struct {
+			Summary struct{ Total, Passed, Failed, ExpectedFailures int }
+		}
+		out, _, _ := e.run("check", "--name", e.name, "-o", "json")
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("check -o json: %v\n%s", err, out)
+		}
+		if f != "" && res.Summary.ExpectedFailures == 0 {
+			t.Errorf("the shapes lab has Services that must fail; none was checked: %+v", res.Summary)
+		}
+	}
+}
+
+// TestServiceBehaviour walks the issue's user story on the default lab.
+func TestServiceBehaviour(t *testing.T) {
+	e := newEnv(t, "svc")
+	e.up("")
+	url := "http://" + e.svcIP("web") + "/hostname"
+	if got := e.backends("client", url, 30); len(got) < 2 || got["<error>"] > 0 {
+		t.Errorf("30 requests reached %v; want at least 2 backends and no errors", got)
+	}
+	// Client IP preserved through a ClusterIP.
+	var client corev1.Pod
+	for _, p := range e.pods() {
+		if p.Name == "client" {
+			client = p
+		}
+	}
+	if ip, _ := e.curl("client", "http://"+e.svcIP("web")+"/clientip"); !strings.HasPrefix(ip, client.Status.PodIP+":") {
+		t.Errorf("/clientip through the ClusterIP = %q, want the client's pod IP %s", ip, client.Status.PodIP)
+	}
+
+	// Session affinity: 16 requests, one backend.
+	e.apply(`apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  selector: {app: web}
+  sessionAffinity: ClientIP
+  ports: [{port: 80, targetPort: 8080}]
+`)
+	if got := e.backends("client", "http://"+e.svcIP("sticky")+"/hostname", 16); len(got) != 1 {
+		t.Errorf("with ClientIP affinity 16 requests reached %v, want one backend", got)
+	}
+
+	// No endpoints: refused, fast.
+	e.apply(`apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  selector: {app: nobody}
+  ports: [{port: 80, targetPort: 8080}]
+`)
+	start := time.Now()
+	_, code := e.curl("client", "http://"+e.svcIP("nobody")+"/")
+	if code != 7 { // curl: failed to connect (refused)
+		t.Errorf("a Service without endpoints: curl exit %d, want 7 (connection refused)", code)
+	}
+	if d := time.Since(start); d > time.Second { // kinn exec + curl start included
+		t.Errorf("refusal took %v", d)
+	}
+
+	// Readiness: an unready pod leaves every answer at once.
+	pods := e.backends("client", url, 20)
+	var victim string
+	for p := range pods {
+		if p != "<error>" {
+			victim = p
+		}
+	}
+	e.must("ready", "--name", e.name, victim, "false")
+	if got := e.backends("client", url, 20); got[victim] > 0 {
+		t.Errorf("after kinn ready %s false, it still answered: %v", victim, got)
+	}
+	e.must("ready", "--name", e.name, victim, "true")
+
+	// Scale down: every request lands on the remaining pod.
+	e.must("scale", "--name", e.name, "deployment", "web", "--replicas", "1")
+	if got := e.backends("client", url, 15); len(got) != 1 || got["<error>"] > 0 {
+		t.Errorf("after scaling to 1, requests reached %v", got)
+	}
+}
+
+// TestNodePortPolicies: from outside, a NodePort with externalTrafficPolicy
+// Local answers only on nodes with an endpoint and sees the external
+// address; with Cluster it answers everywhere and sees a node's address.
+func TestNodePortPolicies(t *testing.T) {
+	e := newEnv(t, "np")
+	e.up("../../examples/services.yaml")
+	e.checkPasses()
+	external := "172.18.0.1"
+	for _, n := range e.nodes() {
+		ip := n.Status.Addresses[0].Address
+		out, _, code := e.run("exec", "--name", e.name, "--external", "--", "curl", "-sS", "-m", "1", "http://"+ip+":30082/clientip")
+		hasEndpoint := n.Name == "shapes-worker2"
+		switch {
+		case hasEndpoint && (code != 0 || !strings.HasPrefix(out, external+":")):
+			t.Errorf("Local NodePort on %s (has the endpoint): exit %d, /clientip %q; want the external address", n.Name, code, out)
+		case !hasEndpoint && code == 0:
+			t.Errorf("Local NodePort on %s (no endpoint) answered %q; it must drop", n.Name, out)
+		}
+		out, _, code = e.run("exec", "--name", e.name, "--external", "--", "curl", "-sS", "-m", "2", "http://"+ip+":30081/clientip")
+		if code != 0 || strings.HasPrefix(out, external+":") {
+			t.Errorf("Cluster NodePort on %s: exit %d, /clientip %q; want a node's address", n.Name, code, out)
+		}
+	}
+}
+
+// TestTableRepaired: deleting a node's table by hand is repaired by the lab
+// process within seconds.
+func TestTableRepaired(t *testing.T) {
+	e := newEnv(t, "nft")
+	e.up("")
+	url := "http://" + e.svcIP("web") + "/hostname"
+	var node string
+	for _, n := range e.nodes() {
+		for _, p := range e.pods() {
+			if p.Name == "client" && p.Spec.NodeName == n.Name {
+				node = netnsOf(&n)
+			}
+		}
+	}
+	ipn(t, "ip", "netns", "exec", node, "nft", "delete", "table", "ip", "kinn")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, code := e.curl("client", url); code == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the service still fails 5 s after its table was deleted")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
