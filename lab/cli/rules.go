@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v3"
+
+	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/daemon"
+	"kinn.dev/kinn/lab/service"
+)
+
+func rulesCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rules",
+		Usage:     "a node's service proxy rules with live counters, its routes and overlay entries",
+		ArgsUsage: "[NODE]",
+		Flags: []cli.Flag{nameFlag(),
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or nft for the raw ruleset"}},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needRoot("rules"); err != nil {
+				return err
+			}
+			o := options(cmd, nil)
+			name, err := lab.Pick(o, cmd.String("name"))
+			if err != nil {
+				return err
+			}
+			st, err := lab.Load(o, name)
+			if err != nil {
+				return err
+			}
+			node := cmd.Args().First()
+			if node == "" && len(st.Plan.Nodes) > 0 {
+				node = st.Plan.Nodes[len(st.Plan.Nodes)-1].Name
+			}
+			status, _ := daemon.NewClient(o, name).Status(ctx)
+			v, err := st.Rules(node, service.Ports(st.Services, st.PodStates(readiness(status))))
+			if err != nil {
+				return &ExitError{Code: 1, Err: err}
+			}
+			w := cmd.Root().Writer
+			switch cmd.String("output") {
+			case "json":
+				return encode(w, "json", v)
+			case "nft":
+				_, err := fmt.Fprint(w, v.Ruleset)
+				return err
+			}
+			printRules(w, v)
+			return nil
+		},
+	}
+}
+
+func printRules(w io.Writer, v *lab.RulesView) {
+	fmt.Fprintf(w, "Node %s  %s  pods %s\n\n", v.Node, v.IP, v.PodCIDR)
+	fmt.Fprintln(w, "SERVICES  (nftables table ip kinn; NAT chains see the first packet of each connection,\n          so a counter is the connections through that chain since it was last written)")
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, f := range v.Services {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t-> %s\t%d conns\t%s\n", f.Frontend, f.Kind, f.Service, f.Chain, f.Packets, f.Note)
+		for _, e := range f.Endpoints {
+			use := "  "
+			if e.Used {
+				use = "=>"
+			}
+			fmt.Fprintf(tw, "    %s %s\t%s\t%s on %s\t-> %s\t%d conns\t\n", use, e.Addr, e.State, e.Pod, e.Node, e.Chain, e.Packets)
+		}
+	}
+	tw.Flush()
+	for _, sec := range []struct {
+		title string
+		rows  []lab.EntryView
+	}{{"ROUTES", v.Routes}, {"NEIGHBOURS (VTEPs)", v.Neigh}, {"FDB (where each VTEP lives)", v.FDB}} {
+		fmt.Fprintf(w, "\n%s\n", sec.title)
+		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+		for _, r := range sec.rows {
+			fmt.Fprintf(tw, "  %s\t%s\n", r.Entry, r.Note)
+		}
+		tw.Flush()
+	}
+}
