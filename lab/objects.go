@@ -45,7 +45,7 @@ func taints(n topology.Node) []corev1.Taint {
 
 // Pods returns the lab's pods as v1 Pods with their addresses filled in;
 // a pod whose namespace is missing shows as Pending.
-func (s *State) Pods() []corev1.Pod {
+func (s *State) Pods(r Readiness) []corev1.Pod {
 	byKey := map[string]plan.Pod{}
 	for _, p := range s.Plan.Pods {
 		byKey[p.Key()] = p
@@ -73,7 +73,18 @@ func (s *State) Pods() []corev1.Pod {
 			ip := pp.IP.Addr().String()
 			pod.Status.Phase = corev1.PodRunning
 			pod.Status.PodIP, pod.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
-			pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+			ready, term := r(tp.Key())
+			cond := corev1.ConditionFalse
+			if ready {
+				cond = corev1.ConditionTrue
+			}
+			pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: cond}}
+			if term {
+				// When exactly is the lab process's business; that it is
+				// terminating is what kubectl shows.
+				now := metav1.Now()
+				pod.DeletionTimestamp = &now
+			}
 		}
 		out = append(out, *pod)
 	}

@@ -148,8 +148,32 @@ spec:
 
 	// Scale down: every request lands on the remaining pod.
 	e.must("scale", "--name", e.name, "deployment", "web", "--replicas", "1")
-	if got := e.backends("client", url, 15); len(got) != 1 || got["<error>"] > 0 {
-		t.Errorf("after scaling to 1, requests reached %v", got)
+	got := e.backends("client", url, 15)
+	if len(got) != 1 || got["<error>"] > 0 {
+		t.Fatalf("after scaling to 1, requests reached %v", got)
+	}
+	// A deleted pod keeps serving while it terminates; being the only one,
+	// kube-proxy falls back to it (serving, terminating).
+	var last string
+	for p := range got {
+		last = p
+	}
+	e.must("delete", "--name", e.name, "pod", last, "--grace-period", "3")
+	if got := e.backends("client", url, 5); got[last] != 5 {
+		t.Errorf("the only, terminating pod must still serve: %v", got)
+	}
+	var slices struct {
+		Items []struct {
+			Endpoints []struct{ Conditions struct{ Ready, Serving, Terminating bool } }
+		}
+	}
+	json.Unmarshal([]byte(e.must("get", "endpointslices", "--name", e.name, "-o", "json")), &slices)
+	for _, s := range slices.Items {
+		for _, ep := range s.Endpoints {
+			if c := ep.Conditions; c.Ready || !c.Serving || !c.Terminating {
+				t.Errorf("a terminating pod's endpoint: %+v, want ready=false serving=true terminating=true", c)
+			}
+		}
 	}
 }
 

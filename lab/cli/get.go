@@ -67,7 +67,8 @@ func runGet(ctx context.Context, cmd *cli.Command) error {
 		if cmd.Bool("all-namespaces") {
 			ns = ""
 		}
-		return getPods(w, st.Pods(), ns, one, out)
+		status, _ := daemon.NewClient(o, name).Status(ctx)
+		return getPods(w, st.Pods(readiness(status)), ns, one, out)
 	case "svc", "service", "services":
 		return getServices(w, st, cmd, one, out)
 	case "endpointslices", "endpointslice", "eps":
@@ -110,7 +111,7 @@ func getSlices(ctx context.Context, w io.Writer, st *lab.State, o lab.Options, n
 	ns := nsFilter(cmd)
 	var svcs []*corev1.Service
 	for _, s := range st.Services {
-		if (ns == "" || s.Namespace == ns) && (one == "" || s.Name == one) {
+		if ns == "" || s.Namespace == ns {
 			svcs = append(svcs, s)
 		}
 	}
@@ -238,14 +239,17 @@ func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
 	}
 	fmt.Fprintln(tw, head)
 	for _, p := range pods {
-		ready, ip := "0/1", p.Status.PodIP
-		if p.Status.Phase == corev1.PodRunning {
+		ready, ip, status := "0/1", p.Status.PodIP, string(p.Status.Phase)
+		if podReady(p) {
 			ready = "1/1"
+		}
+		if p.DeletionTimestamp != nil {
+			status = "Terminating"
 		}
 		if ip == "" {
 			ip = "<none>"
 		}
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", p.Name, ready, p.Status.Phase, ip, p.Spec.NodeName)
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", p.Name, ready, status, ip, p.Spec.NodeName)
 		if ns == "" {
 			line = p.Namespace + "\t" + line
 		}
@@ -255,6 +259,15 @@ func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
 		fmt.Fprintln(tw, line)
 	}
 	return tw.Flush()
+}
+
+func podReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func encode(w io.Writer, format string, v any) error {

@@ -151,7 +151,7 @@ func (w *world) status() *Status {
 	s := &Status{Pods: map[string]PodStatus{}}
 	for key, rt := range w.pods {
 		_, term := w.marks.Terminating[key]
-		s.Pods[key] = PodStatus{Running: rt.err == "", Ready: w.ready(key) && !term, Terminating: term, Reason: rt.err}
+		s.Pods[key] = PodStatus{Running: rt.err == "", Ready: w.ready(key), Terminating: term, Reason: rt.err}
 	}
 	return s
 }

@@ -137,8 +137,9 @@ func (p *proxies) flushStale(nodes []plan.Node, ports []service.Port) {
 	}
 }
 
-// readiness is the pods' readiness as the endpoints see it.
+// readiness is a pod's Ready condition and whether it is terminating; the
+// endpoint computation makes a terminating pod serving but not ready.
 func (w *world) readiness(key string) (bool, bool) {
 	_, term := w.marks.Terminating[key]
-	return w.ready(key) && !term, term
+	return w.ready(key), term
 }
