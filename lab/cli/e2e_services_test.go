@@ -164,7 +164,9 @@ spec:
 	}
 	var slices struct {
 		Items []struct {
-			Endpoints []struct{ Conditions struct{ Ready, Serving, Terminating bool } }
+			Endpoints []struct {
+				Conditions struct{ Ready, Serving, Terminating bool }
+			}
 		}
 	}
 	json.Unmarshal([]byte(e.must("get", "endpointslices", "--name", e.name, "-o", "json")), &slices)
