@@ -29,12 +29,17 @@ func Run(ctx context.Context, enter probe.Enter, cells []Cell) {
 		}
 	}
 	sem := make(chan struct{}, 16)
+	// Few pinging pods at once: each resolves its same-node peers through
+	// ARP, and the kernel keeps one table of learned neighbours for the whole
+	// machine (gc_thresh3, 1,024 entries); past it, lookups fail.
+	pingSem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
+	pace := pacer(icmpPerSecond)
 	for _, idx := range pings {
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ping(enter, cells, idx)
+			pingSem <- struct{}{}
+			defer func() { <-pingSem }()
+			ping(enter, cells, idx, pace)
 		})
 	}
 	for _, i := range others {
@@ -47,8 +52,32 @@ func Run(ctx context.Context, enter probe.Enter, cells []Cell) {
 	wg.Wait()
 }
 
-func ping(enter probe.Enter, cells []Cell, idx []int) {
-	p := probe.Prober{Enter: enter, Netns: cells[idx[0]].from.Netns, Timeout: passTimeout}
+// icmpPerSecond stays under the kernel's machine-wide ICMP reply budget
+// (net.ipv4.icmp_msgs_per_sec, 1,000): past it, echo replies are dropped and
+// a healthy lab would look broken.
+const icmpPerSecond = 800
+
+// pacer returns a function that lets callers through at most rate times a
+// second, all together.
+func pacer(rate int) func() {
+	var mu sync.Mutex
+	next := time.Now()
+	step := time.Second / time.Duration(rate)
+	return func() {
+		mu.Lock()
+		now := time.Now()
+		if next.Before(now) {
+			next = now
+		}
+		wait := next.Sub(now)
+		next = next.Add(step)
+		mu.Unlock()
+		time.Sleep(wait)
+	}
+}
+
+func ping(enter probe.Enter, cells []Cell, idx []int, pace func()) {
+	p := probe.Prober{Enter: enter, Netns: cells[idx[0]].from.Netns, Timeout: passTimeout, Pace: pace}
 	var targets []netip.Addr
 	for _, i := range idx {
 		targets = append(targets, netip.MustParseAddr(cells[i].Addr))

@@ -65,6 +65,11 @@ func newEnv(t *testing.T, prefix string) *env {
 	return e
 }
 
+// kinnCmd is the kinn binary with the given directories and arguments.
+func kinnCmd(dirs []string, args ...string) *exec.Cmd {
+	return exec.Command(kinnBin, append(append([]string{}, dirs...), args...)...)
+}
+
 // run runs kinn with the env's directories and returns stdout, stderr and
 // the exit status.
 func (e *env) run(args ...string) (string, string, int) {

@@ -51,7 +51,7 @@ func ObserveNode(n plan.Node) (plan.NodeState, error) {
 			return st, err
 		}
 		st.Links[ls.Name] = ls
-		if ls.Kind == plan.KindVXLAN {
+		if ls.Kind == plan.KindVXLAN || ls.Name == plan.NodeUplink {
 			if err := observeOverlay(h, l, &st); err != nil {
 				return st, err
 			}
@@ -119,6 +119,9 @@ func observeOverlay(h *netlink.Handle, l netlink.Link, st *plan.NodeState) error
 		if n.State&netlink.NUD_PERMANENT != 0 {
 			st.Neigh = append(st.Neigh, plan.Neigh{Dev: name, IP: addr(n.IP), MAC: n.HardwareAddr.String()})
 		}
+	}
+	if _, ok := l.(*netlink.Vxlan); !ok {
+		return nil
 	}
 	fdb, err := neighList(h, l.Attrs().Index, unix.AF_BRIDGE)
 	if err != nil {

@@ -78,11 +78,21 @@ func AttachPod(a Attach) (Attached, error) {
 	if err := host.LinkSetHairpin(hv, true); err != nil {
 		return out, fmt.Errorf("hairpin on %s: %w", a.HostVeth, err)
 	}
-	out.PodMAC, err = configurePod(pod, a)
+	// Static neighbours both ways (the pod's MAC derives from its address,
+	// the bridge's is stable): the kernel's ARP table is one table for the
+	// whole machine, capped at gc_thresh3 (1,024) dynamic entries across
+	// every namespace, so a lab of a thousand pods resolving its gateways
+	// dynamically would thrash it. Permanent entries are outside that cap.
+	podMAC := mac(plan.PodMAC(a.IP.Addr()))
+	if err := host.NeighSet(&netlink.Neigh{LinkIndex: br.Attrs().Index, Family: netlink.FAMILY_V4,
+		State: netlink.NUD_PERMANENT, IP: a.IP.Addr().AsSlice(), HardwareAddr: podMAC}); err != nil {
+		return out, fmt.Errorf("neighbour %s on %s: %w", a.IP.Addr(), a.Bridge, err)
+	}
+	out.PodMAC, err = configurePod(pod, a, br.Attrs().HardwareAddr)
 	return out, err
 }
 
-func configurePod(h *netlink.Handle, a Attach) (string, error) {
+func configurePod(h *netlink.Handle, a Attach, gwMAC net.HardwareAddr) (string, error) {
 	if lo, err := h.LinkByName("lo"); err == nil {
 		if err := h.LinkSetUp(lo); err != nil {
 			return "", err
@@ -97,6 +107,10 @@ func configurePod(h *netlink.Handle, a Attach) (string, error) {
 	}
 	if err := h.LinkSetUp(l); err != nil {
 		return "", err
+	}
+	if err := h.NeighSet(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: netlink.FAMILY_V4,
+		State: netlink.NUD_PERMANENT, IP: a.Gateway.AsSlice(), HardwareAddr: gwMAC}); err != nil {
+		return "", fmt.Errorf("gateway neighbour: %w", err)
 	}
 	def := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: a.Gateway.AsSlice(), Dst: ipnet(netip.MustParsePrefix("0.0.0.0/0"))}
 	if err := h.RouteReplace(def); err != nil {

@@ -38,6 +38,15 @@ func Build(t *topology.Lab, alloc ipam.Allocations) (*Lab, error) {
 	}
 	for i := range l.Nodes {
 		wireNode(t, l, i)
+		// Static neighbours on the underlay (every MAC is stable): the
+		// machine-wide ARP table has room for 1,024 learned entries in all
+		// namespaces together, which big labs would otherwise fight over.
+		for j, o := range l.Nodes {
+			if j != i {
+				l.Nodes[i].Neigh = append(l.Nodes[i].Neigh, Neigh{Dev: NodeUplink, IP: o.Underlay.Addr(), MAC: UplinkMAC(t.Name, o.Name)})
+			}
+		}
+		l.Nodes[i].Neigh = append(l.Nodes[i].Neigh, Neigh{Dev: NodeUplink, IP: swAddr.Addr(), MAC: l.Switch.MAC})
 		// Like kind's nodes, a default route via the network's gateway (the
 		// switch): traffic to a Service without endpoints must be routable
 		// to reach the proxy's reject in the forward path, instead of
@@ -97,7 +106,7 @@ func wireNode(t *topology.Lab, l *Lab, i int) {
 	}
 	n.Links = []Link{
 		{Name: "lo", Kind: KindLoop},
-		{Name: NodeUplink, Kind: KindVeth, MTU: nw.MTU, MAC: StableMAC(t.Name + "/" + n.Name + "/eth0"), Addrs: []netip.Prefix{n.Underlay}},
+		{Name: NodeUplink, Kind: KindVeth, MTU: nw.MTU, MAC: UplinkMAC(t.Name, n.Name), Addrs: []netip.Prefix{n.Underlay}},
 		{Name: PodBridge, Kind: KindBridge, MTU: n.PodMTU, MAC: StableMAC(t.Name + "/" + n.Name + "/cni0"), Addrs: []netip.Prefix{n.Gateway}},
 	}
 	if nw.Overlay != topology.OverlayVXLAN {

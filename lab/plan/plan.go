@@ -177,6 +177,9 @@ func StableMAC(name string) string {
 	return net.HardwareAddr(h[:6]).String()
 }
 
+// UplinkMAC is a node's eth0 MAC.
+func UplinkMAC(lab, node string) string { return StableMAC(lab + "/" + node + "/eth0") }
+
 // PodMAC is a pod interface's MAC derived from its address, 0a:58 followed by
 // the IPv4 address, as OVN-Kubernetes does: a re-attached pod keeps its MAC.
 func PodMAC(ip netip.Addr) string {

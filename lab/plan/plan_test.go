@@ -63,8 +63,16 @@ func TestBuildVXLAN(t *testing.T) {
 		"route 0.0.0.0/0 via 172.18.0.1 dev eth0",
 	}
 	var got []string
+	uplink := 0
 	for _, n := range n1.Neigh {
+		if n.Dev == NodeUplink {
+			uplink++ // static underlay neighbours: the other nodes and the switch
+			continue
+		}
 		got = append(got, fmt.Sprintf("neigh %s %s", n.IP, n.MAC))
+	}
+	if uplink != 3 {
+		t.Errorf("%d static neighbours on eth0, want 3 (two nodes and the switch)", uplink)
 	}
 	for _, f := range n1.FDB {
 		got = append(got, fmt.Sprintf("fdb %s %s", f.MAC, f.Dst))
@@ -85,7 +93,7 @@ func TestBuildHostGW(t *testing.T) {
 	t.Parallel()
 	l := build(t, testLab(topology.OverlayHostGW, 2))
 	n0 := l.Nodes[0]
-	if n0.PodMTU != 1500 || len(n0.Neigh) != 0 || len(n0.FDB) != 0 {
+	if n0.PodMTU != 1500 || len(n0.Neigh) != 2 || len(n0.FDB) != 0 {
 		t.Errorf("host-gw has no tunnel: %+v", n0)
 	}
 	if len(n0.Routes) != 2 || n0.Routes[0].String() != "10.244.1.0/24 via 172.18.0.3 dev eth0" {
@@ -130,6 +138,7 @@ func TestDiffNode(t *testing.T) {
 		{"in sync", func(*NodeState) {}, nil},
 		{"fdb entry deleted", func(s *NodeState) { s.FDB = s.FDB[1:] }, []string{"add fdb " + n.FDB[0].MAC}},
 		{"route deleted", func(s *NodeState) { s.Routes = s.Routes[:2] }, []string{"add route 0.0.0.0/0"}},
+		{"underlay neighbour deleted", func(s *NodeState) { s.Neigh = s.Neigh[:len(s.Neigh)-1] }, []string{"add neighbour 172.18.0.1"}},
 		{"stray neighbour", func(s *NodeState) {
 			s.Neigh = append(s.Neigh, Neigh{Dev: "vxlan.1", IP: netip.MustParseAddr("10.244.9.0"), MAC: "02:00:00:00:00:01"})
 		}, []string{"del neighbour 10.244.9.0"}},

@@ -24,6 +24,11 @@ type Prober struct {
 	Enter   Enter
 	Netns   string
 	Timeout time.Duration
+	// Pace, when set, is called before each ICMP echo is sent. The kernel
+	// answers echoes within a machine-wide budget (icmp_msgs_per_sec, 1,000
+	// a second, burst 50, measured here to hold across namespaces), so a
+	// lab-wide pingall must share one pace or lose replies to it.
+	Pace func()
 }
 
 // Outcome classifies an attempt the way a learner reads it.
@@ -122,22 +127,25 @@ func (p Prober) Ping(targets []netip.Addr) (map[netip.Addr]bool, error) {
 	}
 	defer conn.Close()
 	id := uint16(time.Now().UnixNano())
-	for i, t := range targets {
-		if _, err := conn.WriteTo(echo(id, uint16(i)), &net.IPAddr{IP: t.AsSlice()}); err != nil {
-			return nil, err
-		}
-	}
 	got := map[netip.Addr]bool{}
-	conn.SetReadDeadline(time.Now().Add(p.timeout()))
-	buf := make([]byte, 1500)
-	for len(got) < len(targets) {
-		n, from, err := conn.ReadFrom(buf)
-		if err != nil {
-			break // the deadline: whoever has not answered failed
+	// A raw ICMP socket also receives every other ICMP packet reaching the
+	// namespace (other pods' echo requests included), so under a lab-wide
+	// pingall a reply can be dropped from a full receive queue: unanswered
+	// targets are asked again, as ping does, up to three times.
+	for try := range pingTries {
+		for i, t := range targets {
+			if !got[t] {
+				if p.Pace != nil {
+					p.Pace()
+				}
+				if _, err := conn.WriteTo(echo(id, uint16(i+try*len(targets))), &net.IPAddr{IP: t.AsSlice()}); err != nil {
+					return nil, err
+				}
+			}
 		}
-		if isReply(buf[:n], id) {
-			a, _ := netip.AddrFromSlice(from.(*net.IPAddr).IP.To4())
-			got[a] = true
+		receive(conn, id, got, len(targets), p.timeout()/pingTries)
+		if len(got) == len(targets) {
+			break
 		}
 	}
 	out := map[netip.Addr]bool{}
@@ -145,6 +153,25 @@ func (p Prober) Ping(targets []netip.Addr) (map[netip.Addr]bool, error) {
 		out[t] = got[t]
 	}
 	return out, nil
+}
+
+const pingTries = 3
+
+// receive collects echo replies with our id until all want have answered
+// or the wait is over.
+func receive(conn net.PacketConn, id uint16, got map[netip.Addr]bool, want int, wait time.Duration) {
+	conn.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 1500)
+	for len(got) < want {
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			return // the deadline
+		}
+		if isReply(buf[:n], id) {
+			a, _ := netip.AddrFromSlice(from.(*net.IPAddr).IP.To4())
+			got[a] = true
+		}
+	}
 }
 
 // echo builds an ICMP echo request.

@@ -24,7 +24,7 @@ import (
 // Every pod runs a TCP and a UDP server on :8080 answering
 // "<pod> <client ip:port>".
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	prefix string
 	node   string
 	table  *Table
@@ -39,7 +39,7 @@ const (
 
 var pods = map[string]string{"p1": "10.244.0.11", "p2": "10.244.0.12", "p3": "10.244.0.13", "c": "10.244.0.20"}
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	kerneltest.RequireRoot(t)
 	f := &fixture{t: t, prefix: "kinn." + kerneltest.UniqueName("nfttest") + "."}
