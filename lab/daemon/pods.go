@@ -65,12 +65,14 @@ func (w *world) syncPods() bool {
 }
 
 func (w *world) planPod(key string) (plan.Pod, bool) {
-	for _, p := range w.st.Plan.Pods {
-		if p.Key() == key {
-			return p, true
+	if w.byKey == nil {
+		w.byKey = map[string]plan.Pod{}
+		for _, p := range w.st.Plan.Pods {
+			w.byKey[p.Key()] = p
 		}
 	}
-	return plan.Pod{}, false
+	p, ok := w.byKey[key]
+	return p, ok
 }
 
 func (w *world) startPod(tp topology.Pod, pp plan.Pod) {

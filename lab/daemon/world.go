@@ -11,6 +11,7 @@ import (
 
 	"kinn.dev/kinn/lab"
 	"kinn.dev/kinn/lab/ipam"
+	"kinn.dev/kinn/lab/plan"
 )
 
 // world is the lab as the lab process keeps it running.
@@ -19,6 +20,7 @@ type world struct {
 	name   string
 	locker *sync.Mutex // the daemon's lock, for callbacks from goroutines
 	st     *lab.State
+	byKey  map[string]plan.Pod // the plan's pods, indexed once per load
 	pods   map[string]*podRT
 	marks  marks
 	proxy  *proxies
@@ -55,7 +57,7 @@ func (w *world) reconcile(reload bool) error {
 		if err != nil {
 			return err
 		}
-		w.st = st
+		w.st, w.byKey = st, nil
 		w.loadMarks()
 	}
 	changed := w.syncPods()
