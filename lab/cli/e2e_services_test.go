@@ -230,3 +230,52 @@ func TestTableRepaired(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestLiveEditErrors: an invalid apply changes nothing and reports every
+// problem with FILE:LINE:COL (exit 2); naming what does not exist is one
+// clear line and exit 1.
+func TestLiveEditErrors(t *testing.T) {
+	e := newEnv(t, "edit")
+	e.up("")
+	before := e.must("get", "svc", "--name", e.name)
+	f := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(f, []byte(`apiVersion: v1
+kind: Service
+metadata: {name: good}
+spec:
+  selector: {app: web}
+  ports: [{port: 81, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bad}
+spec:
+  type: NodePort
+  ports: [{port: 80, nodePort: 99999}]
+  colour: blue
+`), 0o644)
+	_, errOut, code := e.run("apply", "--name", e.name, "-f", f)
+	if code != 2 {
+		t.Errorf("invalid apply: exit %d, want 2\n%s", code, errOut)
+	}
+	for _, want := range []string{f + ":13:", f + ":14:3:"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("invalid apply: no problem reported at %s:\n%s", want, errOut)
+		}
+	}
+	if after := e.must("get", "svc", "--name", e.name); after != before {
+		t.Errorf("an invalid apply changed the lab:\n%s\n->\n%s", before, after)
+	}
+	for _, args := range [][]string{
+		{"scale", "deployment", "nope", "--replicas", "2"},
+		{"ready", "nope", "false"},
+		{"delete", "pod", "nope"},
+		{"delete", "svc", "nope"},
+		{"exec", "nope", "--", "true"},
+	} {
+		_, errOut, code := e.run(append(args, "--name", e.name)...)
+		if code != 1 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, "nope") {
+			t.Errorf("kinn %s: exit %d, stderr %q; want one line naming it and exit 1", strings.Join(args, " "), code, errOut)
+		}
+	}
+}
