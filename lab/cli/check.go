@@ -8,7 +8,6 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"kinn.dev/kinn/lab"
 	"kinn.dev/kinn/lab/check"
 	"kinn.dev/kinn/lab/daemon"
 	"kinn.dev/kinn/lab/kernel"
@@ -21,19 +20,12 @@ func checkCommand() *cli.Command {
 		Usage: "every pod to every pod, every pod to every service, every node and the outside to every NodePort",
 		Flags: []cli.Flag{nameFlag(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or wide to list passing cells too"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needRoot("check"); err != nil {
-				return err
-			}
-			o := options(cmd, nil)
-			name, err := lab.Pick(o, cmd.String("name"))
+			s, err := openLab(cmd, "check")
 			if err != nil {
 				return err
 			}
-			st, err := lab.Load(o, name)
-			if err != nil {
-				return err
-			}
-			status, err := daemon.NewClient(o, name).Status(ctx)
+			st := s.st
+			status, err := daemon.NewClient(s.o, s.name).Status(ctx)
 			if err != nil {
 				return fmt.Errorf("check needs the lab process: %w", err)
 			}

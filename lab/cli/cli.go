@@ -117,3 +117,30 @@ func missingCaps() []string {
 	}
 	return missing
 }
+
+// session is a command's lab: its options, name and recorded state.
+type session struct {
+	o    lab.Options
+	name string
+	st   *lab.State
+}
+
+// openLab is the prelude of the commands that read a lab: the privilege
+// check (when verb needs root), the lab picked by --name, and its state.
+func openLab(cmd *cli.Command, verb string) (*session, error) {
+	if verb != "" {
+		if err := needRoot(verb); err != nil {
+			return nil, err
+		}
+	}
+	o := options(cmd, nil)
+	name, err := lab.Pick(o, cmd.String("name"))
+	if err != nil {
+		return nil, err
+	}
+	st, err := lab.Load(o, name)
+	if err != nil {
+		return nil, err
+	}
+	return &session{o: o, name: name, st: st}, nil
+}

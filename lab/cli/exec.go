@@ -45,20 +45,12 @@ func runExec(_ context.Context, cmd *cli.Command) error {
 	if len(args) == 0 {
 		return &ExitError{Code: 1, Err: errors.New("exec: no command given (kinn exec POD -- CMD...)")}
 	}
-	if err := needRoot("exec"); err != nil {
-		return err
-	}
-	o := options(cmd, nil)
-	name, err := lab.Pick(o, cmd.String("name"))
-	if err != nil {
-		return err
-	}
-	st, err := lab.Load(o, name)
+	s, err := openLab(cmd, "exec")
 	if err != nil {
 		return err
 	}
 	r := cmd.Root()
-	code, err := st.Exec(t, args, r.Reader, r.Writer, r.ErrWriter)
+	code, err := s.st.Exec(t, args, r.Reader, r.Writer, r.ErrWriter)
 	if err != nil {
 		return &ExitError{Code: code, Err: fmt.Errorf("exec: %w", err)}
 	}

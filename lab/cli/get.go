@@ -45,15 +45,11 @@ func runGet(ctx context.Context, cmd *cli.Command) error {
 	default:
 		return &ExitError{Code: 1, Err: fmt.Errorf("get: unknown output format %q (wide, json or yaml)", out)}
 	}
-	o := options(cmd, nil)
-	name, err := lab.Pick(o, cmd.String("name"))
+	s, err := openLab(cmd, "")
 	if err != nil {
 		return err
 	}
-	st, err := lab.Load(o, name)
-	if err != nil {
-		return err
-	}
+	st, o, name := s.st, s.o, s.name
 	one := ""
 	if len(args) == 2 {
 		one = args[1]

@@ -21,23 +21,16 @@ func rulesCommand() *cli.Command {
 		Flags: []cli.Flag{nameFlag(),
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or nft for the raw ruleset"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needRoot("rules"); err != nil {
-				return err
-			}
-			o := options(cmd, nil)
-			name, err := lab.Pick(o, cmd.String("name"))
+			s, err := openLab(cmd, "rules")
 			if err != nil {
 				return err
 			}
-			st, err := lab.Load(o, name)
-			if err != nil {
-				return err
-			}
+			st := s.st
 			node := cmd.Args().First()
 			if node == "" && len(st.Plan.Nodes) > 0 {
 				node = st.Plan.Nodes[len(st.Plan.Nodes)-1].Name
 			}
-			status, _ := daemon.NewClient(o, name).Status(ctx)
+			status, _ := daemon.NewClient(s.o, s.name).Status(ctx)
 			v, err := st.Rules(node, service.Ports(st.Services, st.PodStates(readiness(status))))
 			if err != nil {
 				return &ExitError{Code: 1, Err: err}

@@ -1,10 +1,6 @@
 package ipam
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -23,28 +19,15 @@ var _ Store = FileStore{}
 
 // Load returns no allocations when the file does not exist yet.
 func (s FileStore) Load() (Allocations, error) {
-	b, err := os.ReadFile(s.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Allocations{}, nil
+	a, err := ReadJSON[Allocations](s.Path)
+	if a == nil {
+		a = Allocations{}
 	}
-	if err != nil {
-		return nil, err
-	}
-	var a Allocations
-	if err := json.Unmarshal(b, &a); err != nil {
-		return nil, fmt.Errorf("read %s: %w", s.Path, err)
-	}
-	return a, nil
+	return a, err
 }
 
 // Save writes the allocations.
-func (s FileStore) Save(a Allocations) error {
-	b, err := json.MarshalIndent(a, "", "  ")
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(s.Path, b)
-}
+func (s FileStore) Save(a Allocations) error { return WriteJSON(s.Path, a) }
 
 // WriteFileAtomic writes via a temporary file and a rename.
 func WriteFileAtomic(path string, b []byte) error {

@@ -1,12 +1,7 @@
 package service
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
 	"maps"
-	"os"
 
 	"kinn.dev/kinn/lab/ipam"
 )
@@ -25,29 +20,10 @@ type FileStore struct{ Path string }
 var _ Store = FileStore{}
 
 // Load returns no allocations when the file does not exist yet.
-func (s FileStore) Load() (Allocations, error) {
-	b, err := os.ReadFile(s.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Allocations{}, nil
-	}
-	if err != nil {
-		return Allocations{}, err
-	}
-	var a Allocations
-	if err := json.Unmarshal(b, &a); err != nil {
-		return Allocations{}, fmt.Errorf("read %s: %w", s.Path, err)
-	}
-	return a, nil
-}
+func (s FileStore) Load() (Allocations, error) { return ipam.ReadJSON[Allocations](s.Path) }
 
 // Save writes the allocations.
-func (s FileStore) Save(a Allocations) error {
-	b, err := json.MarshalIndent(a, "", "  ")
-	if err != nil {
-		return err
-	}
-	return ipam.WriteFileAtomic(s.Path, append(b, '\n'))
-}
+func (s FileStore) Save(a Allocations) error { return ipam.WriteJSON(s.Path, a) }
 
 // MemStore is an in-memory Store for tests.
 type MemStore struct{ A Allocations }
