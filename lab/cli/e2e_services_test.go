@@ -279,3 +279,57 @@ spec:
 		}
 	}
 }
+
+// TestRunAnnotation: a pod with kinn.dev/run runs that program inside its
+// own network namespace, and down stops it.
+func TestRunAnnotation(t *testing.T) {
+	e := newEnv(t, "run")
+	f := filepath.Join(t.TempDir(), "run.yaml")
+	os.WriteFile(f, []byte(`kind: Cluster
+apiVersion: kinn.dev/v1alpha1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: sleeper
+  annotations: {kinn.dev/run: "sleep 3600"}
+spec: {containers: [{name: c, image: x}]}
+`), 0o644)
+	e.up(f)
+	var pids []string
+	for range 20 {
+		if pids = procsInNetns(t, "kinn."+e.name+".pod.default.sleeper"); len(pids) > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(pids) != 1 {
+		t.Fatalf("want the program in the pod's namespace, found %v", pids)
+	}
+	if cmd, _ := os.ReadFile("/proc/" + pids[0] + "/cmdline"); !strings.HasPrefix(string(cmd), "sleep\x003600") {
+		t.Errorf("the pod runs %q", cmd)
+	}
+	e.must("down", "--name", e.name)
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat("/proc/" + pids[0]); err == nil {
+		if st, _ := os.ReadFile("/proc/" + pids[0] + "/stat"); !strings.Contains(string(st), ") Z") {
+			t.Errorf("down left the pod's program running (pid %s)", pids[0])
+		}
+	}
+}
+
+// procsInNetns lists the pids whose network namespace is the named one.
+func procsInNetns(t *testing.T, netns string) []string {
+	want, err := os.Stat("/run/netns/" + netns)
+	if err != nil {
+		return nil
+	}
+	ents, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range ents {
+		if st, err := os.Stat("/proc/" + e.Name() + "/ns/net"); err == nil && os.SameFile(st, want) && e.Name() != "self" && e.Name() != "thread-self" {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"log"
+	"os"
 	"os/exec"
 	"time"
 
@@ -81,6 +82,9 @@ func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
 	if argv, ok := workload.ParseRun(tp.Pod); ok {
 		rt.cmd = exec.Command(argv[0], argv[1:]...)
 		rt.cmd.Stdout, rt.cmd.Stderr = log.Writer(), log.Writer()
+		// The program carries its lab in its environment, so `kinn down`
+		// finds it even if the lab process died without stopping it.
+		rt.cmd.Env = append(os.Environ(), labEnv(w.o, w.name)...)
 		if err := kernel.StartIn(pp.Netns, rt.cmd); err != nil {
 			rt.err = err.Error()
 			log.Printf("pod %s: kinn.dev/run: %v", tp.Key(), err)

@@ -111,11 +111,35 @@ func Find(o lab.Options, name string) []int {
 			continue
 		}
 		args := strings.Split(string(bytes.TrimRight(b, "\x00")), "\x00")
-		if isLabProcess(args, o.RuntimeDir(""), name) {
+		if isLabProcess(args, o.RuntimeDir(""), name) || runsForLab(pid, o, name) {
 			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// labEnv marks a pod's program as belonging to a lab.
+func labEnv(o lab.Options, name string) []string {
+	return []string{"KINN_LAB=" + name, "KINN_LAB_RUN_DIR=" + filepath.Clean(o.RuntimeDir(""))}
+}
+
+// runsForLab reports whether pid is a pod program (kinn.dev/run) of the lab.
+func runsForLab(pid int, o lab.Options, name string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return false
+	}
+	env := strings.Split(string(b), "\x00")
+	for _, want := range labEnv(o, name) {
+		found := false
+		for _, kv := range env {
+			found = found || kv == want
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 func isLabProcess(args []string, runRoot, name string) bool {
