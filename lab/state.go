@@ -102,6 +102,16 @@ func savePlan(dir string, p *plan.Lab) error {
 
 const lockWait = 5 * time.Second
 
+func fstat(f *os.File) os.FileInfo {
+	st, _ := f.Stat()
+	return st
+}
+
+func pathStat(p string) os.FileInfo {
+	st, _ := os.Stat(p)
+	return st
+}
+
 // lock takes the lab's lock for the whole of an up or down, so two never
 // touch one lab at once (CNI forbids parallel operations on a container).
 func lock(o Options, name string) (unlock func(), err error) {
@@ -118,6 +128,12 @@ func lock(o Options, name string) (unlock func(), err error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
+			// down removes the directory under the lock: a lock on a file
+			// that no longer has its name locks nothing. Start over.
+			if a, b := fstat(f), pathStat(f.Name()); a == nil || b == nil || !os.SameFile(a, b) {
+				f.Close()
+				return lock(o, name)
+			}
 			return func() { f.Close() }, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) || time.Now().After(deadline) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -145,6 +146,9 @@ func edit(ctx context.Context, cmd *cli.Command, verb string, change func([]byte
 	}
 	res, err := lab.Edit(ctx, o, name, change)
 	if err != nil {
+		if res != nil || !isProblems(err) {
+			daemon.Ensure(ctx, o, name) // part of the change may be live
+		}
 		return err
 	}
 	if err := daemon.Ensure(ctx, o, name); err != nil {
@@ -152,6 +156,11 @@ func edit(ctx context.Context, cmd *cli.Command, verb string, change func([]byte
 	}
 	fmt.Fprintf(cmd.Root().ErrWriter, "lab %q: %d pods, %d attached, %d removed\n", name, len(res.Plan.Pods), res.Attached, res.Removed)
 	return nil
+}
+
+func isProblems(err error) bool {
+	var p topology.Problems
+	return errors.As(err, &p)
 }
 
 func namespaceFlag() cli.Flag {

@@ -46,6 +46,9 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	fmt.Fprintf(stderr, "Bringing up lab %q from %s\n", src.Lab.Name, src.Path)
 	res, err := lab.Up(ctx, o, src)
 	if err != nil {
+		// What did come up (pods attach one by one) still gets its servers
+		// and rules.
+		daemon.Ensure(ctx, o, src.Lab.Name)
 		return fmt.Errorf("up %s: %w (run `kinn up` again to converge, or `kinn down --name %s`)", src.Lab.Name, err, src.Lab.Name)
 	}
 	if err := daemon.Ensure(ctx, o, src.Lab.Name); err != nil {

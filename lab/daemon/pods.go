@@ -2,9 +2,11 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"os"
 	"os/exec"
+	"syscall"
 	"time"
 
 	"kinn.dev/kinn/lab/kernel"
@@ -62,6 +64,21 @@ func (w *world) syncPods() bool {
 			changed = true
 		}
 	}
+	// What users said about a pod ends with it: a later pod of the same
+	// (generated) name is a new object.
+	forgot := false
+	for _, m := range []map[string]bool{boolKeys(w.marks.Terminating), w.marks.Ready} {
+		for key := range m {
+			if !want[key] {
+				delete(w.marks.Ready, key)
+				delete(w.marks.Terminating, key)
+				forgot = true
+			}
+		}
+	}
+	if forgot {
+		w.saveMarks()
+	}
 	return changed
 }
 
@@ -85,11 +102,12 @@ func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
 		// The program carries its lab in its environment, so `kinn down`
 		// finds it even if the lab process died without stopping it.
 		rt.cmd.Env = append(os.Environ(), labEnv(w.o, w.name)...)
+		rt.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // stopped as a group
 		if err := kernel.StartIn(pp.Netns, rt.cmd); err != nil {
 			rt.err = err.Error()
 			log.Printf("pod %s: kinn.dev/run: %v", tp.Key(), err)
 		} else {
-			go rt.cmd.Wait()
+			go w.waitProgram(tp.Key(), rt)
 		}
 	} else {
 		srv, err := workload.Start(kernel.Do, pp.Netns, workload.PodInfoOf(tp.Pod, pp.IP.Addr()), workload.PortsOf(tp.Pod))
@@ -106,7 +124,11 @@ func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
 		key := tp.Key()
 		// kubelet probes from the node: dial from the node's namespace.
 		node := probe.Prober{Enter: kernel.Do, Netns: pp.NodeNetns, Timeout: 5 * time.Second}
-		go pr.Run(ctx, node.Dial, func(ready bool) { w.probeChanged(key, ready) })
+		go pr.Run(ctx, node.Dial, func(ready bool) {
+			if ctx.Err() == nil {
+				w.probeChanged(key, rt, ready)
+			}
+		})
 	}
 }
 
@@ -123,20 +145,49 @@ func (w *world) stopPod(key string) {
 		rt.server.Stop()
 	}
 	if rt.cmd != nil && rt.cmd.Process != nil {
-		rt.cmd.Process.Kill()
+		syscall.Kill(-rt.cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
 
+func boolKeys[V any](m map[string]V) map[string]bool {
+	out := map[string]bool{}
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
 // probeChanged is called from a probe's goroutine.
-func (w *world) probeChanged(key string, ready bool) {
+// rt is the pod it probed: a verdict that arrives after the pod was
+// replaced under the same name is dropped.
+func (w *world) probeChanged(key string, rt *podRT, ready bool) {
 	w.locker.Lock()
 	defer w.locker.Unlock()
-	if rt := w.pods[key]; rt != nil {
+	if w.pods[key] == rt {
 		rt.probed = ready
 		log.Printf("pod %s: readiness probe says ready=%v", key, ready)
 		if err := w.syncServices(); err != nil {
 			log.Printf("sync services: %v", err)
 		}
+	}
+}
+
+// waitProgram notes a pod program's exit: the pod is no longer ready (kubelet
+// would restart it; kinn shows why instead).
+func (w *world) waitProgram(key string, rt *podRT) {
+	err := rt.cmd.Wait()
+	w.locker.Lock()
+	defer w.locker.Unlock()
+	if w.pods[key] != rt {
+		return // stopped on purpose
+	}
+	rt.err = fmt.Sprintf("kinn.dev/run program exited: %v", err)
+	if err == nil {
+		rt.err = "kinn.dev/run program exited"
+	}
+	log.Printf("pod %s: %s", key, rt.err)
+	if err := w.syncServices(); err != nil {
+		log.Printf("sync services: %v", err)
 	}
 }
 

@@ -45,8 +45,14 @@ func PIDPath(o lab.Options, name string) string { return filepath.Join(o.Runtime
 // to reload the lab's recorded state and waits until it has.
 func Ensure(ctx context.Context, o lab.Options, name string) error {
 	c := NewClient(o, name)
-	if err := c.Reload(ctx); err == nil {
+	err := c.Reload(ctx)
+	if err == nil {
 		return nil
+	}
+	if !errors.Is(err, errNotRunning) {
+		// It runs and answered (or is busy): its error is the news, and
+		// restarting it would tear down every pod's servers for nothing.
+		return fmt.Errorf("lab process: %w", err)
 	}
 	Stop(o, name) // a stale one that does not answer
 	exe, err := os.Executable()
@@ -66,13 +72,13 @@ func Ensure(ctx context.Context, o lab.Options, name string) error {
 	}
 	go cmd.Wait() // reap it if it dies while we wait
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if err := c.Reload(ctx); err == nil {
-			return nil
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if err = c.Reload(ctx); err == nil || !errors.Is(err, errNotRunning) {
+			return err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("the lab process did not come up; see %s", LogPath(o, name))
+	return fmt.Errorf("the lab process did not come up (%v); see %s", err, LogPath(o, name))
 }
 
 // Stop ends the lab's process: the one in its pid file and any other whose

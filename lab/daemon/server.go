@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"kinn.dev/kinn/lab"
@@ -18,17 +20,32 @@ import (
 // Run is the lab process: it serves the CLI on the lab's socket and keeps
 // the lab's pods and proxies converged until ctx ends.
 func Run(ctx context.Context, o lab.Options, name string) error {
-	if err := os.WriteFile(PIDPath(o, name), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+	// One lab process per lab: the pid file is locked for its whole life,
+	// so a second one started by two racing commands exits at once.
+	pidf, err := os.OpenFile(PIDPath(o, name), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
 		return err
 	}
-	defer os.Remove(PIDPath(o, name))
+	defer pidf.Close()
+	if err := syscall.Flock(int(pidf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("another lab process runs for lab %s", name)
+	}
+	pidf.Truncate(0)
+	pidf.WriteString(strconv.Itoa(os.Getpid()))
+	defer removeIfSame(PIDPath(o, name), pidf)
 	sock := SocketPath(o, name)
-	os.Remove(sock)
+	os.Remove(sock) // a dead predecessor's: we hold the lock
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(sock)
+	if st, err := os.Stat(sock); err == nil {
+		defer func() {
+			if now, err := os.Stat(sock); err == nil && os.SameFile(st, now) {
+				os.Remove(sock)
+			}
+		}()
+	}
 	d := newDaemon(o, name)
 	defer d.close()
 	srv := &http.Server{Handler: d.routes()}
@@ -49,6 +66,15 @@ func Run(ctx context.Context, o lab.Options, name string) error {
 				log.Printf("reconcile: %v", err)
 			}
 		}
+	}
+}
+
+// removeIfSame removes path if it is still the file f (not a successor's).
+func removeIfSame(path string, f *os.File) {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	if err1 == nil && err2 == nil && os.SameFile(a, b) {
+		os.Remove(path)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"log"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/kernel/nft"
@@ -68,11 +69,35 @@ func (w *world) syncServices() error {
 		}
 		w.proxy.syncHealth(n.Netns, n.Underlay.Addr(), rs.Health)
 	}
+	w.proxy.forget(w.st.Plan.Nodes)
 	w.proxy.flushStale(w.st.Plan.Nodes, ports)
 	if len(errs) > 0 {
 		return fmt.Errorf("proxy: %v", errs)
 	}
 	return nil
+}
+
+// forget closes what the proxy held in nodes that left the lab: its table
+// connection and health-check sockets keep their namespace alive, with the
+// node's veth and addresses, until they are closed.
+func (p *proxies) forget(nodes []plan.Node) {
+	keep := map[string]bool{}
+	for _, n := range nodes {
+		keep[n.Netns] = true
+	}
+	for netns, t := range p.tables {
+		if !keep[netns] {
+			t.Close()
+			delete(p.tables, netns)
+			delete(p.ids, netns)
+		}
+	}
+	for key, h := range p.health {
+		if netns, _, _ := strings.Cut(key, "#"); !keep[netns] {
+			h.close()
+			delete(p.health, key)
+		}
+	}
 }
 
 func (p *proxies) sync(netns string, rs *proxy.Ruleset) error {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"strings"
@@ -30,7 +31,12 @@ func (w *world) deletePod(key string, grace int64) error {
 			grace = *g
 		}
 	}
-	w.marks.Terminating[key] = time.Now().Add(time.Duration(grace) * time.Second)
+	// As in Kubernetes, deleting again can shorten the grace period, never
+	// lengthen it.
+	deadline := time.Now().Add(time.Duration(grace) * time.Second)
+	if old, ok := w.marks.Terminating[key]; !ok || deadline.Before(old) {
+		w.marks.Terminating[key] = deadline
+	}
 	if err := w.saveMarks(); err != nil {
 		return err
 	}
@@ -62,11 +68,12 @@ func (w *world) expire() error {
 	if len(due) == 0 {
 		return nil
 	}
+	var errs []error
 	for _, key := range due {
 		tp, ok := w.topoPod(key)
-		delete(w.marks.Terminating, key)
-		delete(w.marks.Ready, key)
 		if !ok {
+			delete(w.marks.Terminating, key)
+			delete(w.marks.Ready, key)
 			continue
 		}
 		w.stopPod(key)
@@ -79,13 +86,18 @@ func (w *world) expire() error {
 			err = lab.RestartPod(context.Background(), w.o, w.name, key)
 		}
 		if err != nil {
+			// Keep its marks: the next tick tries again, and meanwhile it
+			// stays terminating instead of coming back as a ready pod.
 			log.Printf("remove terminated pod %s: %v", key, err)
-		} else {
-			log.Printf("pod %s terminated", key)
+			errs = append(errs, fmt.Errorf("remove terminated pod %s: %w", key, err))
+			continue
 		}
+		delete(w.marks.Terminating, key)
+		delete(w.marks.Ready, key)
+		log.Printf("pod %s terminated", key)
 	}
 	if err := w.saveMarks(); err != nil {
 		return err
 	}
-	return w.reconcile(true)
+	return errors.Join(append(errs, w.reconcile(true))...)
 }

@@ -57,8 +57,24 @@ func Classify(err error) Outcome {
 
 // Dial opens a connection from the prober's namespace.
 func (p Prober) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	// Only IP literals, one family: a name lookup or a dual-stack race
+	// would dial from other goroutines, whose threads are not in the
+	// namespace.
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return nil, fmt.Errorf("dial %s from %s: an IP address is needed, not a name", addr, p.Netns)
+	}
+	switch network {
+	case "tcp":
+		network = "tcp4"
+	case "udp":
+		network = "udp4"
+	}
 	var c net.Conn
-	err := p.Enter(p.Netns, func() error {
+	err = p.Enter(p.Netns, func() error {
 		d := net.Dialer{Timeout: p.timeout()}
 		var err error
 		c, err = d.DialContext(ctx, network, addr)
