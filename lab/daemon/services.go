@@ -17,15 +17,16 @@ import (
 // proxies is kube-proxy for every node: one nftables table per node,
 // synced incrementally, plus the health-check node ports.
 type proxies struct {
-	tables  map[string]*nft.Table // by node namespace
-	ids     map[string]uint64     // the namespace each table was opened in
+	tables  map[string]*nft.Table     // by node namespace
+	ids     map[string]uint64         // the namespace each table was opened in
+	last    map[string][]service.Port // what each table holds
 	serving map[string][]netip.Addr
 	health  map[string]*healthServer // by node namespace + port
 	ports   []service.Port           // as last synced, for `kinn rules`
 }
 
 func newProxies() *proxies {
-	return &proxies{tables: map[string]*nft.Table{}, ids: map[string]uint64{}, serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}}
+	return &proxies{tables: map[string]*nft.Table{}, ids: map[string]uint64{}, last: map[string][]service.Port{}, serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}}
 }
 
 func (p *proxies) close() {
@@ -62,12 +63,11 @@ func (w *world) syncServices() error {
 	var errs []error
 	for _, n := range w.st.Plan.Nodes {
 		node := proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr(), n.Gateway.Addr()}}
-		rs := proxy.Build(node, ports)
-		if err := w.proxy.sync(n.Netns, rs); err != nil {
+		if err := w.proxy.sync(n.Netns, node, ports); err != nil {
 			errs = append(errs, fmt.Errorf("node %s: %w", n.Name, err))
 			continue
 		}
-		w.proxy.syncHealth(n.Netns, n.Underlay.Addr(), rs.Health)
+		w.proxy.syncHealth(n.Netns, n.Underlay.Addr(), proxy.HealthChecks(node, ports))
 	}
 	w.proxy.forget(w.st.Plan.Nodes)
 	w.proxy.flushStale(w.st.Plan.Nodes, ports)
@@ -90,6 +90,7 @@ func (p *proxies) forget(nodes []plan.Node) {
 			t.Close()
 			delete(p.tables, netns)
 			delete(p.ids, netns)
+			delete(p.last, netns)
 		}
 	}
 	for key, h := range p.health {
@@ -100,7 +101,10 @@ func (p *proxies) forget(nodes []plan.Node) {
 	}
 }
 
-func (p *proxies) sync(netns string, rs *proxy.Ruleset) error {
+// sync brings a node's table to ports: a full load the first time, when
+// the namespace is new or when the table vanished; otherwise only the
+// changes of the service ports that differ, in one transaction.
+func (p *proxies) sync(netns string, node proxy.Node, ports []service.Port) error {
 	t := p.tables[netns]
 	if t != nil && kernel.NetnsID(netns) != p.ids[netns] {
 		t.Close()
@@ -111,18 +115,32 @@ func (p *proxies) sync(netns string, rs *proxy.Ruleset) error {
 		if t, err = nft.Open(netns); err != nil {
 			return err
 		}
-		p.tables[netns] = t
-		p.ids[netns] = kernel.NetnsID(netns)
+		p.tables[netns], p.ids[netns] = t, kernel.NetnsID(netns)
+		delete(p.last, netns)
 	}
-	full, err := t.Sync(rs)
-	if err != nil {
+	last, loaded := p.last[netns]
+	if ok, err := t.Exists(); err != nil || !ok {
+		loaded = false
+	}
+	if loaded {
+		ops := proxy.Changes(node, last, ports)
+		if len(ops) == 0 {
+			return nil
+		}
+		if err := t.Apply(ops); err == nil {
+			p.last[netns] = ports
+			return nil
+		}
+		// The kernel refused the increment (nothing was applied): reload.
+	}
+	if err := t.Load(proxy.Build(node, ports)); err != nil {
 		t.Close()
 		delete(p.tables, netns)
+		delete(p.last, netns)
 		return err
 	}
-	if full {
-		log.Printf("proxy %s: loaded %s", netns, proxy.TableName)
-	}
+	p.last[netns] = ports
+	log.Printf("proxy %s: loaded %s", netns, proxy.TableName)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package nft
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/nftables"
@@ -223,4 +224,27 @@ func queueRuleAnonymous(t *Table, rs *proxy.Ruleset, chain string, r proxy.Rule)
 	}
 	t.conn.AddRule(nr)
 	return nil
+}
+
+// BenchmarkOneEndpointChangeIncremental is what the lab process does: only
+// the changed service is built and diffed (proxy.Changes), then applied.
+func BenchmarkOneEndpointChangeIncremental(b *testing.B) {
+	t := benchTable(b)
+	ports := manyPorts(10000)
+	node := proxy.Node{Name: "n1"}
+	if err := t.Load(proxy.Build(node, ports)); err != nil {
+		b.Fatal(err)
+	}
+	var ops int
+	for b.Loop() {
+		next := slices.Clone(ports)
+		next[5000].Endpoints = slices.Clone(next[5000].Endpoints)
+		next[5000].Endpoints[1].Ready = !next[5000].Endpoints[1].Ready
+		diff := proxy.Changes(node, ports, next)
+		if err := t.Apply(diff); err != nil {
+			b.Fatal(err)
+		}
+		ports, ops = next, len(diff)
+	}
+	b.ReportMetric(float64(ops), "ops/change")
 }
