@@ -3,7 +3,9 @@
 # namespace, a veth into the node, an address, link up), done with `ip`
 # commands the way a hand-written lab script does it. Prints ms per pod.
 # Usage: ip-baseline.sh [PODS]   (as root; creates and removes its own
-# namespaces, prefixed kinnipbase-$$).
+# namespaces, prefixed kinnipbase-$$). Note that `ip netns add` itself turns
+# /run/netns into a shared bind mount the first time, as iproute2 always does;
+# kinn never does (umount /run/netns afterwards to undo it).
 set -euo pipefail
 pods=${1:-200}
 p=kinnipbase-$$
