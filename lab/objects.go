@@ -3,6 +3,7 @@ package lab
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"kinn.dev/kinn/lab/cni"
 	"kinn.dev/kinn/lab/plan"
@@ -62,7 +63,7 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 		}
 		pod := tp.Pod.DeepCopy()
 		pod.TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
-		pod.UID = typesUID(cni.PodUID(pp))
+		pod.UID = types.UID(cni.PodUID(pp))
 		if pod.Annotations == nil {
 			pod.Annotations = map[string]string{}
 		}
