@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"maps"
 	"os"
 	"os/exec"
 	"syscall"
@@ -39,8 +40,7 @@ func (w *world) syncPods() bool {
 		}
 		want[tp.Key()] = true
 		rt := w.pods[tp.Key()]
-		id := kernel.NetnsID(pp.Netns)
-		live := id != 0
+		id := kernel.NetnsID(pp.Netns) // 0: no namespace
 		if rt != nil && rt.id != id {
 			// Gone, or replaced by a new namespace of the same name: the
 			// servers still hold the old one alive.
@@ -48,12 +48,7 @@ func (w *world) syncPods() bool {
 			rt = nil
 			changed = true
 		}
-		if rt != nil && !live {
-			w.stopPod(tp.Key())
-			changed = true
-			continue
-		}
-		if rt == nil && live {
+		if rt == nil && id != 0 {
 			w.startPod(tp, pp)
 			changed = true
 		}
@@ -66,17 +61,10 @@ func (w *world) syncPods() bool {
 	}
 	// What users said about a pod ends with it: a later pod of the same
 	// (generated) name is a new object.
-	forgot := false
-	for _, m := range []map[string]bool{boolKeys(w.marks.Terminating), w.marks.Ready} {
-		for key := range m {
-			if !want[key] {
-				delete(w.marks.Ready, key)
-				delete(w.marks.Terminating, key)
-				forgot = true
-			}
-		}
-	}
-	if forgot {
+	n := len(w.marks.Ready) + len(w.marks.Terminating)
+	maps.DeleteFunc(w.marks.Ready, func(key string, _ bool) bool { return !want[key] })
+	maps.DeleteFunc(w.marks.Terminating, func(key string, _ time.Time) bool { return !want[key] })
+	if len(w.marks.Ready)+len(w.marks.Terminating) != n {
 		w.saveMarks()
 	}
 	return changed
@@ -147,14 +135,6 @@ func (w *world) stopPod(key string) {
 	if rt.cmd != nil && rt.cmd.Process != nil {
 		syscall.Kill(-rt.cmd.Process.Pid, syscall.SIGKILL)
 	}
-}
-
-func boolKeys[V any](m map[string]V) map[string]bool {
-	out := map[string]bool{}
-	for k := range m {
-		out[k] = true
-	}
-	return out
 }
 
 // probeChanged is called from a probe's goroutine.
