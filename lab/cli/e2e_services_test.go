@@ -3,6 +3,7 @@ package cli_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -337,4 +338,26 @@ func procsInNetns(t *testing.T, netns string) []string {
 		}
 	}
 	return out
+}
+
+// TestKubeProxyModeNone: with the proxy switched off, no node has a kinn
+// table and a ClusterIP leads nowhere.
+func TestKubeProxyModeNone(t *testing.T) {
+	e := newEnv(t, "noproxy")
+	f := filepath.Join(t.TempDir(), "none.yaml")
+	src, _ := os.ReadFile("../../examples/default.yaml")
+	doc := strings.Replace(string(src), "  overlay: vxlan", "  overlay: vxlan\n  kubeProxyMode: none", 1)
+	if doc == string(src) {
+		t.Fatal("could not switch the proxy off in the default topology")
+	}
+	os.WriteFile(f, []byte(doc), 0o644)
+	e.up(f)
+	if _, code := e.curl("client", "http://"+e.svcIP("web")+"/hostname"); code == 0 {
+		t.Error("a ClusterIP answered with kubeProxyMode none")
+	}
+	for _, n := range e.nodes() {
+		if out, err := exec.Command("ip", "netns", "exec", netnsOf(&n), "nft", "list", "table", "ip", "kinn").CombinedOutput(); err == nil {
+			t.Errorf("node %s has a kinn table:\n%s", n.Name, out)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"net/netip"
@@ -22,7 +23,6 @@ type proxies struct {
 	last    map[string][]service.Port // what each table holds
 	serving map[string][]netip.Addr
 	health  map[string]*healthServer // by node namespace + port
-	ports   []service.Port           // as last synced, for `kinn rules`
 }
 
 func newProxies() *proxies {
@@ -56,8 +56,8 @@ func (p *proxies) drifted() bool {
 // every node's proxy to them.
 func (w *world) syncServices() error {
 	ports := service.Ports(w.st.Services, w.st.PodStates(w.readiness))
-	w.proxy.ports = ports
 	if w.st.Topology.Networking.KubeProxyMode == "none" {
+		w.proxy.removeAll() // the proxy was switched off
 		return nil
 	}
 	var errs []error
@@ -71,10 +71,18 @@ func (w *world) syncServices() error {
 	}
 	w.proxy.forget(w.st.Plan.Nodes)
 	w.proxy.flushStale(w.st.Plan.Nodes, ports)
-	if len(errs) > 0 {
-		return fmt.Errorf("proxy: %v", errs)
+	return errors.Join(errs...)
+}
+
+// removeAll deletes every table and health-check port the proxy made.
+func (p *proxies) removeAll() {
+	for netns, t := range p.tables {
+		t.Delete()
+		t.Close()
+		delete(p.tables, netns)
+		delete(p.last, netns)
 	}
-	return nil
+	p.forget(nil)
 }
 
 // forget closes what the proxy held in nodes that left the lab: its table
