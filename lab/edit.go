@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"kinn.dev/kinn/lab/cni"
-	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/topology"
 )
 
@@ -37,34 +35,4 @@ func Edit(ctx context.Context, o Options, name string, change func(raw []byte, f
 	}
 	t.Name = name
 	return up(ctx, o, Source{Lab: t, Raw: next, Path: string(path)})
-}
-
-// RestartPod replaces a workload's pod: its namespace goes (CNI DEL after)
-// and the lab converges, creating it afresh with the same name and address.
-func RestartPod(ctx context.Context, o Options, name, key string) error {
-	unlock, err := lock(o, name)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, err := Load(o, name)
-	if err != nil {
-		return err
-	}
-	for _, p := range st.Plan.Pods {
-		if p.Key() == key {
-			rt := &cni.Runtime{CacheDir: filepath.Join(o.StateDir(name), dirCNI)}
-			if _, err := teardownPods(ctx, o, rt, st.Plan, []plan.Pod{p}); err != nil {
-				return err
-			}
-		}
-	}
-	raw, err := os.ReadFile(filepath.Join(o.StateDir(name), fileTopology))
-	if err != nil {
-		return err
-	}
-	path, _ := os.ReadFile(filepath.Join(o.StateDir(name), fileSource))
-	st.Topology.Name = name
-	_, err = up(ctx, o, Source{Lab: st.Topology, Raw: raw, Path: string(path)})
-	return err
 }

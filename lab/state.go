@@ -54,7 +54,7 @@ func Load(o Options, name string) (*State, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("read %s: %w", filePlan, err)
 	}
-	t, err := resolveAgain(Source{Lab: &topology.Lab{Name: name}, Raw: src, Path: string(srcName)}, &p)
+	t, err := resolveAgain(dir, Source{Lab: &topology.Lab{Name: name}, Raw: src, Path: string(srcName)}, &p)
 	if err != nil {
 		return nil, fmt.Errorf("recorded topology of lab %s: %w", name, err)
 	}
@@ -67,16 +67,24 @@ func Load(o Options, name string) (*State, error) {
 
 // resolveAgain resolves a topology with the placement of a lab's pods as
 // last planned, keeping the lab's name (which --name may have set).
-func resolveAgain(src Source, p *plan.Lab) (*topology.Lab, error) {
-	placed := map[string]string{}
+func resolveAgain(dir string, src Source, p *plan.Lab) (*topology.Lab, error) {
+	live := topology.Live{Placed: map[string]string{}, Retired: map[string]bool{}}
 	for _, pod := range p.Pods {
-		placed[pod.Key()] = pod.Node
+		live.Placed[pod.Key()] = pod.Node
 	}
-	t, _, err := topology.ParseWithPlacement(src.Path, src.Raw, placed)
+	ret, err := loadRetired(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range ret.Names {
+		live.Retired[key] = true
+	}
+	t, _, err := topology.ParseLive(src.Path, src.Raw, live)
 	if err != nil {
 		return nil, err
 	}
 	t.Name = src.Lab.Name
+	t.Pods = append(t.Pods, ret.stillTerminating(t)...)
 	return t, nil
 }
 

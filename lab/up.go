@@ -54,7 +54,7 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 	old := loadPlan(dir)
 	if old != nil {
 		// Pods already running stay on their nodes where they still fit.
-		if t, err = resolveAgain(src, old); err != nil {
+		if t, err = resolveAgain(dir, src, old); err != nil {
 			return nil, err
 		}
 		src.Lab = t

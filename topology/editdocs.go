@@ -214,7 +214,7 @@ func (s *stream) find(id objectID) int {
 // applied object points into the applied file.
 func check(docs []*doc) error {
 	r := &report{}
-	resolve("", docs, r, nil)
+	resolve("", docs, r, Live{})
 	if len(r.errs) > 0 {
 		return Problems(sortProblems(r.errs))
 	}

@@ -14,7 +14,7 @@ import (
 
 // resolveObjects checks the Kubernetes objects, applies the defaults the API
 // server would, and expands and places the workloads' pods.
-func resolveObjects(lab *Lab, objs []object, r *report, placed map[string]string) {
+func resolveObjects(lab *Lab, objs []object, r *report, live Live) {
 	seen := make(map[string]*doc)
 	namespaces := map[string]bool{metav1.NamespaceDefault: true, metav1.NamespaceSystem: true}
 	nodePorts := make(map[string]string)
@@ -47,7 +47,7 @@ func resolveObjects(lab *Lab, objs []object, r *report, placed map[string]string
 		lab.Namespaces = append(lab.Namespaces, ns)
 	}
 	slices.Sort(lab.Namespaces)
-	lab.Pods = place(lab, workloads, r, placed)
+	lab.Pods = place(lab, workloads, r, live)
 }
 
 // checkMeta checks the name, namespace and labels every object has, and that

@@ -45,9 +45,22 @@ func Parse(file string, data []byte) (*Lab, []Warning, error) {
 // that still fits there stays there, as a scheduled pod does in Kubernetes.
 // Pods new to the lab are placed as usual.
 func ParseWithPlacement(file string, data []byte, placed map[string]string) (*Lab, []Warning, error) {
+	return ParseLive(file, data, Live{Placed: placed})
+}
+
+// Live is what a running lab adds to its file when it is resolved again.
+type Live struct {
+	Placed map[string]string // pod key -> the node it runs on
+	// Retired are pod keys a workload may not use again: deleted pods,
+	// which their controller replaces under a new name, as Kubernetes does.
+	Retired map[string]bool
+}
+
+// ParseLive resolves a running lab's file with what the lab adds to it.
+func ParseLive(file string, data []byte, live Live) (*Lab, []Warning, error) {
 	r := &report{}
 	docs := splitDocuments(file, data, r)
-	lab := resolve(file, docs, r, placed)
+	lab := resolve(file, docs, r, live)
 	warns := sortProblems(r.warns)
 	if len(r.errs) > 0 {
 		return nil, warns, Problems(sortProblems(r.errs))

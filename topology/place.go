@@ -28,9 +28,9 @@ type placer struct {
 	placed   map[string]string // pod key -> node it already runs on
 }
 
-func place(lab *Lab, workloads []object, r *report, placed map[string]string) []Pod {
+func place(lab *Lab, workloads []object, r *report, live Live) []Pod {
 	pl := &placer{
-		placed:   placed,
+		placed:   live.Placed,
 		lab:      lab,
 		r:        r,
 		count:    make(map[string]int),
@@ -40,6 +40,11 @@ func place(lab *Lab, workloads []object, r *report, placed map[string]string) []
 	}
 	for _, n := range lab.Nodes {
 		pl.tainted = pl.tainted || n.Role == RoleWorker
+	}
+	// Retired names are never generated again: a deleted workload pod is
+	// replaced under a new name.
+	for key := range live.Retired {
+		pl.used[key] = true
 	}
 	// Bare pods keep their names: generated names must steer clear of them
 	// wherever they appear in the file.

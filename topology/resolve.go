@@ -11,7 +11,7 @@ import (
 // resolve turns the documents into a Lab. Each step reports what it finds
 // wrong and carries on with a best guess, so that one pass shows the user
 // every problem; the Lab is discarded if anything was reported.
-func resolve(file string, docs []*doc, r *report, placed map[string]string) *Lab {
+func resolve(file string, docs []*doc, r *report, live Live) *Lab {
 	lab := &Lab{Source: file}
 	var cluster *doc
 	var cf *clusterFile
@@ -35,7 +35,7 @@ func resolve(file string, docs []*doc, r *report, placed map[string]string) *Lab
 		}
 	}
 	resolveCluster(cluster, cf, r, lab)
-	resolveObjects(lab, objs, r, placed)
+	resolveObjects(lab, objs, r, live)
 	return lab
 }
 

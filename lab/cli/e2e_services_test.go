@@ -153,30 +153,53 @@ spec:
 	if len(got) != 1 || got["<error>"] > 0 {
 		t.Fatalf("after scaling to 1, requests reached %v", got)
 	}
-	// A deleted pod keeps serving while it terminates; being the only one,
-	// kube-proxy falls back to it (serving, terminating).
-	var last string
+	// Deleting the Deployment's pod: a replacement comes up at once under a
+	// new name and takes the traffic, while the old one terminates.
+	var old string
 	for p := range got {
-		last = p
+		old = p
 	}
-	e.must("delete", "--name", e.name, "pod", last, "--grace-period", "3")
-	if got := e.backends("client", url, 5); got[last] != 5 {
-		t.Errorf("the only, terminating pod must still serve: %v", got)
+	e.must("delete", "--name", e.name, "pod", old, "--grace-period", "5")
+	var fresh string
+	for _, p := range e.pods() {
+		if strings.HasPrefix(p.Name, "web-") && p.Name != old {
+			fresh = p.Name
+		}
+	}
+	if fresh == "" {
+		t.Fatal("no replacement pod after deleting the Deployment's only pod")
+	}
+	if got := e.backends("client", url, 5); got[fresh] != 5 {
+		t.Errorf("the ready replacement %s must take every request: %v", fresh, got)
 	}
 	var slices struct {
 		Items []struct {
 			Endpoints []struct {
+				TargetRef  struct{ Name string }
 				Conditions struct{ Ready, Serving, Terminating bool }
 			}
 		}
 	}
 	json.Unmarshal([]byte(e.must("get", "endpointslices", "--name", e.name, "-o", "json")), &slices)
+	seen := false
 	for _, s := range slices.Items {
 		for _, ep := range s.Endpoints {
-			if c := ep.Conditions; c.Ready || !c.Serving || !c.Terminating {
-				t.Errorf("a terminating pod's endpoint: %+v, want ready=false serving=true terminating=true", c)
+			if c := ep.Conditions; ep.TargetRef.Name == old {
+				seen = true
+				if c.Ready || !c.Serving || !c.Terminating {
+					t.Errorf("the terminating pod's endpoint: %+v, want ready=false serving=true terminating=true", c)
+				}
 			}
 		}
+	}
+	if !seen {
+		t.Error("the terminating pod left the endpoint slices before its grace period ended")
+	}
+	// With no ready endpoint left, kube-proxy falls back to the serving,
+	// terminating one.
+	e.must("ready", "--name", e.name, fresh, "false")
+	if got := e.backends("client", url, 5); got[old] != 5 {
+		t.Errorf("with the replacement unready, the terminating pod must serve: %v", got)
 	}
 }
 

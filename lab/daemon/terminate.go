@@ -34,16 +34,24 @@ func (w *world) deletePod(key string, grace int64) error {
 	// As in Kubernetes, deleting again can shorten the grace period, never
 	// lengthen it.
 	deadline := time.Now().Add(time.Duration(grace) * time.Second)
-	if old, ok := w.marks.Terminating[key]; !ok || deadline.Before(old) {
-		w.marks.Terminating[key] = deadline
+	old, again := w.marks.Terminating[key]
+	if again && old.Before(deadline) {
+		deadline = old
 	}
+	if tp.Owner != "" && !again {
+		// Its controller replaces it now, under a new name.
+		if err := lab.RetirePod(context.Background(), w.o, w.name, key, deadline); err != nil {
+			return err
+		}
+	}
+	w.marks.Terminating[key] = deadline
 	if err := w.saveMarks(); err != nil {
 		return err
 	}
 	if grace == 0 {
 		return w.expire()
 	}
-	return w.syncServices()
+	return w.reconcile(true)
 }
 
 func (w *world) topoPod(key string) (topology.Pod, bool) {
@@ -83,7 +91,7 @@ func (w *world) expire() error {
 				return topology.Delete(raw, "pod", tp.Namespace, tp.Name)
 			})
 		} else {
-			err = lab.RestartPod(context.Background(), w.o, w.name, key)
+			err = lab.ExpireRetired(context.Background(), w.o, w.name, key)
 		}
 		if err != nil {
 			// Keep its marks: the next tick tries again, and meanwhile it
