@@ -302,7 +302,8 @@ spec:
 		{"delete", "svc", "nope"},
 		{"exec", "nope", "--", "true"},
 	} {
-		_, errOut, code := e.run(append(args, "--name", e.name)...)
+		// --name right after the verb: after "--" it would be the command's.
+		_, errOut, code := e.run(append([]string{args[0], "--name", e.name}, args[1:]...)...)
 		if code != 1 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, "nope") {
 			t.Errorf("kinn %s: exit %d, stderr %q; want one line naming it and exit 1", strings.Join(args, " "), code, errOut)
 		}
