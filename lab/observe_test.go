@@ -9,8 +9,8 @@ import (
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/kernel/kerneltest"
 	"kinn.dev/kinn/lab/kernel/nft"
-	"kinn.dev/kinn/lab/proxy"
 	"kinn.dev/kinn/lab/probe"
+	"kinn.dev/kinn/lab/proxy"
 	"kinn.dev/kinn/topology"
 )
 
