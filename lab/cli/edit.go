@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -144,23 +143,12 @@ func edit(ctx context.Context, cmd *cli.Command, verb string, change func([]byte
 	if err != nil {
 		return err
 	}
-	res, err := lab.Edit(ctx, o, name, change)
+	res, err := daemon.Edit(ctx, o, name, change)
 	if err != nil {
-		if res != nil || !isProblems(err) {
-			daemon.Ensure(ctx, o, name) // part of the change may be live
-		}
-		return err
-	}
-	if err := daemon.Ensure(ctx, o, name); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.Root().ErrWriter, "lab %q: %d pods, %d attached, %d removed\n", name, len(res.Plan.Pods), res.Attached, res.Removed)
 	return nil
-}
-
-func isProblems(err error) bool {
-	var p topology.Problems
-	return errors.As(err, &p)
 }
 
 func namespaceFlag() cli.Flag {

@@ -22,6 +22,7 @@ func upCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "topology file (default: the built-in one, examples/default.yaml)"},
 			nameFlag(),
+			&cli.BoolFlag{Name: "tui", Usage: "open the terminal UI once the lab is up"},
 		},
 		Action: runUp,
 	}
@@ -53,6 +54,9 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	}
 	if err := daemon.Ensure(ctx, o, src.Lab.Name); err != nil {
 		return fmt.Errorf("up %s: %w", src.Lab.Name, err)
+	}
+	if cmd.Bool("tui") {
+		return openTUI(ctx, cmd, o, src.Lab.Name)
 	}
 	printSummary(cmd.Root().Writer, res)
 	return nil

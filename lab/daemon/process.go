@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/topology"
 )
 
 // Files in the lab's runtime directory.
@@ -196,3 +197,18 @@ func (c *Client) Reload(ctx context.Context) error {
 }
 
 var errNotRunning = errors.New("the lab process is not running (run `kinn up` to start it)")
+
+// Edit changes a running lab's topology (lab.Edit) and has its lab process
+// re-sync: the one path the CLI's live-change verbs and the terminal UI's
+// actions share.
+func Edit(ctx context.Context, o lab.Options, name string, change func([]byte, string) ([]byte, error)) (*lab.Result, error) {
+	res, err := lab.Edit(ctx, o, name, change)
+	if err != nil {
+		var probs topology.Problems
+		if !errors.As(err, &probs) {
+			Ensure(ctx, o, name) // part of the change may be live
+		}
+		return nil, err
+	}
+	return res, Ensure(ctx, o, name)
+}

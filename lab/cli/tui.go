@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/urfave/cli/v3"
+
+	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/tui"
+)
+
+func tuiCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "tui",
+		Usage: "a live terminal view of the lab: topology, traffic, flows and rules",
+		Flags: []cli.Flag{nameFlag()},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needRoot("tui"); err != nil {
+				return err
+			}
+			o := options(cmd, nil)
+			name, err := lab.Pick(o, cmd.String("name"))
+			if err != nil {
+				return err
+			}
+			return openTUI(ctx, cmd, o, name)
+		},
+	}
+}
+
+func openTUI(ctx context.Context, cmd *cli.Command, o lab.Options, name string) error {
+	if _, err := lab.Load(o, name); err != nil {
+		return err
+	}
+	r := cmd.Root()
+	return tui.Run(ctx, tui.NewLive(o, name), tui.Options{Lab: name, Input: r.Reader, Output: r.Writer})
+}

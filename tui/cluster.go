@@ -1,0 +1,384 @@
+package tui
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+var clusterKeys = struct {
+	Ready, Delete, ScaleUp, ScaleDown, Send key.Binding
+}{
+	Ready:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "ready on/off")),
+	Delete:    key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete pod")),
+	ScaleUp:   key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "scale up")),
+	ScaleDown: key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "scale down")),
+	Send:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "send requests")),
+}
+
+const actionTimeout = 30 * time.Second
+
+// clusterScreen lists nodes, pods and services; enter on a node shows only
+// its pods, esc comes back.
+type clusterScreen struct {
+	base
+	node   string // drilled into; "" for the whole cluster
+	prompt *sendPrompt
+}
+
+func newClusterScreen(sh *shared) *clusterScreen {
+	c := &clusterScreen{base: base{sh: sh}}
+	c.layout = c.rebuild
+	c.rebuild()
+	return c
+}
+
+func (c *clusterScreen) Title() string { return "Cluster" }
+
+func (c *clusterScreen) Keys() []key.Binding {
+	k := clusterKeys
+	return []key.Binding{k.Ready, k.Delete, k.ScaleUp, k.ScaleDown, k.Send}
+}
+
+func (c *clusterScreen) Modal() bool { return c.prompt != nil }
+
+func (c *clusterScreen) Back() bool {
+	if c.node == "" {
+		return false
+	}
+	node := c.node
+	c.node = ""
+	c.rebuild()
+	c.l.apply("node/" + node)
+	return true
+}
+
+func (c *clusterScreen) Update(msg tea.Msg) tea.Cmd {
+	if c.prompt != nil {
+		return c.promptUpdate(msg)
+	}
+	if d, ok := msg.(dataMsg); ok {
+		if d.kind == kindSnapshot && d.err == nil {
+			c.rebuild()
+		}
+		return nil
+	}
+	if c.nav(msg) {
+		return nil
+	}
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	if key.Matches(k, keys.Enter) {
+		if r := c.l.selected(); r != nil {
+			if n, ok := r.data.(*NodeInfo); ok {
+				c.node = n.Name
+				c.rebuild()
+				c.l.home()
+			}
+		}
+		return nil
+	}
+	for _, b := range []key.Binding{clusterKeys.Ready, clusterKeys.Delete, clusterKeys.ScaleUp, clusterKeys.ScaleDown, clusterKeys.Send} {
+		if key.Matches(k, b) {
+			return c.action(b)
+		}
+	}
+	return nil
+}
+
+// action starts the action bound to b on the selected pod.
+func (c *clusterScreen) action(b key.Binding) tea.Cmd {
+	p := c.selectedPod()
+	if p == nil {
+		return report("select a pod first")
+	}
+	f := c.sh.f
+	ns, name := p.Namespace, p.Name
+	switch b.Keys()[0] {
+	case "r":
+		ready := !p.Ready
+		return f.action(actionTimeout, func(ctx context.Context) (string, error) {
+			if err := f.src.SetReady(ctx, ns, name, ready); err != nil {
+				return "", fmt.Errorf("set %s/%s ready=%t: %w", ns, name, ready, err)
+			}
+			return fmt.Sprintf("%s/%s ready=%t", ns, name, ready), nil
+		})
+	case "d":
+		return f.action(actionTimeout, func(ctx context.Context) (string, error) {
+			if err := f.src.DeletePod(ctx, ns, name); err != nil {
+				return "", fmt.Errorf("delete %s/%s: %w", ns, name, err)
+			}
+			return fmt.Sprintf("deleted %s/%s", ns, name), nil
+		})
+	case "+", "-":
+		deploy, ok := deploymentOf(name)
+		if !ok {
+			return report(fmt.Sprintf("%s/%s is not a Deployment's pod", ns, name))
+		}
+		n := c.replicas(ns, deploy)
+		if b.Keys()[0] == "+" {
+			n++
+		} else {
+			n = max(n-1, 0)
+		}
+		return f.action(actionTimeout, func(ctx context.Context) (string, error) {
+			if err := f.src.Scale(ctx, ns, deploy, n); err != nil {
+				return "", fmt.Errorf("scale %s/%s to %d: %w", ns, deploy, n, err)
+			}
+			return fmt.Sprintf("scaled %s/%s to %d", ns, deploy, n), nil
+		})
+	case "s":
+		if c.sh.snap == nil || len(c.sh.snap.Services) == 0 {
+			return report("no services to send to")
+		}
+		c.prompt = &sendPrompt{from: ns + "/" + name, n: "20", services: c.sh.snap.Services}
+	}
+	return nil
+}
+
+func report(text string) tea.Cmd {
+	return func() tea.Msg { return actionMsg{err: fmt.Errorf("%s", text)} }
+}
+
+func (c *clusterScreen) selectedPod() *PodInfo {
+	if r := c.l.selected(); r != nil {
+		if p, ok := r.data.(*PodInfo); ok {
+			return p
+		}
+	}
+	return nil
+}
+
+// A Deployment's pod is <deployment>-<pod-template-hash>-<suffix>.
+var deployPod = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?)-([a-z0-9]{5,10})-([a-z0-9]{5})$`)
+
+func deploymentOf(pod string) (string, bool) {
+	m := deployPod.FindStringSubmatch(pod)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// replicas counts the Deployment's pods that are not on their way out: the
+// Snapshot has no Deployments, and this is what the user sees anyway.
+func (c *clusterScreen) replicas(ns, deploy string) int {
+	n := 0
+	for _, p := range c.sh.snap.Pods {
+		if d, ok := deploymentOf(p.Name); ok && d == deploy && p.Namespace == ns && !p.Terminating {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *clusterScreen) rebuild() {
+	snap := c.sh.snap
+	if snap == nil {
+		c.l.setRows(c.message("waiting for the lab…"))
+		return
+	}
+	var rows []row
+	st := c.sh.st
+	if c.node == "" {
+		nc := newColumns("NAME", "ROLE", "IP", "POD-CIDR", "VTEP-MAC", "READY").dropFirst(1).keepWhole(2, 3, 4)
+		cells := make([][]string, len(snap.Nodes))
+		for i, n := range snap.Nodes {
+			cells[i] = []string{n.Name, n.Role, n.IP, n.PodCIDR, n.VTEPMAC, yesNo(n.Ready)}
+			nc.measure(cells[i])
+		}
+		nc.fitTo(c.width())
+		rows = c.section(rows, fmt.Sprintf("NODES (%d)", len(snap.Nodes)), nc)
+		for i := range snap.Nodes {
+			n := &snap.Nodes[i]
+			r := row{text: nc.row(cells[i]), selectable: true, key: "node/" + n.Name, data: n}
+			if !n.Ready {
+				r.style = st.Bad
+			}
+			rows = append(rows, r)
+		}
+	}
+	pods := make([]*PodInfo, 0, len(snap.Pods))
+	for i := range snap.Pods {
+		if c.node == "" || snap.Pods[i].Node == c.node {
+			pods = append(pods, &snap.Pods[i])
+		}
+	}
+	slices.SortStableFunc(pods, func(a, b *PodInfo) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	pc := newColumns("NAMESPACE", "NAME", "NODE", "IP", "READY", "PORTS", "REASON").capAt(1, 48).dropFirst(2).keepWhole(3)
+	if c.node != "" {
+		pc.hidden[2] = true // it is in the title
+	}
+	cells := make([][]string, len(pods))
+	for i, p := range pods {
+		cells[i] = []string{p.Namespace, p.Name, p.Node, p.IP, podState(p), strings.Join(p.Ports, ","), p.Reason}
+		pc.measure(cells[i])
+	}
+	pc.fitTo(c.width())
+	title := fmt.Sprintf("PODS (%d)", len(pods))
+	if c.node != "" {
+		title = fmt.Sprintf("PODS ON %s (%d)   esc: back", c.node, len(pods))
+	}
+	rows = c.section(rows, title, pc)
+	for i, p := range pods {
+		r := row{text: pc.row(cells[i]), selectable: true, key: "pod/" + p.Namespace + "/" + p.Name, data: p}
+		if !p.Ready || p.Terminating {
+			r.style = st.Bad
+		}
+		rows = append(rows, r)
+	}
+	if c.node == "" {
+		sc := newColumns("NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "PORTS", "ENDPOINTS")
+		cells := make([][]string, len(snap.Services))
+		for i, s := range snap.Services {
+			cells[i] = []string{s.Namespace, s.Name, s.Type, s.ClusterIP, strings.Join(s.Ports, ","),
+				fmt.Sprintf("%d/%d", s.ReadyEndpoints, s.TotalEndpoints)}
+			sc.measure(cells[i])
+		}
+		sc.fitTo(c.width())
+		rows = c.section(rows, fmt.Sprintf("SERVICES (%d)", len(snap.Services)), sc)
+		for i := range snap.Services {
+			s := &snap.Services[i]
+			r := row{text: sc.row(cells[i]), selectable: true, key: "svc/" + s.Namespace + "/" + s.Name, data: s}
+			if s.ReadyEndpoints == 0 {
+				r.style = st.Bad
+			}
+			rows = append(rows, r)
+		}
+	}
+	c.l.setRows(rows)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func podState(p *PodInfo) string {
+	switch {
+	case p.Terminating:
+		return "terminating"
+	case !p.Ready:
+		return "no"
+	}
+	return "yes"
+}
+
+func (c *clusterScreen) View() string {
+	if c.prompt != nil {
+		return c.prompt.view(c.sh.st, c.w, c.h)
+	}
+	return c.base.View()
+}
+
+// sendPrompt asks how many requests to send and to which service.
+type sendPrompt struct {
+	from     string
+	n        string
+	services []ServiceInfo
+	cursor   int
+}
+
+func (c *clusterScreen) promptUpdate(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	p := c.prompt
+	switch s := k.String(); {
+	case s == "esc":
+		c.prompt = nil
+	case key.Matches(k, keys.Up):
+		p.cursor = max(p.cursor-1, 0)
+	case key.Matches(k, keys.Down):
+		p.cursor = min(p.cursor+1, len(p.services)-1)
+	case s == "backspace":
+		if len(p.n) > 0 {
+			p.n = p.n[:len(p.n)-1]
+		}
+	case len(s) == 1 && s[0] >= '0' && s[0] <= '9' && len(p.n) < 6:
+		p.n += s
+	case s == "enter":
+		n, err := strconv.Atoi(p.n)
+		if err != nil || n <= 0 {
+			return report("send: the number of requests must be a positive number")
+		}
+		c.prompt = nil
+		svc := p.services[p.cursor].Namespace + "/" + p.services[p.cursor].Name
+		f, from := c.sh.f, p.from
+		return f.action(actionTimeout, func(ctx context.Context) (string, error) {
+			got, err := f.src.SendRequests(ctx, from, svc, n)
+			if err != nil {
+				return "", fmt.Errorf("send %d from %s to %s: %w", n, from, svc, err)
+			}
+			return fmt.Sprintf("%s -> %s: %s", from, svc, backendCounts(got, n)), nil
+		})
+	}
+	return nil
+}
+
+// backendCounts is "web-1 12, web-2 8" (most first), and how many failed.
+func backendCounts(got map[string]int, n int) string {
+	names := make([]string, 0, len(got))
+	total := 0
+	for k, v := range got {
+		names = append(names, k)
+		total += v
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(got[b], got[a]), cmp.Compare(a, b)) })
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %d", k, got[k])
+	}
+	s := strings.Join(parts, ", ")
+	if total < n {
+		s += fmt.Sprintf(" (%d failed)", n-total)
+	}
+	if s == "" {
+		s = "no answers"
+	}
+	return s
+}
+
+func (p *sendPrompt) view(st Styles, w, h int) string {
+	lines := []string{
+		st.Section.Render("SEND REQUESTS from " + p.from),
+		"",
+		"  requests: " + st.Prompt.Render(p.n+"▏") + st.Dim.Render("  (type digits)"),
+		"  to service:",
+	}
+	// Keep the chosen service in view on a short window.
+	room := max(h-len(lines)-2, 1)
+	first := max(p.cursor-room+1, 0)
+	for i := first; i < len(p.services) && i < first+room; i++ {
+		s := p.services[i]
+		text := fmt.Sprintf("%s/%s  %s  %s", s.Namespace, s.Name, s.ClusterIP, strings.Join(s.Ports, ","))
+		if i == p.cursor {
+			lines = append(lines, st.Cursor.Render(fit("  > "+text, w)))
+		} else {
+			lines = append(lines, "    "+text)
+		}
+	}
+	lines = append(lines, "", st.Dim.Render("  ↑/↓ choose · enter send · esc cancel"))
+	for i := range lines {
+		lines[i] = clip(lines[i], w)
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines[:h], "\n")
+}

@@ -1,0 +1,57 @@
+package tui
+
+import (
+	"fmt"
+	"slices"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// eventsScreen is the lab's events, newest first.
+type eventsScreen struct{ base }
+
+func newEventsScreen(sh *shared) *eventsScreen {
+	e := &eventsScreen{base{sh: sh}}
+	e.layout = e.rebuild
+	e.rebuild()
+	return e
+}
+
+func (e *eventsScreen) Title() string { return "Events" }
+
+func (e *eventsScreen) Update(msg tea.Msg) tea.Cmd {
+	if d, ok := msg.(dataMsg); ok && d.kind == kindEvents && d.err == nil {
+		e.rebuild()
+	}
+	e.nav(msg)
+	return nil
+}
+
+func (e *eventsScreen) rebuild() {
+	if e.sh.events == nil {
+		e.l.setRows(e.message("waiting for events…"))
+		return
+	}
+	evs := make([]*Event, len(e.sh.events))
+	for i := range e.sh.events {
+		evs[i] = &e.sh.events[i]
+	}
+	slices.SortStableFunc(evs, func(a, b *Event) int { return b.Time.Compare(a.Time) })
+	now := e.sh.now()
+	c := newColumns("TIME", "AGE", "KIND", "MESSAGE").alignRight(1)
+	cells := make([][]string, len(evs))
+	for i, ev := range evs {
+		cells[i] = []string{ev.Time.Format("15:04:05"), age(now.Sub(ev.Time)), ev.Kind, ev.Message}
+		c.measure(cells[i])
+	}
+	c.fitTo(e.width())
+	rows := e.section(nil, fmt.Sprintf("EVENTS (%d) newest first", len(evs)), c)
+	for i, ev := range evs {
+		r := row{text: c.row(cells[i]), selectable: true, key: fmt.Sprint(ev.Time.UnixNano(), ev.Kind, ev.Message), data: ev}
+		if ev.Kind == "drift" {
+			r.style = e.sh.st.Bad
+		}
+		rows = append(rows, r)
+	}
+	e.l.setRows(rows)
+}

@@ -1,0 +1,74 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// flowsScreen is conntrack: client -> service => endpoint, newest first,
+// flows seen for the first time marked '*'.
+type flowsScreen struct{ base }
+
+func newFlowsScreen(sh *shared) *flowsScreen {
+	f := &flowsScreen{base{sh: sh}}
+	f.layout = f.rebuild
+	f.rebuild()
+	return f
+}
+
+func (f *flowsScreen) Title() string { return "Flows" }
+
+func (f *flowsScreen) Update(msg tea.Msg) tea.Cmd {
+	if d, ok := msg.(dataMsg); ok && d.kind == kindFlows && d.err == nil {
+		f.rebuild()
+	}
+	f.nav(msg)
+	return nil
+}
+
+func (f *flowsScreen) rebuild() {
+	if f.sh.flows == nil {
+		f.l.setRows(f.message("waiting for flows…"))
+		return
+	}
+	flows := make([]*Flow, len(f.sh.flows))
+	for i := range f.sh.flows {
+		flows[i] = &f.sh.flows[i]
+	}
+	slices.SortStableFunc(flows, func(a, b *Flow) int {
+		return cmp.Or(b.Started.Compare(a.Started), cmp.Compare(a.Client, b.Client))
+	})
+	now := f.sh.now()
+	c := newColumns(" ", "CLIENT", "SERVICE", "ENDPOINT", "PROTO", "STATE", "BYTES", "AGE", "NODE").
+		alignRight(6, 7).dropFirst(8, 4).keepWhole(1, 2, 3)
+	cells := make([][]string, len(flows))
+	nNew := 0
+	for i, fl := range flows {
+		mark, ep := " ", "=> "+fl.Endpoint
+		if fl.New {
+			mark = "*"
+			nNew++
+		}
+		if fl.Endpoint == "" {
+			ep = "   (not NATed)"
+		}
+		cells[i] = []string{mark, fl.Client, "-> " + fl.Service, ep, fl.Proto, fl.State,
+			humanBytes(float64(fl.Bytes)), age(now.Sub(fl.Started)), fl.Node}
+		c.measure(cells[i])
+	}
+	c.fitTo(f.width())
+	rows := f.section(nil, fmt.Sprintf("FLOWS (%d, %d new)", len(flows), nNew), c)
+	for i, fl := range flows {
+		r := row{text: c.row(cells[i]), selectable: true,
+			key: fl.Node + "/" + fl.Proto + "/" + fl.Client + "/" + fl.Service + "/" + strconv.FormatInt(fl.Started.UnixNano(), 10), data: fl}
+		if fl.New {
+			r.style = f.sh.st.New
+		}
+		rows = append(rows, r)
+	}
+	f.l.setRows(rows)
+}

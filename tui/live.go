@@ -1,0 +1,338 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/daemon"
+	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/probe"
+	"kinn.dev/kinn/lab/service"
+	"kinn.dev/kinn/topology"
+)
+
+// Live is the Source of a running lab: the lab's recorded state, its lab
+// process's status and the kernel's counters, all through package lab.
+type Live struct {
+	o    lab.Options
+	name string
+
+	mu      sync.Mutex
+	st      *lab.State
+	stamp   time.Time // of the state files st was read from
+	prev    map[string]lab.LinkSample
+	history map[string][]float64
+	seen    map[uint32]time.Time // conntrack ids and when first seen
+}
+
+var _ Source = (*Live)(nil)
+
+// NewLive watches the named lab.
+func NewLive(o lab.Options, name string) *Live {
+	return &Live{o: o, name: name, prev: map[string]lab.LinkSample{}, history: map[string][]float64{}, seen: map[uint32]time.Time{}}
+}
+
+// state returns the lab's state, read again only when its files changed.
+func (l *Live) state() (*lab.State, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fi, err := os.Stat(filepath.Join(l.o.StateDir(l.name), "plan.json"))
+	if err != nil {
+		return nil, fmt.Errorf("lab %s: %w", l.name, err)
+	}
+	if l.st != nil && !fi.ModTime().After(l.stamp) {
+		return l.st, nil
+	}
+	st, err := lab.Load(l.o, l.name)
+	if err != nil {
+		return nil, err
+	}
+	l.st, l.stamp = st, fi.ModTime()
+	return st, nil
+}
+
+func (l *Live) status(ctx context.Context) *daemon.Status {
+	s, _ := daemon.NewClient(l.o, l.name).Status(ctx)
+	return s
+}
+
+// Snapshot implements Source.
+func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
+	st, err := l.state()
+	if err != nil {
+		return nil, err
+	}
+	status := l.status(ctx)
+	snap := &Snapshot{Lab: l.name, Taken: time.Now()}
+	for _, n := range st.Nodes() {
+		role := "worker"
+		if _, ok := n.Labels["node-role.kubernetes.io/control-plane"]; ok {
+			role = "control-plane"
+		}
+		mac := ""
+		for _, pn := range st.Plan.Nodes {
+			for _, link := range pn.Links {
+				if pn.Name == n.Name && link.VXLAN != nil {
+					mac = link.MAC
+				}
+			}
+		}
+		snap.Nodes = append(snap.Nodes, NodeInfo{Name: n.Name, Role: role, IP: n.Status.Addresses[0].Address,
+			PodCIDR: n.Spec.PodCIDR, VTEPMAC: mac, Ready: n.Status.Conditions[0].Status == "True"})
+	}
+	for _, p := range st.Pods(readiness(status)) {
+		pi := PodInfo{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, IP: p.Status.PodIP,
+			Terminating: p.DeletionTimestamp != nil}
+		for _, c := range p.Status.Conditions {
+			pi.Ready = pi.Ready || (c.Type == "Ready" && c.Status == "True")
+		}
+		if status != nil {
+			pi.Reason = status.Pods[p.Namespace+"/"+p.Name].Reason
+		}
+		for _, c := range p.Spec.Containers {
+			for _, cp := range c.Ports {
+				pi.Ports = append(pi.Ports, fmt.Sprintf("%d/%s", cp.ContainerPort, cmpOr(string(cp.Protocol), "TCP")))
+			}
+		}
+		snap.Pods = append(snap.Pods, pi)
+	}
+	ports := service.Ports(st.Services, st.PodStates(readiness(status)))
+	for _, s := range st.Services {
+		si := ServiceInfo{Namespace: s.Namespace, Name: s.Name, Type: string(s.Spec.Type), ClusterIP: s.Spec.ClusterIP}
+		for _, sp := range s.Spec.Ports {
+			p := fmt.Sprintf("%d/%s", sp.Port, sp.Protocol)
+			if sp.NodePort != 0 {
+				p = fmt.Sprintf("%d:%d/%s", sp.Port, sp.NodePort, sp.Protocol)
+			}
+			si.Ports = append(si.Ports, p)
+		}
+		si.ReadyEndpoints, si.TotalEndpoints = endpointCounts(ports, s.Namespace, s.Name)
+		snap.Services = append(snap.Services, si)
+	}
+	return snap, nil
+}
+
+// endpointCounts counts a Service's distinct endpoints over its ports.
+func endpointCounts(ports []service.Port, ns, name string) (ready, total int) {
+	seen := map[netip.Addr]bool{}
+	for _, p := range ports {
+		if p.Namespace != ns || p.Service != name {
+			continue
+		}
+		for _, e := range p.Endpoints {
+			if !seen[e.IP] {
+				seen[e.IP] = true
+				total++
+				if e.Ready {
+					ready++
+				}
+			}
+		}
+	}
+	return ready, total
+}
+
+func readiness(s *daemon.Status) lab.Readiness {
+	return func(key string) (bool, bool) {
+		if s == nil {
+			return false, false
+		}
+		p := s.Pods[key]
+		return p.Ready, p.Terminating
+	}
+}
+
+// historyLen is how much of the past a sparkline shows, one sample a refresh.
+const historyLen = 60
+
+// Rates implements Source: rates are the difference of two samples.
+func (l *Live) Rates(ctx context.Context) ([]Rate, error) {
+	st, err := l.state()
+	if err != nil {
+		return nil, err
+	}
+	samples, errs := st.LinkSamples()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Rate
+	for _, s := range samples {
+		r := Rate{Name: s.Name, Kind: s.Kind, Node: s.Node}
+		if p, ok := l.prev[s.Name]; ok {
+			if dt := s.Taken.Sub(p.Taken).Seconds(); dt > 0 {
+				r.RxBps, r.TxBps = float64(s.RxBytes-p.RxBytes)/dt, float64(s.TxBytes-p.TxBytes)/dt
+				r.RxPps, r.TxPps = float64(s.RxPackets-p.RxPackets)/dt, float64(s.TxPackets-p.TxPackets)/dt
+			}
+		}
+		l.prev[s.Name] = s
+		h := append(l.history[s.Name], r.RxBps+r.TxBps)
+		if len(h) > historyLen {
+			h = h[len(h)-historyLen:]
+		}
+		l.history[s.Name] = h
+		r.History = slices.Clone(h)
+		out = append(out, r)
+	}
+	return out, errors.Join(errs...)
+}
+
+// Flows implements Source: the tracked connections that involve a pod or a
+// Service, newest first.
+func (l *Live) Flows(ctx context.Context) ([]Flow, error) {
+	st, err := l.state()
+	if err != nil {
+		return nil, err
+	}
+	conns, errs := st.Connections()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	var out []Flow
+	alive := map[uint32]bool{}
+	tunnel := st.Topology.Networking.VXLANPort
+	for _, c := range conns {
+		// The overlay's own UDP (each node tracks its VXLAN packets) would
+		// bury the pods' connections.
+		if c.Client.Addr().IsLoopback() || (c.Proto == "UDP" && c.Dest.Port() == tunnel) {
+			continue
+		}
+		alive[c.ID] = true
+		first, ok := l.seen[c.ID]
+		if !ok {
+			first = now
+			l.seen[c.ID] = now
+		}
+		f := Flow{Node: c.Node, Proto: c.Proto, Client: c.Client.String(), Service: c.Dest.String(),
+			State: c.State, Bytes: c.Bytes, Started: first, New: !ok}
+		if c.Service != "" {
+			f.Service = c.Service + " " + c.Dest.String()
+		}
+		if c.Endpoint != c.Dest {
+			f.Endpoint = c.Endpoint.String()
+		}
+		out = append(out, f)
+	}
+	for id := range l.seen {
+		if !alive[id] {
+			delete(l.seen, id)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Flow) int { return b.Started.Compare(a.Started) })
+	return out, errors.Join(errs...)
+}
+
+// Rules implements Source.
+func (l *Live) Rules(ctx context.Context, node string) (*lab.RulesView, error) {
+	st, err := l.state()
+	if err != nil {
+		return nil, err
+	}
+	return st.Rules(node, service.Ports(st.Services, st.PodStates(readiness(l.status(ctx)))))
+}
+
+// Events implements Source: the lab process's log, newest first.
+func (l *Live) Events(ctx context.Context) ([]Event, error) {
+	b, err := os.ReadFile(daemon.LogPath(l.o, l.name))
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var out []Event
+	for i := len(lines) - 1; i >= 0 && len(out) < 500; i-- {
+		out = append(out, parseEvent(lines[i]))
+	}
+	return out, nil
+}
+
+// parseEvent reads one log line ("2006/01/02 15:04:05 message").
+func parseEvent(line string) Event {
+	if len(line) > 20 {
+		if t, err := time.ParseInLocation("2006/01/02 15:04:05", line[:19], time.Local); err == nil {
+			msg := line[20:]
+			kind := "lab"
+			switch {
+			case strings.HasPrefix(msg, "pod "):
+				kind = "pod"
+			case strings.HasPrefix(msg, "proxy "):
+				kind = "proxy"
+			}
+			return Event{Time: t, Kind: kind, Message: msg}
+		}
+	}
+	return Event{Kind: "lab", Message: line}
+}
+
+// SendRequests implements Source: n HTTP requests (or UDP "hostname"
+// datagrams) from a pod to a Service's first port, counted by the pod that
+// answered.
+func (l *Live) SendRequests(ctx context.Context, fromPod, svc string, n int) (map[string]int, error) {
+	st, err := l.state()
+	if err != nil {
+		return nil, err
+	}
+	ns, pod, _ := strings.Cut(fromPod, "/")
+	netns, err := st.Netns(lab.Target{Namespace: ns, Pod: pod})
+	if err != nil {
+		return nil, err
+	}
+	var addr, proto string
+	for _, s := range st.Services {
+		if s.Namespace+"/"+s.Name == svc && len(s.Spec.Ports) > 0 && s.Spec.ClusterIP != "None" {
+			addr = fmt.Sprintf("%s:%d", s.Spec.ClusterIP, s.Spec.Ports[0].Port)
+			proto = string(s.Spec.Ports[0].Protocol)
+		}
+	}
+	if addr == "" {
+		return nil, fmt.Errorf("service %s has no ClusterIP port", svc)
+	}
+	p := probe.Prober{Enter: kernel.Do, Netns: netns, Timeout: time.Second}
+	got := map[string]int{}
+	for range n {
+		var body string
+		var err error
+		if proto == "UDP" {
+			body, err = p.UDP(ctx, addr, "hostname")
+		} else {
+			body, err = p.HTTPGet(ctx, addr, "/hostname")
+		}
+		if err != nil {
+			got["<"+string(probe.Classify(err))+">"]++
+			continue
+		}
+		got[strings.TrimSpace(body)]++
+	}
+	return got, nil
+}
+
+// Scale implements Source, through the CLI's path.
+func (l *Live) Scale(ctx context.Context, ns, deployment string, replicas int) error {
+	_, err := daemon.Edit(ctx, l.o, l.name, func(raw []byte, _ string) ([]byte, error) {
+		return topology.Scale(raw, ns, deployment, replicas)
+	})
+	return err
+}
+
+// SetReady implements Source.
+func (l *Live) SetReady(ctx context.Context, ns, pod string, ready bool) error {
+	return daemon.NewClient(l.o, l.name).SetReady(ctx, ns, pod, ready)
+}
+
+// DeletePod implements Source, with the pod's own grace period.
+func (l *Live) DeletePod(ctx context.Context, ns, pod string) error {
+	return daemon.NewClient(l.o, l.name).DeletePod(ctx, ns, pod, -1)
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,315 @@
+package tui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"kinn.dev/kinn/lab"
+)
+
+var rulesKeys = struct{ NextNode, PrevNode key.Binding }{
+	NextNode: key.NewBinding(key.WithKeys("n", "right", "l"), key.WithHelp("n/→", "next node")),
+	PrevNode: key.NewBinding(key.WithKeys("p", "left", "h"), key.WithHelp("p/←", "previous node")),
+}
+
+// diffHold is how long a frontend or endpoint that appeared or went away
+// stays marked '+' or '-'.
+const diffHold = 5 * time.Second
+
+// rulesScreen is one node's dataplane: Service frontends with their chains
+// and counters and their endpoints, then routes, neighbours and FDB. A
+// counter that grew since the previous frame is marked '↑'; a frontend or
+// endpoint that appeared or went away is marked '+' or '-' for diffHold.
+type rulesScreen struct {
+	base
+	nodeIdx int
+	cur     *lab.RulesView      // the last good view of node()
+	grew    map[string]bool     // keys whose counter grew in the last frame
+	changes map[string]ruleDiff // appeared or went away, recently
+}
+
+type ruleDiff struct {
+	sign    byte // '+' or '-'
+	at      time.Time
+	front   lab.FrontendView // what went away, to keep showing it
+	ep      lab.EndpointView
+	isFront bool
+}
+
+func newRulesScreen(sh *shared) *rulesScreen {
+	r := &rulesScreen{base: base{sh: sh}, changes: map[string]ruleDiff{}}
+	r.layout = r.rebuild
+	r.rebuild()
+	return r
+}
+
+func (r *rulesScreen) Title() string { return "Rules" }
+
+func (r *rulesScreen) Keys() []key.Binding {
+	return []key.Binding{rulesKeys.NextNode, rulesKeys.PrevNode}
+}
+
+// node is the node the screen shows, "" before the first snapshot.
+func (r *rulesScreen) node() string {
+	if r.sh.snap == nil || len(r.sh.snap.Nodes) == 0 {
+		return ""
+	}
+	return r.sh.snap.Nodes[min(r.nodeIdx, len(r.sh.snap.Nodes)-1)].Name
+}
+
+// The list sits under a one-line node bar.
+func (r *rulesScreen) SetSize(w, h int) {
+	r.w, r.h = w, h
+	r.l.setHeight(h - 1)
+	r.rebuild()
+}
+
+func (r *rulesScreen) View() string {
+	return r.bar() + "\n" + strings.Join(r.l.view(r.sh.st, r.w), "\n")
+}
+
+func (r *rulesScreen) bar() string {
+	st := r.sh.st
+	if r.node() == "" {
+		return st.Dim.Render("no nodes yet")
+	}
+	n := len(r.sh.snap.Nodes)
+	s := fmt.Sprintf("NODE %s (%d/%d, n/p for others)", r.node(), min(r.nodeIdx, n-1)+1, n)
+	if v := r.cur; v != nil {
+		s += fmt.Sprintf("  ip %s  pods %s", v.IP, v.PodCIDR)
+	}
+	return st.Title.Render(clip(s, r.w))
+}
+
+func (r *rulesScreen) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case dataMsg:
+		switch {
+		case msg.kind == kindSnapshot && msg.err == nil:
+			if r.cur != nil && r.cur.Node != r.node() {
+				r.reset() // the node list changed under us
+			}
+			r.rebuild()
+		case msg.kind == kindRules && msg.err == nil && msg.rules != nil && msg.node == r.node():
+			r.observe(msg.rules)
+			r.rebuild()
+		}
+		return nil
+	case tea.KeyPressMsg:
+		if r.nav(msg) || r.node() == "" {
+			return nil
+		}
+		n := len(r.sh.snap.Nodes)
+		switch {
+		case key.Matches(msg, rulesKeys.NextNode):
+			r.nodeIdx = (min(r.nodeIdx, n-1) + 1) % n
+		case key.Matches(msg, rulesKeys.PrevNode):
+			r.nodeIdx = (min(r.nodeIdx, n-1) + n - 1) % n
+		default:
+			return nil
+		}
+		r.reset()
+		r.rebuild()
+		// Fetch the new node now; the periodic loop picks it up too.
+		return r.sh.f.fetch(kindRules, r.node(), false)
+	}
+	return nil
+}
+
+func (r *rulesScreen) reset() {
+	r.cur, r.grew = nil, nil
+	clear(r.changes)
+}
+
+func frontKey(f *lab.FrontendView) string { return f.Service + " " + f.Kind + " " + f.Frontend }
+func epKey(f *lab.FrontendView, e *lab.EndpointView) string {
+	return frontKey(f) + " " + e.Addr
+}
+
+// observe compares a new view with the current one: which counters grew,
+// what appeared, what went away.
+func (r *rulesScreen) observe(v *lab.RulesView) {
+	now := r.sh.now()
+	for k, d := range r.changes {
+		if now.Sub(d.at) >= diffHold {
+			delete(r.changes, k)
+		}
+	}
+	old := r.cur
+	r.cur = v
+	r.grew = map[string]bool{}
+	if old == nil {
+		return // the first frame: nothing to compare with
+	}
+	type counted struct {
+		pkts  uint64
+		front *lab.FrontendView
+		ep    *lab.EndpointView
+	}
+	before := map[string]counted{}
+	for i := range old.Services {
+		f := &old.Services[i]
+		before[frontKey(f)] = counted{f.Packets, f, nil}
+		for j := range f.Endpoints {
+			before[epKey(f, &f.Endpoints[j])] = counted{f.Endpoints[j].Packets, f, &f.Endpoints[j]}
+		}
+	}
+	seen := func(k string, pkts uint64) {
+		b, ok := before[k]
+		switch {
+		case !ok:
+			r.changes[k] = ruleDiff{sign: '+', at: now}
+		case pkts > b.pkts:
+			r.grew[k] = true
+		}
+		delete(before, k)
+	}
+	for i := range v.Services {
+		f := &v.Services[i]
+		seen(frontKey(f), f.Packets)
+		for j := range f.Endpoints {
+			seen(epKey(f, &f.Endpoints[j]), f.Endpoints[j].Packets)
+		}
+	}
+	for k, b := range before {
+		d := ruleDiff{sign: '-', at: now, front: *b.front, isFront: b.ep == nil}
+		if b.ep != nil {
+			d.ep = *b.ep
+		}
+		r.changes[k] = d
+	}
+}
+
+func (r *rulesScreen) rebuild() {
+	v := r.cur
+	if v == nil {
+		msg := "waiting for rules…"
+		if n := r.node(); n != "" {
+			msg = "waiting for " + n + "'s rules…"
+		}
+		r.l.setRows(r.message(msg))
+		return
+	}
+	st := r.sh.st
+	now := r.sh.now()
+	live := func(k string) (ruleDiff, bool) {
+		d, ok := r.changes[k]
+		return d, ok && now.Sub(d.at) < diffHold
+	}
+	mark := func(k string) string {
+		if d, ok := live(k); ok {
+			return string(d.sign)
+		}
+		return " "
+	}
+	count := func(k string, n uint64) string {
+		if r.grew[k] {
+			return "↑" + humanCount(float64(n))
+		}
+		return humanCount(float64(n))
+	}
+	c := newColumns(" ", "SERVICE / ENDPOINT", "FRONTEND / ADDR", "KIND/STATE", "NODE", "CHAIN", "PKTS", "BYTES").
+		capAt(1, 44).capAt(5, 40).alignRight(6, 7).dropFirst(4, 7).keepWhole(2)
+	type line struct {
+		cells []string
+		key   string
+		note  string
+	}
+	var lines []line
+	addFront := func(f *lab.FrontendView, sign string) {
+		k := frontKey(f)
+		if sign == "" {
+			sign = mark(k)
+		}
+		lines = append(lines, line{cells: []string{sign, f.Service, f.Frontend, f.Kind, "", f.Chain,
+			count(k, f.Packets), humanBytes(float64(f.Bytes))}, key: k, note: f.Note})
+	}
+	addEp := func(f *lab.FrontendView, e *lab.EndpointView, sign string) {
+		k := epKey(f, e)
+		if sign == "" {
+			sign = mark(k)
+		}
+		use := "  "
+		if e.Used {
+			use = "=>"
+		}
+		// The Service's own namespace goes without saying.
+		pod := strings.TrimPrefix(e.Pod, strings.SplitN(f.Service, "/", 2)[0]+"/")
+		lines = append(lines, line{cells: []string{sign, "  " + use + " " + pod, e.Addr, e.State, e.Node,
+			e.Chain, count(k, e.Packets), humanBytes(float64(e.Bytes))}, key: k})
+	}
+	// Gone things, by the frontend they belonged to, in a stable order.
+	var goneKeys []string
+	for k, d := range r.changes {
+		if _, ok := live(k); ok && d.sign == '-' {
+			goneKeys = append(goneKeys, k)
+		}
+	}
+	slices.Sort(goneKeys)
+	current := map[string]bool{}
+	for i := range v.Services {
+		current[frontKey(&v.Services[i])] = true
+	}
+	for i := range v.Services {
+		f := &v.Services[i]
+		addFront(f, "")
+		for j := range f.Endpoints {
+			addEp(f, &f.Endpoints[j], "")
+		}
+		for _, k := range goneKeys {
+			if d := r.changes[k]; !d.isFront && frontKey(&d.front) == frontKey(f) {
+				addEp(f, &d.ep, "-")
+			}
+		}
+	}
+	for _, k := range goneKeys {
+		if d := r.changes[k]; d.isFront && !current[k] {
+			addFront(&d.front, "-")
+		}
+	}
+	for _, l := range lines {
+		c.measure(l.cells)
+	}
+	c.fitTo(r.width())
+	rows := r.section(nil, fmt.Sprintf("SERVICES (%d frontends)  => used by this node  ↑ grew  +/- changed", len(v.Services)), c)
+	for _, l := range lines {
+		rw := row{text: c.row(l.cells), selectable: true, key: l.key}
+		switch {
+		case l.cells[0] == "+":
+			rw.style = st.Added
+		case l.cells[0] == "-":
+			rw.style = st.Removed
+		case r.grew[l.key]:
+			rw.style = st.Grew
+		}
+		rows = append(rows, rw)
+		if l.note != "" {
+			rows = append(rows, row{text: "       # " + l.note, style: st.Dim, selectable: true, key: l.key + " note"})
+		}
+	}
+	for _, sec := range []struct {
+		title string
+		es    []lab.EntryView
+	}{{"ROUTES", v.Routes}, {"NEIGHBOURS", v.Neigh}, {"FDB", v.FDB}} {
+		ec := newColumns("ENTRY", "NOTE").capAt(0, 72)
+		for _, e := range sec.es {
+			ec.measure([]string{e.Entry, "# " + e.Note})
+		}
+		ec.fitTo(r.width())
+		rows = r.section(rows, fmt.Sprintf("%s (%d)", sec.title, len(sec.es)), nil)
+		for _, e := range sec.es {
+			note := ""
+			if e.Note != "" {
+				note = "# " + e.Note
+			}
+			rows = append(rows, row{text: ec.row([]string{e.Entry, note}), selectable: true,
+				key: sec.title + " " + e.Entry})
+		}
+	}
+	r.l.setRows(rows)
+}
