@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"context"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +96,109 @@ func conns(v *lab.RulesView, svc string) uint64 {
 		}
 	}
 	return n
+}
+
+// tmuxScreen runs kinn tui in a detached tmux session and reads its screen.
+type tmuxScreen struct {
+	t    *testing.T
+	name string
+}
+
+func startTUI(t *testing.T, e *env) *tmuxScreen {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("skipping: needs tmux")
+	}
+	s := &tmuxScreen{t: t, name: e.name}
+	cmd := strings.Join(append([]string{kinnBin}, append(e.dirs, "tui", "--name", e.name)...), " ")
+	if out, err := exec.Command("tmux", "new-session", "-d", "-s", s.name, "-x", "160", "-y", "50", cmd).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", s.name).Run() })
+	return s
+}
+
+func (s *tmuxScreen) keys(keys ...string) {
+	for _, k := range keys {
+		exec.Command("tmux", "send-keys", "-t", s.name, k).Run()
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *tmuxScreen) screen() string {
+	out, _ := exec.Command("tmux", "capture-pane", "-t", s.name, "-p").Output()
+	return string(out)
+}
+
+// waitFor polls the screen until ok says yes, or fails after 10 s.
+func (s *tmuxScreen) waitFor(what string, ok func(string) bool) string {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		scr := s.screen()
+		if ok(scr) {
+			return scr
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the screen never showed %s:\n%s", what, scr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// webCount sums the connection counters of the web Service's endpoint
+// chains on the Rules screen.
+func webCount(scr string) int {
+	n := 0
+	for _, l := range strings.Split(scr, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && strings.Contains(l, "ep-default-web-80-tcp") {
+			v, _ := strconv.Atoi(strings.TrimPrefix(f[len(f)-2], "↑"))
+			n += v
+		}
+	}
+	return n
+}
+
+// TestTUIInTmux runs the real binary in tmux against a real lab: the screen
+// shows the lab's nodes, pods and services, and traffic sent from the UI
+// makes the Rules screen's counters grow.
+func TestTUIInTmux(t *testing.T) {
+	e := newEnv(t, "tui")
+	e.up("")
+	s := startTUI(t, e)
+	s.waitFor("the nodes, pods and services", func(scr string) bool {
+		return strings.Contains(scr, "kinn-control-plane") && strings.Contains(scr, "client") && strings.Contains(scr, "web-nodeport")
+	})
+	var clientNode string
+	for _, p := range e.pods() {
+		if p.Name == "client" {
+			clientNode = p.Spec.NodeName
+		}
+	}
+	// The Rules screen of the client's node, before.
+	s.keys("4")
+	rules := func(scr string) bool {
+		return strings.Contains(scr, "NODE "+clientNode) && strings.Contains(scr, "ep-default-web-80-tcp")
+	}
+	for i := 0; i < 3 && !rules(s.screen()); i++ {
+		s.keys("n")
+		time.Sleep(1200 * time.Millisecond)
+	}
+	before := webCount(s.waitFor("the client's node's rules", rules))
+	// Send 20 requests from the client pod to the web Service.
+	s.keys("1", "/")
+	for _, c := range "client" {
+		s.keys(string(c))
+	}
+	s.keys("Enter")
+	s.waitFor("the client pod selected", func(scr string) bool { return strings.Contains(scr, "> ") && strings.Contains(scr, "client") })
+	s.keys("s")
+	s.waitFor("the send prompt", func(scr string) bool { return strings.Contains(scr, "SEND REQUESTS from default/client") })
+	s.keys("Enter")
+	s.waitFor("the answer", func(scr string) bool { return strings.Contains(scr, "default/client -> default/web") })
+	s.keys("Escape", "4")
+	after := s.waitFor("the counters grown", func(scr string) bool { return rules(scr) && webCount(scr) >= before+20 })
+	if !strings.Contains(after, "↑") {
+		t.Errorf("grown counters are not highlighted:\n%s", after)
+	}
 }
