@@ -73,8 +73,17 @@ type ConnView struct {
 	ID       uint32
 }
 
+// ConnTracker keeps the conntrack connections of a live view open.
+type ConnTracker struct{ t *nft.Tracker }
+
+// NewConnTracker returns a tracker; Close it when done.
+func NewConnTracker() *ConnTracker { return &ConnTracker{t: nft.NewTracker()} }
+
+// Close releases its connections.
+func (c *ConnTracker) Close() { c.t.Close() }
+
 // Connections reads every node's conntrack table.
-func (s *State) Connections() ([]ConnView, []error) {
+func (s *State) Connections(ct *ConnTracker) ([]ConnView, []error) {
 	svc := map[netip.AddrPort]string{}
 	nodePorts := map[uint16]string{}
 	for _, sv := range s.Services {
@@ -89,7 +98,7 @@ func (s *State) Connections() ([]ConnView, []error) {
 	var out []ConnView
 	var errs []error
 	for _, n := range s.Plan.Nodes {
-		conns, err := nft.Conns(n.Netns)
+		conns, err := ct.t.Conns(n.Netns)
 		if err != nil {
 			errs = append(errs, err)
 			continue

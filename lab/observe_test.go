@@ -49,6 +49,13 @@ func TestObserveTraffic(t *testing.T) {
 		}
 		tb.Close()
 	}
+	// Subscribe before the traffic: its connections must then arrive as
+	// conntrack events, not through the first dump.
+	ct := NewConnTracker()
+	defer ct.Close()
+	if _, errs := st.Connections(ct); len(errs) != 0 {
+		t.Fatal(errs)
+	}
 	before := samples(t, st)
 	p := probe.Prober{Enter: kernel.Do, Netns: a.Netns, Timeout: time.Second}
 	for range 5 {
@@ -65,16 +72,19 @@ func TestObserveTraffic(t *testing.T) {
 	if after[a.Key()].TxPackets < before[a.Key()].TxPackets+5 {
 		t.Errorf("pod %s sent 5 echoes, its tx counter says %d", a.Key(), after[a.Key()].TxPackets-before[a.Key()].TxPackets)
 	}
-	conns, errs := st.Connections()
-	if len(errs) != 0 {
-		t.Fatal(errs)
-	}
 	found := false
-	for _, c := range conns {
-		found = found || (c.Proto == "ICMP" && c.Client.Addr() == a.IP.Addr() && c.Dest.Addr() == b.IP.Addr())
+	for try := 0; try < 20 && !found; try++ {
+		time.Sleep(50 * time.Millisecond) // events are applied asynchronously
+		conns, errs := st.Connections(ct)
+		if len(errs) != 0 {
+			t.Fatal(errs)
+		}
+		for _, c := range conns {
+			found = found || (c.Proto == "ICMP" && c.Client.Addr() == a.IP.Addr() && c.Dest.Addr() == b.IP.Addr())
+		}
 	}
 	if !found {
-		t.Errorf("no ICMP connection %s -> %s among %d tracked", a.IP.Addr(), b.IP.Addr(), len(conns))
+		t.Errorf("no ICMP connection %s -> %s arrived as a conntrack event", a.IP.Addr(), b.IP.Addr())
 	}
 }
 

@@ -32,14 +32,19 @@ type Live struct {
 	prev    map[string]lab.LinkSample
 	history map[string][]float64
 	seen    map[uint32]time.Time // conntrack ids and when first seen
+	tracker *lab.ConnTracker
 }
 
 var _ Source = (*Live)(nil)
 
 // NewLive watches the named lab.
 func NewLive(o lab.Options, name string) *Live {
-	return &Live{o: o, name: name, prev: map[string]lab.LinkSample{}, history: map[string][]float64{}, seen: map[uint32]time.Time{}}
+	return &Live{o: o, name: name, prev: map[string]lab.LinkSample{}, history: map[string][]float64{},
+		seen: map[uint32]time.Time{}, tracker: lab.NewConnTracker()}
 }
+
+// Close releases what the source keeps open.
+func (l *Live) Close() { l.tracker.Close() }
 
 // state returns the lab's state, read again only when its files changed.
 func (l *Live) state() (*lab.State, error) {
@@ -191,7 +196,7 @@ func (l *Live) Flows(ctx context.Context) ([]Flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	conns, errs := st.Connections()
+	conns, errs := st.Connections(l.tracker)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()

@@ -447,6 +447,16 @@ func TestDataLoopRearms(t *testing.T) {
 	if cmd == nil {
 		t.Fatal("a periodic result does not re-arm its loop")
 	}
+	// Hidden, the Flows loop keeps ticking but fetches nothing.
+	_, cmd = m.Update(tickMsg{kindFlows})
+	if msg, ok := cmd().(tickMsg); !ok || msg.kind != kindFlows {
+		t.Errorf("a tick for the hidden Flows screen did not just re-arm: %#v", msg)
+	}
+	// Shown, it fetches at once, and then on every tick.
+	_, cmd = m.Update(tea.KeyPressMsg{Code: '3', Text: "3"})
+	if msg, ok := cmd().(dataMsg); !ok || msg.kind != kindFlows {
+		t.Errorf("showing Flows did not fetch them: %#v", msg)
+	}
 	_, cmd = m.Update(tickMsg{kindFlows})
 	if msg, ok := cmd().(dataMsg); !ok || msg.kind != kindFlows || !msg.rearm {
 		t.Errorf("tick did not fetch flows: %#v", msg)

@@ -142,6 +142,14 @@ func newModel(ctx context.Context, src Source, opts Options) *model {
 	return m
 }
 
+// wants says whether a kind of data is worth fetching now: the snapshot
+// and the rates always (every screen names pods; sparklines need every
+// sample), the others only while their screen is shown — a conntrack dump
+// of every node each second costs more than the whole rest of the UI.
+func (m *model) wants(k kind) bool {
+	return k == kindSnapshot || k == kindRates || int(k) == m.active
+}
+
 func (m *model) Init() tea.Cmd {
 	cmds := make([]tea.Cmd, 0, numKinds)
 	for k := range numKinds {
@@ -157,6 +165,9 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	case tickMsg:
+		if !m.wants(msg.kind) {
+			return m, m.sh.f.tick(msg.kind) // keep the loop, skip the work
+		}
 		return m, m.sh.f.fetch(msg.kind, m.rules.node(), true)
 	case dataMsg:
 		return m, m.data(msg)
@@ -217,17 +228,30 @@ func (m *model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, keys.Filter):
 		m.filtering = true
 	case key.Matches(msg, keys.Next):
-		m.active = (m.active + 1) % len(m.screens)
+		return m.show((m.active + 1) % len(m.screens))
 	case key.Matches(msg, keys.Prev):
-		m.active = (m.active + len(m.screens) - 1) % len(m.screens)
+		return m.show((m.active + len(m.screens) - 1) % len(m.screens))
 	case key.Matches(msg, keys.Screen):
-		m.active = int(msg.String()[0] - '1')
+		return m.show(int(msg.String()[0] - '1'))
 	case key.Matches(msg, keys.Back):
 		if !s.Back() {
 			m.setFilter("")
 		}
 	default:
 		return s.Update(msg)
+	}
+	return nil
+}
+
+// show focuses screen i and fetches its data at once: while hidden, its
+// loop skipped the work.
+func (m *model) show(i int) tea.Cmd {
+	if i == m.active {
+		return nil
+	}
+	m.active = i
+	if k := kind(i); k != kindSnapshot && k != kindRates {
+		return m.sh.f.fetch(k, m.rules.node(), false)
 	}
 	return nil
 }

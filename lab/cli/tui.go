@@ -33,5 +33,7 @@ func openTUI(ctx context.Context, cmd *cli.Command, o lab.Options, name string) 
 		return err
 	}
 	r := cmd.Root()
-	return tui.Run(ctx, tui.NewLive(o, name), tui.Options{Lab: name, Input: r.Reader, Output: r.Writer})
+	src := tui.NewLive(o, name)
+	defer src.Close()
+	return tui.Run(ctx, src, tui.Options{Lab: name, Input: r.Reader, Output: r.Writer})
 }
