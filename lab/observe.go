@@ -71,6 +71,7 @@ type ConnView struct {
 	State    string
 	Bytes    uint64
 	ID       uint32
+	Started  time.Time // zero without conntrack timestamps
 }
 
 // ConnTracker keeps the conntrack connections of a live view open.
@@ -105,7 +106,7 @@ func (s *State) Connections(ct *ConnTracker) ([]ConnView, []error) {
 		}
 		for _, c := range conns {
 			v := ConnView{Node: n.Name, Proto: c.Proto, Client: c.Client, Dest: c.Dest, Endpoint: c.Endpoint,
-				State: c.State, Bytes: c.Bytes, ID: c.ID, Service: svc[c.Dest]}
+				State: c.State, Bytes: c.Bytes, ID: c.ID, Service: svc[c.Dest], Started: c.Started}
 			if v.Service == "" && c.Dest.Addr() == n.Underlay.Addr() {
 				v.Service = nodePorts[c.Dest.Port()]
 			}

@@ -203,7 +203,18 @@ func (l *Live) Flows(ctx context.Context) ([]Flow, error) {
 	var out []Flow
 	alive := map[uint32]bool{}
 	tunnel := st.Topology.Networking.VXLANPort
+	// A Service connection is tracked twice: NATed on the client's node,
+	// and as plain pod-to-pod traffic on the endpoint's. Show it once.
+	natted := map[[2]netip.AddrPort]bool{}
 	for _, c := range conns {
+		if c.Endpoint != c.Dest {
+			natted[[2]netip.AddrPort{c.Client, c.Endpoint}] = true
+		}
+	}
+	for _, c := range conns {
+		if c.Endpoint == c.Dest && natted[[2]netip.AddrPort{c.Client, c.Dest}] {
+			continue
+		}
 		// The overlay's own UDP (each node tracks its VXLAN packets) would
 		// bury the pods' connections.
 		if c.Client.Addr().IsLoopback() || (c.Proto == "UDP" && c.Dest.Port() == tunnel) {
@@ -213,7 +224,10 @@ func (l *Live) Flows(ctx context.Context) ([]Flow, error) {
 		first, ok := l.seen[c.ID]
 		if !ok {
 			first = now
-			l.seen[c.ID] = now
+			if !c.Started.IsZero() {
+				first = c.Started // conntrack's own timestamp
+			}
+			l.seen[c.ID] = first
 		}
 		f := Flow{Node: c.Node, Proto: c.Proto, Client: c.Client.String(), Service: c.Dest.String(),
 			State: c.State, Bytes: c.Bytes, Started: first, New: !ok}

@@ -103,6 +103,10 @@ func wireNode(t *topology.Lab, l *Lab, i int) {
 	n.Sysctls = []Sysctl{
 		{"net/ipv4/ip_forward", "1"},
 		{"net/bridge/bridge-nf-call-iptables", "1"},
+		// Byte counters and start times on tracked connections, for the
+		// terminal UI's Flows screen (conntrack -L shows them too).
+		{"net/netfilter/nf_conntrack_acct", "1"},
+		{"net/netfilter/nf_conntrack_timestamp", "1"},
 	}
 	n.Links = []Link{
 		{Name: "lo", Kind: KindLoop},
