@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -46,8 +47,11 @@ func CreateNetns(name string) (created bool, err error) {
 	if NetnsExists(name) {
 		return false, nil
 	}
-	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
-		return false, err
+	if _, err := os.Stat(NetnsDir); err != nil || !shared.Load() {
+		if err := sharedNetnsDir(); err != nil {
+			return false, err
+		}
+		shared.Store(true) // once per process, or when the directory went
 	}
 	path := NetnsPath(name)
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o444)
@@ -79,9 +83,57 @@ func DeleteNetns(name string) error {
 	return nil
 }
 
-// RemoveNetnsDirIfEmpty removes NetnsDir when no namespace is left in it,
-// so a machine that had none before a lab has none after.
-func RemoveNetnsDirIfEmpty() { os.Remove(NetnsDir) }
+// isMountPoint reports whether path is a mount point (its device differs
+// from its parent's, or it is bound onto itself: mountinfo says).
+func isMountPoint(path string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[4] == path {
+			return true
+		}
+	}
+	return false
+}
+
+// sharedNetnsDir makes NetnsDir a shared mount point, exactly as iproute2's
+// `ip netns add` does before its first namespace. Otherwise a later
+// `ip netns add` by the user bind-mounts the directory over itself, hiding
+// every namespace kinn mounted under it: they would keep running, but
+// could no longer be unmounted by their names.
+var shared atomic.Bool
+
+func sharedNetnsDir() error {
+	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+		return err
+	}
+	err := unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) { // not a mount point yet
+		if err = unix.Mount(NetnsDir, NetnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
+			err = unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("make %s a shared mount point: %w", NetnsDir, err)
+	}
+	return nil
+}
+
+// RemoveNetnsDirIfEmpty removes NetnsDir, and the mount point it is, when
+// no namespace is left in it: a machine that had none before a lab has
+// none after.
+func RemoveNetnsDirIfEmpty() {
+	if ents, err := os.ReadDir(NetnsDir); err != nil || len(ents) > 0 {
+		return
+	}
+	// No MNT_DETACH: if another lab mounted a namespace meanwhile, the
+	// unmount fails busy instead of taking that namespace's name with it.
+	if unix.Unmount(NetnsDir, 0) == nil || !isMountPoint(NetnsDir) {
+		os.Remove(NetnsDir)
+	}
+}
 
 // ListNetns lists named namespaces (mounted or left as empty files by a kill
 // mid-creation) whose names start with prefix.

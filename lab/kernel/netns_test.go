@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"os"
+	"os/exec"
 	"sync"
 	"testing"
 
@@ -21,6 +22,7 @@ func TestNetnsLifecycle(t *testing.T) {
 		for _, n := range names {
 			DeleteNetns(n)
 		}
+		RemoveNetnsDirIfEmpty()
 	})
 	host, err := netns.Get()
 	if err != nil {
@@ -56,6 +58,14 @@ func TestNetnsLifecycle(t *testing.T) {
 	}
 	if len(seen) != 16 {
 		t.Fatalf("namespaces are not distinct: %d unique", len(seen))
+	}
+	// A user's `ip netns add` next to kinn's namespaces hides nothing.
+	userNS := prefix + "user"
+	if out, err := exec.Command("ip", "netns", "add", userNS).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v\n%s", err, out)
+	}
+	if err := DeleteNetns(userNS); err != nil {
+		t.Fatal(err)
 	}
 	// A created-again namespace is left alone.
 	if created, err := CreateNetns(names[0]); err != nil || created {
