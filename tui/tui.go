@@ -126,6 +126,7 @@ type model struct {
 	filters   []string // per screen
 
 	errs   [numKinds]error
+	ticks  [numKinds]int // per kind, to thin out the hidden screens' loops
 	status string
 	failed bool // status is an error
 }
@@ -142,12 +143,22 @@ func newModel(ctx context.Context, src Source, opts Options) *model {
 	return m
 }
 
-// wants says whether a kind of data is worth fetching now: the snapshot
-// and the rates always (every screen names pods; sparklines need every
-// sample), the others only while their screen is shown — a conntrack dump
-// of every node each second costs more than the whole rest of the UI.
+// wants says whether a kind of data is worth fetching now: everything for
+// the screen shown; while hidden, the snapshot every 5th tick (the other
+// screens only need its node list) and the rates every 2nd (so the
+// sparklines have a past when the Traffic screen opens); the rest not at
+// all. With 1,000 pods the collectors are most of the UI's cost.
 func (m *model) wants(k kind) bool {
-	return k == kindSnapshot || k == kindRates || int(k) == m.active
+	m.ticks[k]++
+	switch {
+	case int(k) == m.active:
+		return true
+	case k == kindSnapshot:
+		return m.ticks[k]%5 == 0
+	case k == kindRates:
+		return m.ticks[k]%2 == 0
+	}
+	return false
 }
 
 func (m *model) Init() tea.Cmd {
@@ -250,10 +261,7 @@ func (m *model) show(i int) tea.Cmd {
 		return nil
 	}
 	m.active = i
-	if k := kind(i); k != kindSnapshot && k != kindRates {
-		return m.sh.f.fetch(k, m.rules.node(), false)
-	}
-	return nil
+	return m.sh.f.fetch(kind(i), m.rules.node(), false)
 }
 
 // editFilter is the '/' line editor: the screen filters as you type.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"runtime/debug"
 
 	"github.com/urfave/cli/v3"
 
@@ -32,6 +33,10 @@ func openTUI(ctx context.Context, cmd *cli.Command, o lab.Options, name string) 
 	if _, err := lab.Load(o, name); err != nil {
 		return err
 	}
+	// The UI allocates a lab's worth of rows every second: collect garbage
+	// less often, within a ceiling well under the 150 MB it may use.
+	debug.SetGCPercent(400)
+	debug.SetMemoryLimit(120 << 20)
 	r := cmd.Root()
 	src := tui.NewLive(o, name)
 	defer src.Close()
