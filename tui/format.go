@@ -9,28 +9,15 @@ import (
 )
 
 // humanBytes is 1.2K, 3.4M: powers of 1024, one decimal under 10.
-func humanBytes(v float64) string {
-	units := []string{"", "K", "M", "G", "T"}
-	i := 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	switch {
-	case i == 0:
-		return fmt.Sprintf("%.0f", v)
-	case v < 10:
-		return fmt.Sprintf("%.1f%s", v, units[i])
-	}
-	return fmt.Sprintf("%.0f%s", v, units[i])
-}
+func humanBytes(v float64) string { return human(v, 1024, []string{"", "K", "M", "G", "T"}) }
 
 // humanCount is 950, 1.2k, 34k, 5.6M: powers of 1000.
-func humanCount(v float64) string {
-	units := []string{"", "k", "M", "G"}
+func humanCount(v float64) string { return human(v, 1000, []string{"", "k", "M", "G"}) }
+
+func human(v, base float64, units []string) string {
 	i := 0
-	for v >= 1000 && i < len(units)-1 {
-		v /= 1000
+	for v >= base && i < len(units)-1 {
+		v /= base
 		i++
 	}
 	switch {

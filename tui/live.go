@@ -94,7 +94,7 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 		snap.Nodes = append(snap.Nodes, NodeInfo{Name: n.Name, Role: role, IP: n.Status.Addresses[0].Address,
 			PodCIDR: n.Spec.PodCIDR, VTEPMAC: mac, Ready: n.Status.Conditions[0].Status == "True"})
 	}
-	for _, p := range st.Pods(readiness(status)) {
+	for _, p := range st.Pods(status.Readiness()) {
 		pi := PodInfo{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, IP: p.Status.PodIP,
 			Terminating: p.DeletionTimestamp != nil}
 		for _, c := range p.Status.Conditions {
@@ -110,7 +110,7 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 		}
 		snap.Pods = append(snap.Pods, pi)
 	}
-	ports := service.Ports(st.Services, st.PodStates(readiness(status)))
+	ports := service.Ports(st.Services, st.PodStates(status.Readiness()))
 	for _, s := range st.Services {
 		si := ServiceInfo{Namespace: s.Namespace, Name: s.Name, Type: string(s.Spec.Type), ClusterIP: s.Spec.ClusterIP}
 		for _, sp := range s.Spec.Ports {
@@ -144,16 +144,6 @@ func endpointCounts(ports []service.Port, ns, name string) (ready, total int) {
 		}
 	}
 	return ready, total
-}
-
-func readiness(s *daemon.Status) lab.Readiness {
-	return func(key string) (bool, bool) {
-		if s == nil {
-			return false, false
-		}
-		p := s.Pods[key]
-		return p.Ready, p.Terminating
-	}
 }
 
 // historyLen is how much of the past a sparkline shows, one sample a refresh.
@@ -254,7 +244,7 @@ func (l *Live) Rules(ctx context.Context, node string) (*lab.RulesView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st.Rules(node, service.Ports(st.Services, st.PodStates(readiness(l.status(ctx)))))
+	return st.Rules(node, service.Ports(st.Services, st.PodStates(l.status(ctx).Readiness())))
 }
 
 // Events implements Source: the lab process's log, newest first.

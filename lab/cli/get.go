@@ -64,7 +64,7 @@ func runGet(ctx context.Context, cmd *cli.Command) error {
 			ns = ""
 		}
 		status, _ := daemon.NewClient(o, name).Status(ctx)
-		return getPods(w, st.Pods(readiness(status)), ns, one, out)
+		return getPods(w, st.Pods(status.Readiness()), ns, one, out)
 	case "svc", "service", "services":
 		return getServices(w, st, cmd, one, out)
 	case "endpointslices", "endpointslice", "eps":
@@ -111,7 +111,7 @@ func getSlices(ctx context.Context, w io.Writer, st *lab.State, o lab.Options, n
 			svcs = append(svcs, s)
 		}
 	}
-	slices := service.EndpointSlices(svcs, st.PodStates(readiness(status)))
+	slices := service.EndpointSlices(svcs, st.PodStates(status.Readiness()))
 	if one != "" {
 		var keep []discoveryv1.EndpointSlice
 		for _, s := range slices {
@@ -132,19 +132,6 @@ func getSlices(ctx context.Context, w io.Writer, st *lab.State, o lab.Options, n
 		return encode(w, out, service.EndpointSliceList(slices))
 	}
 	return printTable(w, service.EndpointSliceTable(slices, ns == ""))
-}
-
-// readiness reads pod readiness from the lab process's status; without it
-// (the process is down) no pod counts as ready, which is what the proxy
-// would act on too.
-func readiness(s *daemon.Status) lab.Readiness {
-	return func(key string) (bool, bool) {
-		if s == nil {
-			return false, false
-		}
-		p := s.Pods[key]
-		return p.Ready, p.Terminating
-	}
 }
 
 func printTable(w io.Writer, t service.Table) error {

@@ -31,7 +31,7 @@ func rulesCommand() *cli.Command {
 				node = st.Plan.Nodes[len(st.Plan.Nodes)-1].Name
 			}
 			status, _ := daemon.NewClient(s.o, s.name).Status(ctx)
-			v, err := st.Rules(node, service.Ports(st.Services, st.PodStates(readiness(status))))
+			v, err := st.Rules(node, service.Ports(st.Services, st.PodStates(status.Readiness())))
 			if err != nil {
 				return &ExitError{Code: 1, Err: err}
 			}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"syscall"
+
+	"kinn.dev/kinn/lab"
 )
 
 // call sends one request; in and out are JSON bodies (nil for none).
@@ -80,6 +82,19 @@ type PodStatus struct {
 	Ready       bool   `json:"ready"`
 	Terminating bool   `json:"terminating,omitempty"`
 	Reason      string `json:"reason,omitempty"`
+}
+
+// Readiness is the status's view of the pods' readiness, as lab.PodStates
+// and lab.State.Pods take it. Without a status (the lab process is down)
+// no pod is ready, which is what the proxy would act on too.
+func (s *Status) Readiness() lab.Readiness {
+	return func(key string) (bool, bool) {
+		if s == nil {
+			return false, false
+		}
+		p := s.Pods[key]
+		return p.Ready, p.Terminating
+	}
 }
 
 // Status fetches the lab's live status.
