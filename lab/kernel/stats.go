@@ -85,7 +85,7 @@ type ifStatsMsg struct {
 const ifStatsMsgLen = 12
 
 func (m *ifStatsMsg) Serialize() []byte { return (*(*[ifStatsMsgLen]byte)(unsafe.Pointer(m)))[:] }
-func (m *ifStatsMsg) Len() int           { return ifStatsMsgLen }
+func (m *ifStatsMsg) Len() int          { return ifStatsMsgLen }
 
 var native = nl.NativeEndian()
 
