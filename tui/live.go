@@ -272,6 +272,8 @@ func parseEvent(line string) Event {
 				kind = "pod"
 			case strings.HasPrefix(msg, "proxy "):
 				kind = "proxy"
+			case strings.HasPrefix(msg, "endpoints "):
+				kind = "endpoints"
 			}
 			return Event{Time: t, Kind: kind, Message: msg}
 		}

@@ -84,6 +84,7 @@ func (w *world) planPod(key string) (plan.Pod, bool) {
 func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
 	rt := &podRT{netns: pp.Netns, id: kernel.NetnsID(pp.Netns), probed: true}
 	w.pods[tp.Key()] = rt
+	log.Printf("pod %s started on %s (%s)", tp.Key(), pp.Node, pp.IP.Addr())
 	if argv, ok := workload.ParseRun(tp.Pod); ok {
 		rt.cmd = exec.Command(argv[0], argv[1:]...)
 		rt.cmd.Stdout, rt.cmd.Stderr = log.Writer(), log.Writer()
@@ -126,6 +127,7 @@ func (w *world) stopPod(key string) {
 	if rt == nil {
 		return
 	}
+	log.Printf("pod %s stopped", key)
 	if rt.stop != nil {
 		rt.stop()
 	}

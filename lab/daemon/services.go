@@ -23,6 +23,9 @@ type proxies struct {
 	last    map[string][]service.Port // what each table holds
 	serving map[string][]netip.Addr
 	health  map[string]*healthServer // by node namespace + port
+	// endpoints are the ready endpoints of each service port, as last
+	// logged.
+	endpoints map[string]string
 }
 
 func newProxies() *proxies {
@@ -56,6 +59,7 @@ func (p *proxies) drifted() bool {
 // every node's proxy to them.
 func (w *world) syncServices() error {
 	ports := service.Ports(w.st.Services, w.st.PodStates(w.readiness))
+	w.proxy.logEndpoints(ports)
 	if w.st.Topology.Networking.KubeProxyMode == "none" {
 		w.proxy.removeAll() // the proxy was switched off
 		return nil
@@ -72,6 +76,26 @@ func (w *world) syncServices() error {
 	w.proxy.forget(w.st.Plan.Nodes)
 	w.proxy.flushStale(w.st.Plan.Nodes, ports)
 	return errors.Join(errs...)
+}
+
+// logEndpoints writes one event line per service port whose usable
+// endpoints changed, for the terminal UI's Events screen.
+func (p *proxies) logEndpoints(ports []service.Port) {
+	now := map[string]string{}
+	for _, port := range ports {
+		var ready []string
+		for _, e := range port.Endpoints {
+			if e.Ready {
+				ready = append(ready, e.IP.String())
+			}
+		}
+		slices.Sort(ready)
+		now[port.Key()] = strings.Join(ready, ",")
+		if was, ok := p.endpoints[port.Key()]; ok && was != now[port.Key()] {
+			log.Printf("endpoints %s: %d ready (%s)", port.Key(), len(ready), now[port.Key()])
+		}
+	}
+	p.endpoints = now
 }
 
 // removeAll deletes every table and health-check port the proxy made.
