@@ -109,22 +109,49 @@ func sharedNetnsDir() error {
 	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
 		return err
 	}
-	err := unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
-	if errors.Is(err, unix.EINVAL) { // not a mount point yet
-		if err = unix.Mount(NetnsDir, NetnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
-			err = unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	// Two kinn processes binding at once would stack two mounts, and every
+	// namespace mounted in between would then be mounted twice: unmounting
+	// one name would leave the other busy. So only one at a time decides.
+	unlock, err := lockNetnsParent()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if !isMountPoint(NetnsDir) {
+		if err := unix.Mount(NetnsDir, NetnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", NetnsDir, err)
 		}
 	}
-	if err != nil {
+	if err := unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("make %s a shared mount point: %w", NetnsDir, err)
 	}
 	return nil
+}
+
+// lockNetnsParent serialises changes to NetnsDir's mount between kinn
+// processes with an advisory lock on its parent directory, which leaves
+// nothing behind.
+func lockNetnsParent() (func(), error) {
+	f, err := os.Open(filepath.Dir(NetnsDir))
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }
 
 // RemoveNetnsDirIfEmpty removes NetnsDir, and the mount point it is, when
 // no namespace is left in it: a machine that had none before a lab has
 // none after.
 func RemoveNetnsDirIfEmpty() {
+	unlock, err := lockNetnsParent()
+	if err != nil {
+		return
+	}
+	defer unlock()
 	if ents, err := os.ReadDir(NetnsDir); err != nil || len(ents) > 0 {
 		return
 	}
