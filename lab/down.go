@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
 
-	"kinn.dev/kinn/lab/cni"
 	"kinn.dev/kinn/lab/kernel"
 )
 
@@ -25,7 +23,8 @@ func Down(ctx context.Context, o Options, name string) error {
 	dir := o.StateDir(name)
 	var errs []error
 	if p := loadPlan(dir); p != nil {
-		rt := &cni.Runtime{CacheDir: filepath.Join(dir, dirCNI)}
+		rt := runtime(dir)
+		defer rt.Log.Close()
 		if _, err := teardownPods(ctx, o, rt, p, p.Pods); err != nil {
 			errs = append(errs, err)
 		}

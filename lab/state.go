@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"kinn.dev/kinn/lab/cni"
 	"kinn.dev/kinn/lab/ipam"
 	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/lab/service"
@@ -25,7 +26,8 @@ const (
 	filePlan     = "plan.json"     // the desired state as last computed
 	fileIPAM     = "ipam.json"
 	dirCNI       = "cni"
-	fileServices = "services.json" // ClusterIP and node port allocations
+	fileServices = "services.json"   // ClusterIP and node port allocations
+	fileCNILog   = "cni-calls.jsonl" // every plugin call, newest last
 )
 
 // State is what a lab is, as recorded by its last `up`.
@@ -150,4 +152,14 @@ func lock(o Options, name string) (unlock func(), err error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// runtime is the lab's CNI runtime: its result cache and call log.
+func runtime(dir string) *cni.Runtime {
+	return &cni.Runtime{CacheDir: filepath.Join(dir, dirCNI), Log: &cni.CallLog{Path: filepath.Join(dir, fileCNILog)}}
+}
+
+// CNICalls reads the lab's CNI call log, newest first.
+func CNICalls(o Options, name string) ([]cni.Call, error) {
+	return cni.ReadCalls(filepath.Join(o.StateDir(name), fileCNILog))
 }

@@ -72,7 +72,8 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Plan: p}
-	rt := &cni.Runtime{CacheDir: filepath.Join(dir, dirCNI)}
+	rt := runtime(dir)
+	defer rt.Log.Close()
 	if res.Removed, err = removeStale(ctx, o, rt, old, p); err != nil {
 		return nil, err
 	}

@@ -258,6 +258,19 @@ func (l *Live) Events(ctx context.Context) ([]Event, error) {
 	for i := len(lines) - 1; i >= 0 && len(out) < 500; i-- {
 		out = append(out, parseEvent(lines[i]))
 	}
+	// CNI calls, with their result: kinn up makes them, not the lab process.
+	calls, _ := lab.CNICalls(l.o, l.name)
+	for i, c := range calls {
+		if i == 200 {
+			break
+		}
+		res := "ok"
+		if c.Error != nil {
+			res = fmt.Sprintf("error %d: %s", c.Error.Code, c.Error.Msg)
+		}
+		out = append(out, Event{Time: c.Time, Kind: "cni", Message: fmt.Sprintf("%s %s on %s: %s (%.1f ms)", c.Command, c.Pod, c.Node, res, c.DurationMS)})
+	}
+	slices.SortStableFunc(out, func(a, b Event) int { return b.Time.Compare(a.Time) })
 	return out, nil
 }
 

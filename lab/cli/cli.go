@@ -51,7 +51,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			&cli.StringFlag{Name: "run-dir", Usage: "root of the labs' runtime directories", Value: lab.DefaultRuntimeRoot, Sources: cli.EnvVars("KINN_RUN_DIR")},
 		},
 		Commands: []*cli.Command{upCommand(), downCommand(), getCommand(), execCommand(), versionCommand(), labProcessCommand(),
-			applyCommand(), deleteCommand(), scaleCommand(), readyCommand(), checkCommand(), rulesCommand(), tuiCommand()},
+			applyCommand(), deleteCommand(), scaleCommand(), readyCommand(), checkCommand(), rulesCommand(), tuiCommand(), cniCommand()},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // we print and exit ourselves
 	}
 	err := root.Run(ctx, args)

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"encoding/json"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -225,5 +226,35 @@ func TestTUIInTmux(t *testing.T) {
 	s.waitFor("an endpoint marked removed on the Rules screen", func(scr string) bool { return rules(scr) && removed(scr) })
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the Rules screen took %v to show the scale", d)
+	}
+}
+
+// TestCNILog: every CNI call the lab made is logged with the pod, the
+// environment, the configuration and the result; a pod's filter works.
+func TestCNILog(t *testing.T) {
+	e := newEnv(t, "cnilog")
+	e.up("")
+	var calls []struct {
+		Pod, Command string
+		Env          map[string]string
+		Result       struct{ IPs []struct{ Address string } }
+	}
+	if err := json.Unmarshal([]byte(e.must("cni", "log", "--name", e.name, "-o", "json")), &calls); err != nil {
+		t.Fatal(err)
+	}
+	adds := map[string]string{}
+	for _, c := range calls {
+		if c.Command == "ADD" && len(c.Result.IPs) == 1 && c.Env["CNI_NETNS"] != "" {
+			adds[c.Pod] = c.Result.IPs[0].Address
+		}
+	}
+	for _, p := range e.pods() {
+		if ip := adds[p.Namespace+"/"+p.Name]; !strings.HasPrefix(ip, p.Status.PodIP+"/") {
+			t.Errorf("pod %s/%s: logged ADD result %q, want its address %s", p.Namespace, p.Name, ip, p.Status.PodIP)
+		}
+	}
+	out := e.must("cni", "log", "--name", e.name, "client")
+	if !strings.Contains(out, "default/client") || strings.Contains(out, "default/web-") {
+		t.Errorf("kinn cni log client shows other pods' calls:\n%s", out)
 	}
 }

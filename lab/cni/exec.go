@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/skel"
@@ -30,6 +31,8 @@ const builtinPath = "builtin:" + PluginType
 // environment and returning the same JSON a binary would print.
 type nodeExec struct {
 	netns string
+	node  string
+	log   *CallLog
 	raw   invoke.RawExec
 	version.PluginDecoder
 }
@@ -43,9 +46,10 @@ func (e *nodeExec) FindInPath(plugin string, paths []string) (string, error) {
 	return invoke.FindInPath(plugin, paths)
 }
 
-func (e *nodeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) ([]byte, error) {
-	var out []byte
-	err := kernel.Do(e.netns, func() error {
+func (e *nodeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) (out []byte, err error) {
+	start := time.Now()
+	defer func() { e.log.Record(callOf(e.node, filepath.Base(path), stdin, environ, out, err, time.Since(start))) }()
+	err = kernel.Do(e.netns, func() error {
 		var err error
 		if path == builtinPath {
 			out, err = runBuiltin(stdin, environ)

@@ -23,6 +23,7 @@ const NetworkName = "kinn"
 // (so DEL gets the cached result as prevResult, even after a crash).
 type Runtime struct {
 	CacheDir string
+	Log      *CallLog // every plugin call, for `kinn cni log`; nil for none
 }
 
 // ConfList is kinn's default network configuration for one node.
@@ -45,7 +46,7 @@ func (r *Runtime) config(n plan.Node) (*libcni.CNIConfig, *libcni.NetworkConfigL
 	if err != nil {
 		return nil, nil, err
 	}
-	return libcni.NewCNIConfigWithCacheDir(pluginPath(), r.CacheDir, &nodeExec{netns: n.Netns}), list, nil
+	return libcni.NewCNIConfigWithCacheDir(pluginPath(), r.CacheDir, &nodeExec{netns: n.Netns, node: n.Name, log: r.Log}), list, nil
 }
 
 // RuntimeConf is what the runtime passes for a pod.
