@@ -24,7 +24,7 @@ type RulesView struct {
 	Routes   []EntryView    `json:"routes"`
 	Neigh    []EntryView    `json:"neighbours"`
 	FDB      []EntryView    `json:"fdb"`
-	Ruleset  string         `json:"ruleset"` // the table in nft syntax
+	Ruleset  string         `json:"ruleset,omitempty"` // the table in nft syntax, when asked for (RulesetText)
 }
 
 // FrontendView is one way into a Service port on this node.
@@ -64,8 +64,6 @@ func (s *State) Rules(nodeName string, ports []service.Port) (*RulesView, error)
 		return nil, fmt.Errorf("node %q %w in lab %s", nodeName, ErrNotFound, s.Plan.Name)
 	}
 	v := &RulesView{Node: n.Name, IP: n.Underlay.Addr().String(), PodCIDR: n.PodCIDR.String()}
-	rs := proxy.Build(proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr()}}, ports)
-	v.Ruleset = rs.String()
 	counters := map[string]nft.Counter{}
 	if t, err := nft.Open(n.Netns); err == nil {
 		counters, _ = t.Counters()
@@ -80,6 +78,17 @@ func (s *State) Rules(nodeName string, ports []service.Port) (*RulesView, error)
 	}
 	v.Routes, v.Neigh, v.FDB = overlayViews(s.Plan, have)
 	return v, nil
+}
+
+// RulesetText is a node's table in nft syntax. It builds the node's whole
+// ruleset, so it is not part of Rules, which the terminal UI reads every
+// second.
+func (s *State) RulesetText(nodeName string, ports []service.Port) (string, error) {
+	n := findNode(s.Plan, nodeName)
+	if n == nil {
+		return "", fmt.Errorf("node %q %w in lab %s", nodeName, ErrNotFound, s.Plan.Name)
+	}
+	return proxy.Build(proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr()}}, ports).String(), nil
 }
 
 func frontends(p service.Port, node string, ctr map[string]nft.Counter) []FrontendView {

@@ -31,12 +31,19 @@ func rulesCommand() *cli.Command {
 				node = st.Plan.Nodes[len(st.Plan.Nodes)-1].Name
 			}
 			status, _ := daemon.NewClient(s.o, s.name).Status(ctx)
-			v, err := st.Rules(node, service.Ports(st.Services, st.PodStates(status.Readiness())))
+			ports := service.Ports(st.Services, st.PodStates(status.Readiness()))
+			v, err := st.Rules(node, ports)
 			if err != nil {
 				return &ExitError{Code: 1, Err: err}
 			}
+			out := cmd.String("output")
+			if out == "json" || out == "nft" {
+				if v.Ruleset, err = st.RulesetText(node, ports); err != nil {
+					return err
+				}
+			}
 			w := cmd.Root().Writer
-			switch cmd.String("output") {
+			switch out {
 			case "json":
 				return encode(w, "json", v)
 			case "nft":
