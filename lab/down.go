@@ -23,7 +23,7 @@ func Down(ctx context.Context, o Options, name string) error {
 	dir := o.StateDir(name)
 	var errs []error
 	if p := loadPlan(dir); p != nil {
-		rt := runtime(dir)
+		rt := runtime(dir, recordedChain(o, name))
 		defer rt.Log.Close()
 		if _, err := teardownPods(ctx, o, rt, p, p.Pods); err != nil {
 			errs = append(errs, err)

@@ -70,7 +70,11 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 		pod.Annotations["kinn.dev/netns"] = pp.Netns
 		pod.Status = corev1.PodStatus{Phase: corev1.PodPending, HostIP: hostIP[pp.Node]}
 		pod.Status.HostIPs = []corev1.HostIP{{IP: pod.Status.HostIP}}
-		if Live(pp.Netns) {
+		if pp.Error != "" {
+			// The kubelet's event for a sandbox whose network failed.
+			pod.Status.Reason, pod.Status.Message = ReasonCNIFailed, pp.Error
+		}
+		if Live(pp.Netns) && pp.IP.IsValid() {
 			ip := pp.IP.Addr().String()
 			pod.Status.Phase = corev1.PodRunning
 			pod.Status.PodIP, pod.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
@@ -92,6 +96,9 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 	return out
 }
 
+// ReasonCNIFailed is a pod's status reason when its CNI ADD failed.
+const ReasonCNIFailed = "FailedCreatePodSandBox"
+
 // Readiness says whether a pod is ready and whether it is terminating; the
 // lab process knows (probes, `kinn ready`, `kinn delete pod`).
 type Readiness func(key string) (ready, terminating bool)
@@ -109,6 +116,9 @@ func (s *State) PodStates(r Readiness) []service.PodState {
 			continue
 		}
 		ready, term := r(tp.Key())
+		if !pp.Attached() {
+			ready = false
+		}
 		out = append(out, service.PodState{Pod: tp.Pod, IP: pp.IP.Addr(), Node: pp.Node, Ready: ready, Terminating: term})
 	}
 	return out

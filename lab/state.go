@@ -154,9 +154,10 @@ func lock(o Options, name string) (unlock func(), err error) {
 	}
 }
 
-// runtime is the lab's CNI runtime: its result cache and call log.
-func runtime(dir string) *cni.Runtime {
-	return &cni.Runtime{CacheDir: filepath.Join(dir, dirCNI), Log: &cni.CallLog{Path: filepath.Join(dir, fileCNILog)}}
+// runtime is the lab's CNI runtime: the nodes' directories (result cache,
+// host-local's reservations), the plugin chain and the call log.
+func runtime(dir string, chain *cni.Chain) *cni.Runtime {
+	return &cni.Runtime{Dir: filepath.Join(dir, dirCNI), Chain: chain, Log: &cni.CallLog{Path: filepath.Join(dir, fileCNILog)}}
 }
 
 // CNICalls reads the lab's CNI call log, newest first.

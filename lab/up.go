@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,10 +60,15 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 		}
 		src.Lab = t
 	}
+	chain, err := checkChain(ctx, t)
+	if err != nil {
+		return nil, err
+	}
 	p, err := allocate(o, t)
 	if err != nil {
 		return nil, err
 	}
+	carryOver(old, p)
 	if err := allocateServices(o, t); err != nil {
 		return nil, err
 	}
@@ -72,7 +78,7 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Plan: p}
-	rt := runtime(dir)
+	rt := runtime(dir, chain)
 	defer rt.Log.Close()
 	if res.Removed, err = removeStale(ctx, o, rt, old, p); err != nil {
 		return nil, err
@@ -83,8 +89,12 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 	}
 	o.progress("• switch and %d nodes: %d changes (%.2fs)", len(p.Nodes), res.Changes, time.Since(t0).Seconds())
 	t0 = time.Now()
-	if res.Attached, err = upPods(ctx, rt, p); err != nil {
-		return nil, err
+	res.Attached, err = upPods(ctx, o, rt, p)
+	if serr := savePlan(dir, p); serr != nil {
+		return nil, serr
+	}
+	if err != nil {
+		return res, err
 	}
 	o.progress("• %d pods: %d attached (%.2fs)", len(p.Pods), res.Attached, time.Since(t0).Seconds())
 	res.Took = time.Since(start)
@@ -133,7 +143,13 @@ func record(dir string, src Source, p *plan.Lab) error {
 	if err := ipam.WriteFileAtomic(filepath.Join(dir, fileTopology), src.Raw); err != nil {
 		return err
 	}
-	if err := ipam.WriteFileAtomic(filepath.Join(dir, fileSource), []byte(src.Path)); err != nil {
+	path := src.Path
+	if abs, err := filepath.Abs(path); err == nil && path != "" && path[0] != '<' {
+		// Later commands (the lab process among them) may run elsewhere,
+		// and a cni section's paths are relative to the file.
+		path = abs
+	}
+	if err := ipam.WriteFileAtomic(filepath.Join(dir, fileSource), []byte(path)); err != nil {
 		return err
 	}
 	return savePlan(dir, p)
@@ -242,60 +258,104 @@ func upNodes(p *plan.Lab) (int, error) {
 }
 
 // upPods creates missing pod namespaces and attaches, through CNI, every pod
-// that is new or has drifted; a drifted pod is detached first.
-func upPods(ctx context.Context, rt *cni.Runtime, p *plan.Lab) (int, error) {
-	byNode := map[string][]plan.Pod{}
-	for _, pod := range p.Pods {
-		byNode[pod.Node] = append(byNode[pod.Node], pod)
+// that is new or has drifted; a drifted pod is detached first. What each ADD
+// gave (or why it failed) is written into p's pods. One failing pod does not
+// stop the others; GC then tells each node's chain which pods are valid.
+func upPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab) (int, error) {
+	byNode := map[string][]int{}
+	for i, pod := range p.Pods {
+		byNode[pod.Node] = append(byNode[pod.Node], i)
 	}
 	var mu sync.Mutex
 	attached := 0
 	var errs []error
 	err := parallel(len(p.Nodes), func(i int) error {
 		n := p.Nodes[i]
-		pods := byNode[n.Name]
-		if len(pods) == 0 {
-			return nil
+		idx := byNode[n.Name]
+		pods := make([]plan.Pod, len(idx))
+		for j, k := range idx {
+			pods[j] = p.Pods[k]
 		}
-		if err := rt.Status(ctx, n); err != nil {
-			return fmt.Errorf("node %s: CNI STATUS: %w", n.Name, err)
+		if len(pods) > 0 {
+			if err := rt.Status(ctx, n); err != nil {
+				return fmt.Errorf("node %s: CNI STATUS: %w", n.Name, err)
+			}
 		}
 		states, err := kernel.ObservePods(n, pods)
 		if err != nil {
 			return err
 		}
-		for _, pod := range pods {
-			st := states[pod.Key()]
-			why := plan.PodDrift(pod, st)
-			if why == "" {
+		for j, pod := range pods {
+			if plan.PodDrift(pod, states[pod.Key()]) == "" {
 				continue
 			}
-			if err := attach(ctx, rt, n, pod, st); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-				continue // one failing pod does not stop the others
-			}
+			got, err := attach(ctx, rt, n, pod, states[pod.Key()])
+			p.Pods[idx[j]] = got // each worker writes only its node's pods
 			mu.Lock()
-			attached++
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				attached++
+			}
 			mu.Unlock()
+		}
+		if err := rt.GC(ctx, n, pods); err != nil {
+			o.progress("  warning: %v", err)
 		}
 		return nil
 	})
 	return attached, errors.Join(append(errs, err)...)
 }
 
-func attach(ctx context.Context, rt *cni.Runtime, n plan.Node, pod plan.Pod, st plan.PodState) error {
+// attach (re)attaches one pod and returns it with what the ADD gave. A
+// failed ADD is undone as a runtime undoes a failed sandbox: DEL, then the
+// namespace goes, so that nothing half-made stays and the next up retries.
+func attach(ctx context.Context, rt *cni.Runtime, n plan.Node, pod plan.Pod, st plan.PodState) (plan.Pod, error) {
 	if st.Netns {
 		// Something of it exists: DEL first so the plugin can clean up.
 		if err := rt.Del(ctx, n, pod); err != nil {
-			return err
+			return failed(pod, err), err
 		}
 	} else if _, err := kernel.CreateNetns(pod.Netns); err != nil {
-		return err
+		return failed(pod, err), err
 	}
-	_, err := rt.Add(ctx, n, pod)
-	return err
+	res, err := rt.Add(ctx, n, pod)
+	if err == nil {
+		pod.IP, pod.Gateway, err = cni.Address(res)
+		if err != nil {
+			err = fmt.Errorf("pod %s: %w", pod.Key(), err)
+		}
+	}
+	if err != nil {
+		rt.Del(ctx, n, pod)
+		kernel.DeleteNetns(pod.Netns)
+		return failed(pod, err), err
+	}
+	pod.Error = ""
+	return pod, nil
+}
+
+func failed(pod plan.Pod, err error) plan.Pod {
+	pod.Error = err.Error()
+	pod.IP, pod.Gateway = netip.Prefix{}, netip.Addr{}
+	return pod
+}
+
+// carryOver gives the new plan's pods what the last plan knew of their
+// attachment: a chain's address comes from its ADD, not from kinn.
+func carryOver(old, p *plan.Lab) {
+	if old == nil || !p.Chain {
+		return
+	}
+	was := map[string]plan.Pod{}
+	for _, pod := range old.Pods {
+		was[pod.Key()] = pod
+	}
+	for i := range p.Pods {
+		if o, ok := was[p.Pods[i].Key()]; ok && old.Chain && o.Node == p.Pods[i].Node {
+			p.Pods[i].IP, p.Pods[i].Gateway, p.Pods[i].Error = o.IP, o.Gateway, o.Error
+		}
+	}
 }
 
 // parallel runs f(0..n-1) on a few workers and returns the first error.

@@ -17,7 +17,7 @@ type clusterFile struct {
 	Name       string         `json:"name,omitempty"`
 	Nodes      []nodeFile     `json:"nodes,omitempty"`
 	Networking networkingFile `json:"networking,omitempty"`
-	CNI        *CNIConfig     `json:"cni,omitempty" kinn:"kinn"`
+	CNI        *CNIConfig     `json:"cni,omitempty"` // kind files too, with disableDefaultCNI
 
 	FeatureGates                    any `json:"featureGates,omitempty" kinn:"ignore"`
 	RuntimeConfig                   any `json:"runtimeConfig,omitempty" kinn:"ignore"`
@@ -59,8 +59,19 @@ type networkingFile struct {
 	MTU              *int64 `json:"mtu,omitempty" kinn:"kinn"`
 }
 
-// CNIConfig is kinn's cni section, passed through unchecked for now.
+// CNIConfig is the cni section: the user's own plugin chain instead of
+// kinn's plugin. ConfList is a file (relative to the topology file) or the
+// configuration list itself, inline JSON. The positions are filled in when
+// the file is resolved so that problems found later (lab/cni reads and
+// checks the chain) can still point into the file.
 type CNIConfig struct {
 	ConfList string `json:"confList,omitempty"`
 	BinDir   string `json:"binDir,omitempty"`
+
+	ConfListPos Pos    `json:"-"`
+	BinDirPos   Pos    `json:"-"`
+	Dir         string `json:"-"` // the topology file's directory, for relative paths
 }
+
+// DefaultCNIBinDir is where runtimes look for plugins unless told otherwise.
+const DefaultCNIBinDir = "/opt/cni/bin"

@@ -21,6 +21,7 @@ type Overlay string
 const (
 	OverlayVXLAN  Overlay = "vxlan"   // flannel's vxlan backend: one VTEP per node, static FDB/neighbours
 	OverlayHostGW Overlay = "host-gw" // a route per remote pod CIDR via the node's underlay address
+	OverlayNone   Overlay = "none"    // nothing between nodes: the CNI chain wires them itself
 )
 
 // Role is a node's role, as kind spells it.
@@ -43,7 +44,7 @@ type Lab struct {
 	// Workloads are kept so that later edits (scale, apply) can re-expand them.
 	Deployments []*appsv1.Deployment
 	DaemonSets  []*appsv1.DaemonSet
-	// CNI is kinn's cni section (kinn.dev/v1alpha1 only); nil when absent.
+	// CNI is the user's plugin chain; nil means kinn's own plugin.
 	CNI *CNIConfig
 }
 

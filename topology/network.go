@@ -14,7 +14,7 @@ var (
 	defaultPodSubnet     = netip.MustParsePrefix("10.244.0.0/16")
 	defaultServiceSubnet = netip.MustParsePrefix("10.96.0.0/16")
 	defaultNodeSubnet    = netip.MustParsePrefix("172.18.0.0/16")
-	overlays             = []Overlay{OverlayVXLAN, OverlayHostGW}
+	overlays             = []Overlay{OverlayVXLAN, OverlayHostGW, OverlayNone}
 	kubeProxyModes       = []string{"iptables", "ipvs", "nftables", "none"}
 )
 
@@ -37,7 +37,7 @@ func resolveNetworking(d *doc, f *networkingFile, r *report) Networking {
 	if f.Overlay != "" {
 		n.Overlay = Overlay(f.Overlay)
 		if !slices.Contains(overlays, n.Overlay) {
-			r.errorf(d.at("networking", "overlay"), "networking.overlay: unknown overlay %q; valid: %s, %s", f.Overlay, OverlayVXLAN, OverlayHostGW)
+			r.errorf(d.at("networking", "overlay"), "networking.overlay: unknown overlay %q; valid: %s, %s, %s", f.Overlay, OverlayVXLAN, OverlayHostGW, OverlayNone)
 		}
 	}
 	if f.IPFamily != "" && f.IPFamily != "ipv4" {

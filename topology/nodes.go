@@ -27,9 +27,9 @@ func resolveCluster(d *doc, c *clusterFile, r *report, lab *Lab) {
 	if errs := validation.IsDNS1123Label(lab.Name); len(errs) > 0 {
 		r.errorf(d.at("name"), "name %q must be a DNS-1123 label (it names interfaces and namespaces): %s", lab.Name, strings.Join(errs, "; "))
 	}
-	lab.CNI = c.CNI
 	lab.Nodes = resolveNodes(d, c, r, lab.Name)
 	lab.Networking = resolveNetworking(d, &c.Networking, r)
+	lab.CNI = resolveCNI(d, c, r)
 	checkCapacity(d, r, &lab.Networking, len(lab.Nodes))
 }
 

@@ -105,7 +105,7 @@ func TestValid(t *testing.T) {
 				"9:3: ignoring nodes[0].extraPortMappings: kinn runs no containers",
 				"18:3: ignoring nodes[2].extraMounts: kinn runs no containers",
 				"23:3: ignoring networking.apiServerAddress: kinn runs no containers",
-				"30:7: skipping v1 ConfigMap",
+				"32:7: skipping v1 ConfigMap",
 			}
 			matchAll(t, warnStrings(warns), want)
 			svc := lab.Services[0]
@@ -117,6 +117,9 @@ func TestValid(t *testing.T) {
 			}
 			if p := svc.Spec.Ports[0]; p.TargetPort != intstr.FromString("http") || p.Protocol != corev1.ProtocolTCP {
 				t.Errorf("http port = %+v", p)
+			}
+			if lab.CNI == nil || lab.CNI.ConfListPos.Line != 29 || lab.CNI.BinDir != DefaultCNIBinDir || lab.CNI.Dir != "testdata" {
+				t.Errorf("cni = %+v", lab.CNI)
 			}
 		}},
 		{"valid-kinn.yaml", func(t *testing.T, lab *Lab, warns []Warning) {
@@ -264,11 +267,14 @@ func TestInvalid(t *testing.T) {
 			"9:21: podSubnet 10.244.0.0/24 with nodeCIDRMaskSize 25 gives 2 node CIDRs for 3 nodes",
 		}},
 		{"invalid-kind-extensions.yaml", []string{
-			`3:1: unknown field "cni" (only apiVersion kinn.dev/v1alpha1 has it)`,
+			`3:1: cni: set networking.disableDefaultCNI: true too`,
 			`6:13: networking.ipFamily "dual" is not supported: kinn is IPv4-only`,
 			`7:3: unknown field "networking.overlay"`,
 			`8:18: networking.kubeProxyMode "userspace" must be one of`,
 			`12:5: label key "bad key!" is invalid`,
+		}},
+		{"invalid-cni.yaml", []string{
+			"6:22: networking.disableDefaultCNI: true needs a cni block",
 		}},
 		{"invalid-kinn-ranges.yaml", []string{
 			"4:8: networking.vni 0 must be in 1..16777215",

@@ -9,6 +9,9 @@ import (
 func FromPlan(p *plan.Lab, ports []service.Port) Lab {
 	l := Lab{Ports: ports, External: Host{Name: "external", Netns: p.Switch.Netns, IP: p.Switch.Addr.Addr()}}
 	for _, pod := range p.Pods {
+		if !pod.Attached() {
+			continue // a pod whose ADD failed has no network to check
+		}
 		l.Pods = append(l.Pods, Host{Name: pod.Key(), Netns: pod.Netns, Node: pod.Node, IP: pod.IP.Addr()})
 	}
 	for _, n := range p.Nodes {

@@ -22,6 +22,19 @@ func cniCommand() *cli.Command {
 			Flags: []cli.Flag{nameFlag(), namespaceFlag(),
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json for every call in full"}},
 			Action: runCNILog,
+		}, {
+			Name:      "check",
+			Usage:     "CNI CHECK: ask the plugins whether pods are as their ADD left them",
+			ArgsUsage: "[POD...]",
+			Flags:     []cli.Flag{nameFlag(), namespaceFlag()},
+			Action:    runCNICheck,
+		}, {
+			Name:      "reattach",
+			Usage:     "CNI DEL then ADD with the plugins as they are now, keeping pods and their workloads",
+			ArgsUsage: "[--all | POD...]",
+			Flags: []cli.Flag{nameFlag(), namespaceFlag(),
+				&cli.BoolFlag{Name: "all", Usage: "every pod of the lab"}},
+			Action: runCNIReattach,
 		}},
 	}
 }

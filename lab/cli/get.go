@@ -226,6 +226,9 @@ func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
 		if podReady(p) {
 			ready = "1/1"
 		}
+		if p.Status.Reason != "" {
+			status = p.Status.Reason
+		}
 		if p.DeletionTimestamp != nil {
 			status = "Terminating"
 		}
@@ -241,7 +244,15 @@ func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
 		}
 		fmt.Fprintln(tw, line)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, p := range pods {
+		if p.Status.Message != "" {
+			fmt.Fprintf(w, "\npod %s/%s: %s: %s\n", p.Namespace, p.Name, p.Status.Reason, p.Status.Message)
+		}
+	}
+	return nil
 }
 
 func podReady(p corev1.Pod) bool {

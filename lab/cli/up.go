@@ -11,6 +11,7 @@ import (
 
 	"kinn.dev/kinn/lab"
 	"kinn.dev/kinn/lab/daemon"
+	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/topology"
 )
 
@@ -95,8 +96,14 @@ func printSummary(w io.Writer, res *lab.Result) {
 		name = " --name " + p.Name
 	}
 	fmt.Fprintf(w, "  kinn get pods -o wide%s\n", name)
-	if len(p.Pods) > 1 {
-		a, b := p.Pods[0], p.Pods[len(p.Pods)-1]
+	var ok []plan.Pod
+	for _, pod := range p.Pods {
+		if pod.Attached() {
+			ok = append(ok, pod)
+		}
+	}
+	if len(ok) > 1 {
+		a, b := ok[0], ok[len(ok)-1]
 		fmt.Fprintf(w, "  kinn exec%s -n %s %s -- ping -c 3 %s\n", name, a.Namespace, a.Name, b.IP.Addr())
 	}
 	if len(p.Nodes) > 0 {

@@ -48,6 +48,7 @@ func TestInProcessMatchesBinary(t *testing.T) {
 		p := plan.Pod{Namespace: "default", Name: n, Node: node.Name, NodeNetns: node.Netns,
 			Netns: plan.PodNetns(name, "default", n), ContainerID: plan.ContainerID(name, "default", n), Gateway: node.Gateway.Addr(), MTU: node.PodMTU}
 		p.IP = netipPrefix(t, ip)
+		p.Want = p.IP
 		if _, err := kernel.CreateNetns(p.Netns); err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +56,7 @@ func TestInProcessMatchesBinary(t *testing.T) {
 	}
 	a, b := pod("inproc", "10.244.0.10/24"), pod("binary", "10.244.0.11/24")
 
-	rt := &cni.Runtime{CacheDir: t.TempDir()}
+	rt := &cni.Runtime{Dir: t.TempDir()}
 	resA, err := rt.Add(context.Background(), node, a)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +66,7 @@ func TestInProcessMatchesBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtc := cni.RuntimeConf(b)
+	rtc := cni.RuntimeConf(node, b)
 	var stdout []byte
 	err = kernel.Do(node.Netns, func() error {
 		conf, err := json.Marshal(map[string]any{

@@ -33,6 +33,7 @@ type nodeExec struct {
 	netns string
 	node  string
 	log   *CallLog
+	chain bool // a user's chain: its binDir first, even for a "kinn" binary
 	raw   invoke.RawExec
 	version.PluginDecoder
 }
@@ -40,10 +41,14 @@ type nodeExec struct {
 var _ invoke.Exec = (*nodeExec)(nil)
 
 func (e *nodeExec) FindInPath(plugin string, paths []string) (string, error) {
-	if plugin == PluginType {
+	if plugin == PluginType && !e.chain {
 		return builtinPath, nil
 	}
-	return invoke.FindInPath(plugin, paths)
+	p, err := invoke.FindInPath(plugin, paths)
+	if err != nil && plugin == PluginType {
+		return builtinPath, nil
+	}
+	return p, err
 }
 
 func (e *nodeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) (out []byte, err error) {

@@ -50,10 +50,29 @@ func parseConf(stdin []byte) (*NetConf, error) {
 	if err := json.Unmarshal(stdin, c); err != nil {
 		return nil, types.NewError(types.ErrDecodingFailure, "failed to parse network configuration", err.Error())
 	}
-	if c.Bridge == "" || c.Gateway == "" {
-		return nil, types.NewError(types.ErrInvalidNetworkConfig, "kinn plugin needs bridge and gateway", "")
+	if c.Bridge == "" {
+		return nil, types.NewError(types.ErrInvalidNetworkConfig, "kinn plugin needs bridge", "")
+	}
+	if c.Gateway == "" {
+		// A conflist written for any runtime knows the subnet
+		// ({{.PodCIDR}}), not the gateway: the first address, as kinn's
+		// nodes and the bridge plugin's isGateway choose it.
+		sub, err := netip.ParsePrefix(c.Subnet)
+		if err != nil {
+			return nil, types.NewError(types.ErrInvalidNetworkConfig, "kinn plugin needs gateway or subnet", err.Error())
+		}
+		c.Gateway = sub.Masked().Addr().Next().String()
 	}
 	return c, nil
+}
+
+// gatewayPrefix is the gateway with the subnet's mask, for the bridge.
+func (c *NetConf) gatewayPrefix(gw netip.Addr) netip.Prefix {
+	bits := 24
+	if sub, err := netip.ParsePrefix(c.Subnet); err == nil {
+		bits = sub.Bits()
+	}
+	return netip.PrefixFrom(gw, bits)
 }
 
 // Add wires the pod and returns its result.
@@ -74,6 +93,11 @@ func Add(args *skel.CmdArgs) (types.Result, error) {
 		return nil, types.NewError(types.ErrInvalidNetworkConfig, "bad gateway", err.Error())
 	}
 	hostVeth := HostVethName(args.ContainerID)
+	// In a lab of kinn's the node has the bridge already; in anyone
+	// else's (kinn's plugin in a user's chain), the first ADD makes it.
+	if err := kernel.EnsureBridge(currentNetns, c.Bridge, c.gatewayPrefix(gw), c.MTU); err != nil {
+		return nil, types.NewError(types.ErrInternal, "bridge "+c.Bridge, err.Error())
+	}
 	att, err := kernel.AttachPod(kernel.Attach{
 		HostNetns: currentNetns, PodNetns: args.Netns, IfName: args.IfName, HostVeth: hostVeth,
 		Bridge: c.Bridge, IP: ip, Gateway: gw, MTU: c.MTU,

@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net/netip"
+	"path/filepath"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
 
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/plan"
@@ -17,13 +20,17 @@ import (
 const NetworkName = "kinn"
 
 // Runtime attaches pods through libcni, as a container runtime does: one
-// configuration per node with the node's values filled in, the `ips`
-// capability carrying the address kinn's IPAM chose, CNI_ARGS carrying the
-// pod's identity, and libcni's result cache in the lab's state directory
-// (so DEL gets the cached result as prevResult, even after a crash).
+// configuration per node with the node's values filled in, the `ips`,
+// `ipRanges` and `portMappings` capabilities carrying the address kinn's
+// IPAM chose, the node's pod CIDR and the pod's hostPorts, CNI_ARGS
+// carrying the pod's identity, and libcni's result cache in the node's
+// directory (so DEL gets the cached result as prevResult, even after a
+// crash). Each node has its own directory, as each real node has its own
+// disk: libcni's cache and host-local's reservations live there.
 type Runtime struct {
-	CacheDir string
-	Log      *CallLog // every plugin call, for `kinn cni log`; nil for none
+	Dir   string   // one subdirectory per node
+	Chain *Chain   // the user's plugin chain; nil for kinn's plugin
+	Log   *CallLog // every plugin call, for `kinn cni log`; nil for none
 }
 
 // ConfList is kinn's default network configuration for one node.
@@ -41,27 +48,51 @@ func ConfList(n plan.Node) []byte {
 	return b
 }
 
+// NodeDir is node n's directory: libcni's cache under cache/, host-local's
+// reservations under networks/.
+func (r *Runtime) NodeDir(n plan.Node) string { return filepath.Join(r.Dir, n.Name) }
+
 func (r *Runtime) config(n plan.Node) (*libcni.CNIConfig, *libcni.NetworkConfigList, error) {
-	list, err := libcni.NetworkConfFromBytes(ConfList(n))
+	b, paths := ConfList(n), pluginPath()
+	if r.Chain != nil {
+		var err error
+		if b, err = r.Chain.Render(n, filepath.Join(r.NodeDir(n), "networks")); err != nil {
+			return nil, nil, err
+		}
+		paths = []string{r.Chain.BinDir}
+	}
+	list, err := libcni.NetworkConfFromBytes(b)
 	if err != nil {
 		return nil, nil, err
 	}
-	return libcni.NewCNIConfigWithCacheDir(pluginPath(), r.CacheDir, &nodeExec{netns: n.Netns, node: n.Name, log: r.Log}), list, nil
+	exec := &nodeExec{netns: n.Netns, node: n.Name, log: r.Log, chain: r.Chain != nil}
+	return libcni.NewCNIConfigWithCacheDir(paths, filepath.Join(r.NodeDir(n), "cache"), exec), list, nil
 }
 
-// RuntimeConf is what the runtime passes for a pod.
-func RuntimeConf(p plan.Pod) *libcni.RuntimeConf {
+// RuntimeConf is what the runtime passes for a pod on node n. libcni hands
+// each capability only to plugins that declare it.
+func RuntimeConf(n plan.Node, p plan.Pod) *libcni.RuntimeConf {
+	caps := map[string]any{"ipRanges": [][]map[string]string{{{"subnet": n.PodCIDR.Masked().String()}}}}
+	if p.Want.IsValid() {
+		caps["ips"] = []string{p.Want.String()}
+	}
+	if len(p.Ports) > 0 {
+		caps["portMappings"] = p.Ports
+	}
 	return &libcni.RuntimeConf{
 		ContainerID: p.ContainerID,
 		NetNS:       kernel.NetnsPath(p.Netns),
 		IfName:      plan.PodIface,
+		// IgnoreUnknown first, as containerd and CRI-O send it: plugins
+		// that know no K8S_* args (the reference ones) must not fail.
 		Args: [][2]string{
+			{"IgnoreUnknown", "1"},
 			{"K8S_POD_NAMESPACE", p.Namespace},
 			{"K8S_POD_NAME", p.Name},
 			{"K8S_POD_INFRA_CONTAINER_ID", p.ContainerID},
 			{"K8S_POD_UID", PodUID(p)},
 		},
-		CapabilityArgs: map[string]any{"ips": []string{p.IP.String()}},
+		CapabilityArgs: caps,
 	}
 }
 
@@ -86,7 +117,7 @@ func (r *Runtime) Add(ctx context.Context, n plan.Node, p plan.Pod) (types.Resul
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.AddNetworkList(ctx, list, RuntimeConf(p))
+	res, err := c.AddNetworkList(ctx, list, RuntimeConf(n, p))
 	if err != nil {
 		return nil, fmt.Errorf("pod %s: CNI ADD: %w", p.Key(), err)
 	}
@@ -101,7 +132,7 @@ func (r *Runtime) Del(ctx context.Context, n plan.Node, p plan.Pod) error {
 	if err != nil {
 		return err
 	}
-	rt := RuntimeConf(p)
+	rt := RuntimeConf(n, p)
 	if cached, _, err := c.GetNetworkListCachedConfig(list, rt); err == nil && cached != nil {
 		if l, err := libcni.NetworkConfFromBytes(cached); err == nil {
 			list = l
@@ -111,4 +142,66 @@ func (r *Runtime) Del(ctx context.Context, n plan.Node, p plan.Pod) error {
 		return fmt.Errorf("pod %s: CNI DEL: %w", p.Key(), err)
 	}
 	return nil
+}
+
+// Check asks the chain whether a pod still has what its ADD gave it,
+// with the cached result as prevResult.
+func (r *Runtime) Check(ctx context.Context, n plan.Node, p plan.Pod) error {
+	c, list, err := r.config(n)
+	if err != nil {
+		return err
+	}
+	if err := c.CheckNetworkList(ctx, list, RuntimeConf(n, p)); err != nil {
+		return fmt.Errorf("pod %s: CNI CHECK: %w", p.Key(), err)
+	}
+	return nil
+}
+
+// GC tells node n's chain which attachments are valid: libcni first DELs
+// every cached attachment not among them (a pod removed while kinn was
+// not looking), then plugins of 1.1.0 lists free whatever else they hold.
+func (r *Runtime) GC(ctx context.Context, n plan.Node, pods []plan.Pod) error {
+	c, list, err := r.config(n)
+	if err != nil {
+		return err
+	}
+	args := &libcni.GCArgs{}
+	for _, p := range pods {
+		args.ValidAttachments = append(args.ValidAttachments, types.GCAttachment{ContainerID: p.ContainerID, IfName: plan.PodIface})
+	}
+	if err := c.GCNetworkList(ctx, list, args); err != nil {
+		return fmt.Errorf("node %s: CNI GC: %w", n.Name, err)
+	}
+	return nil
+}
+
+// Address is the pod's address and gateway in an ADD result: the first
+// IPv4 address on an interface inside the pod's sandbox (or on no
+// interface in particular), and its gateway or else the default route's.
+func Address(res types.Result) (netip.Prefix, netip.Addr, error) {
+	r, err := current.NewResultFromResult(res)
+	if err != nil {
+		return netip.Prefix{}, netip.Addr{}, err
+	}
+	var gw netip.Addr
+	for _, rt := range r.Routes {
+		if ones, _ := rt.Dst.Mask.Size(); ones == 0 && rt.GW != nil {
+			gw, _ = netip.AddrFromSlice(rt.GW.To4())
+		}
+	}
+	for _, ip := range r.IPs {
+		a, ok := netip.AddrFromSlice(ip.Address.IP.To4())
+		if !ok {
+			continue
+		}
+		if ip.Interface != nil && (*ip.Interface < 0 || *ip.Interface >= len(r.Interfaces) || r.Interfaces[*ip.Interface].Sandbox == "") {
+			continue
+		}
+		ones, _ := ip.Address.Mask.Size()
+		if g, ok := netip.AddrFromSlice(ip.Gateway.To4()); ok {
+			gw = g
+		}
+		return netip.PrefixFrom(a, ones), gw, nil
+	}
+	return netip.Prefix{}, netip.Addr{}, fmt.Errorf("the ADD result has no IPv4 address in the pod")
 }

@@ -166,7 +166,7 @@ func ObservePods(node plan.Node, pods []plan.Pod) (map[string]plan.PodState, err
 	}
 	for _, p := range pods {
 		st := observePod(p)
-		st.HostVeth = veths[plan.HostVeth(p.ContainerID)]
+		st.HostVeth = p.HostVeth != "" && veths[p.HostVeth]
 		out[p.Key()] = st
 	}
 	return out, nil
@@ -249,4 +249,28 @@ func CheckPod(hostNetns, podNetns, ifName, hostVeth string, ip netip.Prefix, gw 
 		return "address " + ip.String() + " missing"
 	}
 	return ""
+}
+
+// EnsureBridge makes a bridge holding addr, up, unless it exists.
+func EnsureBridge(hostNetns, name string, addr netip.Prefix, mtu int) error {
+	h, err := handleAtPath(hostNetns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if _, err := h.LinkByName(name); err == nil {
+		return nil
+	}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu}}
+	if err := h.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+		return err
+	}
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	if err := h.AddrReplace(l, &netlink.Addr{IPNet: ipnet(addr)}); err != nil {
+		return err
+	}
+	return h.LinkSetUp(l)
 }

@@ -3,6 +3,9 @@ package plan
 import (
 	"fmt"
 	"net/netip"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"kinn.dev/kinn/lab/ipam"
 	"kinn.dev/kinn/topology"
@@ -23,7 +26,7 @@ func Build(t *topology.Lab, alloc ipam.Allocations) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{Name: t.Name, Switch: Switch{Netns: SwitchNetns(t.Name), Addr: swAddr, MTU: nw.MTU, MAC: StableMAC(t.Name + "/switch")}}
+	l := &Lab{Name: t.Name, Chain: t.CNI != nil, Switch: Switch{Netns: SwitchNetns(t.Name), Addr: swAddr, MTU: nw.MTU, MAC: StableMAC(t.Name + "/switch")}}
 	podMTU := nw.MTU
 	if nw.Overlay == topology.OverlayVXLAN {
 		podMTU -= vxlanOverhead
@@ -65,11 +68,15 @@ func Build(t *topology.Lab, alloc ipam.Allocations) (*Lab, error) {
 		if n == nil || !ok {
 			return nil, fmt.Errorf("pod %s has no node or address", p.Key())
 		}
-		l.Pods = append(l.Pods, Pod{
+		pod := Pod{
 			Namespace: p.Namespace, Name: p.Name, Node: n.Name, NodeNetns: n.Netns,
 			Netns: PodNetns(t.Name, p.Namespace, p.Name), ContainerID: ContainerID(t.Name, p.Namespace, p.Name),
-			IP: netip.PrefixFrom(ip, n.PodCIDR.Bits()), Gateway: n.Gateway.Addr(), MTU: n.PodMTU,
-		})
+			Want: netip.PrefixFrom(ip, n.PodCIDR.Bits()), MTU: n.PodMTU, Ports: hostPorts(p.Pod),
+		}
+		if !l.Chain {
+			pod.IP, pod.Gateway, pod.HostVeth = pod.Want, n.Gateway.Addr(), HostVeth(pod.ContainerID)
+		}
+		l.Pods = append(l.Pods, pod)
 	}
 	return l, nil
 }
@@ -111,9 +118,16 @@ func wireNode(t *topology.Lab, l *Lab, i int) {
 	n.Links = []Link{
 		{Name: "lo", Kind: KindLoop},
 		{Name: NodeUplink, Kind: KindVeth, MTU: nw.MTU, MAC: UplinkMAC(t.Name, n.Name), Addrs: []netip.Prefix{n.Underlay}},
-		{Name: PodBridge, Kind: KindBridge, MTU: n.PodMTU, MAC: StableMAC(t.Name + "/" + n.Name + "/cni0"), Addrs: []netip.Prefix{n.Gateway}},
 	}
-	if nw.Overlay != topology.OverlayVXLAN {
+	if !l.Chain {
+		// A chain brings its own bridge (flannel leaves it to the bridge
+		// plugin too); two bridges holding the gateway would split the CIDR.
+		n.Links = append(n.Links, Link{Name: PodBridge, Kind: KindBridge, MTU: n.PodMTU, MAC: StableMAC(t.Name + "/" + n.Name + "/cni0"), Addrs: []netip.Prefix{n.Gateway}})
+	}
+	switch nw.Overlay {
+	case topology.OverlayNone:
+		return
+	case topology.OverlayHostGW:
 		for j, o := range l.Nodes {
 			if j != i {
 				n.Routes = append(n.Routes, Route{Dst: o.PodCIDR, Gw: o.Underlay.Addr(), Dev: NodeUplink})
@@ -137,4 +151,25 @@ func wireNode(t *topology.Lab, l *Lab, i int) {
 		n.FDB = append(n.FDB, FDB{Dev: dev, MAC: mac, Dst: o.Underlay.Addr()})
 		n.Routes = append(n.Routes, Route{Dst: o.PodCIDR.Masked(), Gw: vtep, Dev: dev, Onlink: true})
 	}
+}
+
+// hostPorts lists the pod's published container ports.
+func hostPorts(p *corev1.Pod) []HostPort {
+	var out []HostPort
+	if p == nil {
+		return nil
+	}
+	for _, c := range p.Spec.Containers {
+		for _, cp := range c.Ports {
+			if cp.HostPort == 0 {
+				continue
+			}
+			proto := strings.ToLower(string(cp.Protocol))
+			if proto == "" {
+				proto = "tcp"
+			}
+			out = append(out, HostPort{HostPort: int(cp.HostPort), ContainerPort: int(cp.ContainerPort), Protocol: proto, HostIP: cp.HostIP})
+		}
+	}
+	return out
 }

@@ -82,7 +82,20 @@ func DiffNode(want Node, have NodeState) []Change {
 	out = append(out, diffLinks(want, have)...)
 	out = append(out, diffSlice(want.Neigh, have.Neigh, func(n *Neigh) Change { return Change{Neigh: n} })...)
 	out = append(out, diffSlice(want.FDB, have.FDB, func(f *FDB) Change { return Change{FDB: f} })...)
-	out = append(out, diffSlice(want.Routes, have.Routes, func(r *Route) Change { return Change{Route: r} })...)
+	out = append(out, diffSlice(want.Routes, ownRoutes(want, have.Routes), func(r *Route) Change { return Change{Route: r} })...)
+	return out
+}
+
+// ownRoutes are the observed routes on kinn's devices. Routes elsewhere
+// belong to someone else: a CNI chain's per-pod routes (ptp adds one per
+// pod on its veth) must survive the next up.
+func ownRoutes(want Node, have []Route) []Route {
+	var out []Route
+	for _, r := range have {
+		if slices.ContainsFunc(want.Links, func(l Link) bool { return l.Name == r.Dev }) {
+			out = append(out, r)
+		}
+	}
 	return out
 }
 
@@ -176,13 +189,15 @@ func PodDrift(want Pod, have PodState) string {
 		return "namespace missing"
 	case !have.Eth0:
 		return "eth0 missing"
-	case !have.HostVeth:
+	case want.HostVeth != "" && !have.HostVeth:
 		return "host veth missing or detached from " + PodBridge
 	case !have.Up:
 		return "eth0 down"
 	case !slices.Contains(have.Addrs, want.IP):
 		return fmt.Sprintf("address %s missing", want.IP)
-	case have.Gateway != want.Gateway:
+	case !want.IP.IsValid():
+		return "not attached"
+	case want.Gateway.IsValid() && have.Gateway != want.Gateway:
 		return fmt.Sprintf("default route via %v, want %s", have.Gateway, want.Gateway)
 	}
 	return ""

@@ -35,6 +35,10 @@ type Lab struct {
 	Switch Switch
 	Nodes  []Node
 	Pods   []Pod
+	// Chain is set when the user's CNI plugin chain attaches the pods: the
+	// nodes then have no pod bridge of kinn's, and a pod's address is
+	// whatever the chain's ADD result said.
+	Chain bool `json:",omitempty"`
 }
 
 // Switch is the namespace standing for the network between the nodes and for
@@ -139,10 +143,30 @@ type Pod struct {
 	NodeNetns       string
 	Netns           string
 	ContainerID     string
-	IP              netip.Prefix // address with the node CIDR's mask
-	Gateway         netip.Addr
-	MTU             int
+	// Want is the address kinn's IPAM chose, offered to the plugins through
+	// the `ips` capability. IP and Gateway are what the pod has: Want and
+	// the node's gateway with kinn's plugin; with a plugin chain, what its
+	// last ADD result said (invalid until it succeeded).
+	Want     netip.Prefix
+	IP       netip.Prefix
+	Gateway  netip.Addr
+	MTU      int
+	HostVeth string     `json:",omitempty"` // the pod's veth in the node; "" when the chain names it
+	Ports    []HostPort `json:",omitempty"` // containers' hostPorts, for the portMappings capability
+	Error    string     `json:",omitempty"` // why the last ADD failed
 }
+
+// HostPort is one container port published on the node, as the CNI
+// portMappings capability carries it.
+type HostPort struct {
+	HostPort      int    `json:"hostPort"`
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// Attached reports whether the pod has an address from a successful ADD.
+func (p Pod) Attached() bool { return p.Error == "" && p.IP.IsValid() }
 
 // Key is namespace/name.
 func (p Pod) Key() string { return p.Namespace + "/" + p.Name }

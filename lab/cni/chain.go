@@ -1,0 +1,165 @@
+package cni
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
+	"github.com/containernetworking/cni/pkg/version"
+
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/topology"
+)
+
+// Chain is the user's own plugin chain: a network configuration list that
+// may use containerd's template fields, and the directory of its plugins.
+// Every node gets the list rendered with its own values, as containerd
+// renders its conflist template with the node's pod CIDR.
+type Chain struct {
+	Where  string // what messages name: the .conflist file, or the inline block's FILE:LINE:COL
+	BinDir string
+	tmpl   *template.Template
+}
+
+// TemplateData are the fields a configuration may use, containerd's names.
+type TemplateData struct {
+	PodCIDR       string
+	PodCIDRRanges []string
+}
+
+// LoadChain reads the cni section's configuration list (a file, relative to
+// the topology file, or inline JSON).
+func LoadChain(c *topology.CNIConfig) (*Chain, error) {
+	ch := &Chain{Where: fmt.Sprintf("%s (cni.confList)", c.ConfListPos), BinDir: abs(c.Dir, c.BinDir)}
+	text := c.ConfList
+	if t := strings.TrimSpace(text); !strings.HasPrefix(t, "{") {
+		path := abs(c.Dir, t)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: cannot read the configuration list: %w", ch.Where, err)
+		}
+		ch.Where, text = path, string(b)
+	}
+	tmpl, err := template.New(ch.Where).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: bad template: %w", ch.Where, err)
+	}
+	ch.tmpl = tmpl
+	return ch, nil
+}
+
+func abs(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) || dir == "" {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// Render is the configuration list for node n. Where a plugin's IPAM is
+// host-local without a dataDir, the node's own directory is filled in: on a
+// real node host-local keeps its reservations in /var/lib/cni/networks, and
+// kinn's nodes share one filesystem, the host's, which kinn does not touch.
+func (c *Chain) Render(n plan.Node, dataDir string) ([]byte, error) {
+	var buf bytes.Buffer
+	data := TemplateData{PodCIDR: n.PodCIDR.Masked().String(), PodCIDRRanges: []string{n.PodCIDR.Masked().String()}}
+	if err := c.tmpl.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("%s: template: %w", c.Where, err)
+	}
+	var list map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &list); err != nil {
+		return nil, fmt.Errorf("%s: does not parse as JSON: %w", c.Where, err)
+	}
+	plugins, _ := list["plugins"].([]any)
+	for _, p := range plugins {
+		conf, _ := p.(map[string]any)
+		ipam, _ := conf["ipam"].(map[string]any)
+		if ipam != nil && ipam["type"] == "host-local" && ipam["dataDir"] == nil {
+			ipam["dataDir"] = dataDir
+		}
+	}
+	return json.Marshal(list)
+}
+
+// Check finds what would make every ADD fail, before anything is created:
+// a list that does not parse, a plugin with no binary, a cniVersion a
+// plugin does not speak. Plugins are asked only VERSION, which touches
+// nothing.
+func (c *Chain) Check(ctx context.Context, n plan.Node) error {
+	b, err := c.Render(n, "/nonexistent")
+	if err != nil {
+		return err
+	}
+	list, err := libcni.NetworkConfFromBytes(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Where, err)
+	}
+	if len(list.Plugins) == 0 {
+		return fmt.Errorf("%s: the list has no plugins", c.Where)
+	}
+	var errs []error
+	exec := &versionExec{}
+	for _, p := range list.Plugins {
+		typ := p.Network.Type
+		if typ == "" {
+			errs = append(errs, fmt.Errorf("%s: a plugin has no type", c.Where))
+			continue
+		}
+		path, err := exec.FindInPath(typ, []string{c.BinDir})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: plugin %q: no executable %s in binDir %s: build it there or fix cni.binDir", c.Where, typ, typ, c.BinDir))
+			continue
+		}
+		info, err := invoke.GetVersionInfo(ctx, path, exec)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: plugin %q (%s) does not answer VERSION: %w", c.Where, typ, path, err))
+			continue
+		}
+		if !supports(info.SupportedVersions(), list.CNIVersion) {
+			errs = append(errs, fmt.Errorf("%s: plugin %q speaks CNI %s, not the list's cniVersion %q: change cniVersion",
+				c.Where, typ, strings.Join(info.SupportedVersions(), ", "), list.CNIVersion))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func supports(vs []string, v string) bool {
+	for _, s := range vs {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// versionExec runs plugins in kinn's own namespaces for VERSION only: the
+// question needs no node, and no other command may run outside one.
+type versionExec struct {
+	version.PluginDecoder
+}
+
+func (e *versionExec) FindInPath(plugin string, paths []string) (string, error) {
+	if p, err := invoke.FindInPath(plugin, paths); err == nil || plugin != PluginType {
+		return p, err
+	}
+	return builtinPath, nil
+}
+
+func (e *versionExec) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) ([]byte, error) {
+	for _, kv := range environ {
+		if kv != "CNI_COMMAND=VERSION" && strings.HasPrefix(kv, "CNI_COMMAND=") {
+			return nil, fmt.Errorf("refusing %s outside a node", kv)
+		}
+	}
+	if path == builtinPath {
+		return runBuiltin(stdin, environ)
+	}
+	return (&invoke.RawExec{}).ExecPlugin(ctx, path, stdin, environ)
+}

@@ -1,0 +1,80 @@
+package dns
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"kinn.dev/kinn/lab/service"
+)
+
+// endpoints are the addresses CoreDNS would see for svc: the EndpointSlice
+// controller's endpoints with the Ready condition, since the plugin drops
+// the others. That controller publishes the pods the selector picks in the
+// Service's namespace that have an address; ready means Ready and not
+// terminating, or anything at all with publishNotReadyAddresses. Services
+// without a selector have nobody to manage their endpoints in kinn.
+func endpoints(svc *corev1.Service, pods []service.PodState) []endpoint {
+	if len(svc.Spec.Selector) == 0 {
+		return nil
+	}
+	sel := labels.SelectorFromSet(svc.Spec.Selector)
+	var picked []service.PodState
+	for _, p := range pods {
+		if p.Pod == nil || p.Pod.Namespace != svc.Namespace || !p.IP.IsValid() || !sel.Matches(labels.Set(p.Pod.Labels)) {
+			continue
+		}
+		if svc.Spec.PublishNotReadyAddresses || p.Ready && !p.Terminating {
+			picked = append(picked, p)
+		}
+	}
+	slices.SortFunc(picked, func(a, b service.PodState) int { return cmp.Compare(a.Pod.Name, b.Pod.Name) })
+	out := make([]endpoint, 0, len(picked))
+	for _, p := range picked {
+		out = append(out, endpoint{addr: p.IP.Unmap(), hostname: hostname(svc, p), ports: endpointPorts(svc, p.Pod)})
+	}
+	return out
+}
+
+// endpointPorts are the service ports that resolve on pod, numbered as on
+// the pod. The controller leaves out a port whose named targetPort the pod
+// lacks; a pod left with none still has an address, like a portless
+// Service.
+func endpointPorts(svc *corev1.Service, pod *corev1.Pod) []port {
+	var out []port
+	for _, sp := range svc.Spec.Ports {
+		if n := service.FindPort(pod, sp); n != 0 {
+			out = append(out, port{sp.Name, protocol(sp.Protocol), int32(n)})
+		}
+	}
+	if len(out) == 0 {
+		return noPorts
+	}
+	return out
+}
+
+// hostname is the endpoint's label under the Service: the pod's
+// spec.hostname when its spec.subdomain names this Service (the
+// controller's rule; the namespace matches already), else the address
+// with dashes, as CoreDNS's endpointHostname writes it.
+func hostname(svc *corev1.Service, p service.PodState) string {
+	if h := p.Pod.Spec.Hostname; h != "" && p.Pod.Spec.Subdomain == svc.Name {
+		return h
+	}
+	return dashed(p.IP.Unmap())
+}
+
+func dashed(a netip.Addr) string {
+	if a.Is4() {
+		return strings.ReplaceAll(a.String(), ".", "-")
+	}
+	s := strings.ReplaceAll(a.String(), ":", "-")
+	if strings.HasSuffix(s, "-") {
+		s += "0" // a label may not end with a dash
+	}
+	return s
+}

@@ -1,0 +1,126 @@
+package lab
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/plan"
+)
+
+// Reattached is one pod after `kinn cni reattach`.
+type Reattached struct {
+	Pod      string
+	Node     string
+	Old, New netip.Prefix // New is invalid when the ADD failed
+	Err      error
+}
+
+// Changed reports whether the pod came back with another address.
+func (r Reattached) Changed() bool { return r.Err == nil && r.Old != r.New }
+
+// Reattach detaches pods through CNI DEL and attaches them again with ADD,
+// with the plugin binaries and configuration as they are now, keeping the
+// pods' namespaces (and so whatever runs in them). keys are namespace/name;
+// none means every pod. The plan is saved with the new addresses, which the
+// lab process turns into endpoints when it reloads.
+func Reattach(ctx context.Context, o Options, name string, keys []string) ([]Reattached, time.Duration, error) {
+	unlock, err := lock(o, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer unlock()
+	st, err := Load(o, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	chain, err := checkChain(ctx, st.Topology)
+	if err != nil {
+		return nil, 0, err
+	}
+	var todo []int
+	for i, p := range st.Plan.Pods {
+		if len(keys) == 0 || slices.Contains(keys, p.Key()) {
+			todo = append(todo, i)
+		}
+	}
+	if missing := unknownPods(st.Plan, keys); len(missing) > 0 {
+		return nil, 0, fmt.Errorf("lab %s has no pod %v (see `kinn get pods -A`)", name, missing)
+	}
+	dir := o.StateDir(name)
+	rt := runtime(dir, chain)
+	defer rt.Log.Close()
+	start := time.Now()
+	out := make([]Reattached, len(todo))
+	var mu sync.Mutex
+	parallel(len(todo), func(j int) error {
+		pod := st.Plan.Pods[todo[j]]
+		n := findNode(st.Plan, pod.Node)
+		got, err := attach(ctx, rt, *n, pod, plan.PodState{Netns: kernel.NetnsExists(pod.Netns)})
+		mu.Lock()
+		st.Plan.Pods[todo[j]] = got
+		mu.Unlock()
+		out[j] = Reattached{Pod: pod.Key(), Node: pod.Node, Old: pod.IP, New: got.IP, Err: err}
+		return nil
+	})
+	took := time.Since(start)
+	return out, took, savePlan(dir, st.Plan)
+}
+
+func unknownPods(p *plan.Lab, keys []string) []string {
+	var missing []string
+	for _, k := range keys {
+		if !slices.ContainsFunc(p.Pods, func(pod plan.Pod) bool { return pod.Key() == k }) {
+			missing = append(missing, k)
+		}
+	}
+	return missing
+}
+
+// CNICheck is one pod's CNI CHECK.
+type CNICheck struct {
+	Pod, Node string
+	Err       error
+}
+
+// CheckCNI asks the plugins whether pods (keys, or all) are as their ADD
+// left them, with the cached results.
+func CheckCNI(ctx context.Context, o Options, name string, keys []string) ([]CNICheck, error) {
+	unlock, err := lock(o, name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	st, err := Load(o, name)
+	if err != nil {
+		return nil, err
+	}
+	if missing := unknownPods(st.Plan, keys); len(missing) > 0 {
+		return nil, fmt.Errorf("lab %s has no pod %v (see `kinn get pods -A`)", name, missing)
+	}
+	chain, err := checkChain(ctx, st.Topology)
+	if err != nil {
+		return nil, err
+	}
+	rt := runtime(o.StateDir(name), chain)
+	defer rt.Log.Close()
+	var out []CNICheck
+	for _, pod := range st.Plan.Pods {
+		if len(keys) > 0 && !slices.Contains(keys, pod.Key()) {
+			continue
+		}
+		c := CNICheck{Pod: pod.Key(), Node: pod.Node}
+		if !pod.Attached() {
+			c.Err = fmt.Errorf("not attached (%s)", cmp.Or(pod.Error, "no ADD yet"))
+		} else {
+			c.Err = rt.Check(ctx, *findNode(st.Plan, pod.Node), pod)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
