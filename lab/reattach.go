@@ -13,6 +13,10 @@ import (
 	"kinn.dev/kinn/lab/plan"
 )
 
+// reattachWorkers is how many pods are reattached at once; CNI forbids
+// only concurrent operations on one container.
+const reattachWorkers = 8
+
 // Reattached is one pod after `kinn cni reattach`.
 type Reattached struct {
 	Pod      string
@@ -57,8 +61,12 @@ func Reattach(ctx context.Context, o Options, name string, keys []string) ([]Rea
 	defer rt.Log.Close()
 	start := time.Now()
 	out := make([]Reattached, len(todo))
+	// Many workers: a plugin mostly waits (a veth's deletion waits for an
+	// RCU grace period, ~20 ms here) rather than computes. Measured with
+	// the bridge plugin, 100 pods: 2.3 s on 4 workers, 1.5-1.8 s on 6-16;
+	// all DELs first and then all ADDs was no faster.
 	var mu sync.Mutex
-	parallel(len(todo), func(j int) error {
+	parallelOn(reattachWorkers, len(todo), func(j int) error {
 		pod := st.Plan.Pods[todo[j]]
 		n := findNode(st.Plan, pod.Node)
 		got, err := attach(ctx, rt, *n, pod, plan.PodState{Netns: kernel.NetnsExists(pod.Netns)})

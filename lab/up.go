@@ -319,6 +319,11 @@ func attach(ctx context.Context, rt *cni.Runtime, n plan.Node, pod plan.Pod, st 
 	} else if _, err := kernel.CreateNetns(pod.Netns); err != nil {
 		return failed(pod, err), err
 	}
+	return add(ctx, rt, n, pod)
+}
+
+// add sends ADD for a pod whose namespace exists and nothing is attached.
+func add(ctx context.Context, rt *cni.Runtime, n plan.Node, pod plan.Pod) (plan.Pod, error) {
 	res, err := rt.Add(ctx, n, pod)
 	if err == nil {
 		pod.IP, pod.Gateway, err = cni.Address(res)
@@ -359,8 +364,11 @@ func carryOver(old, p *plan.Lab) {
 }
 
 // parallel runs f(0..n-1) on a few workers and returns the first error.
-func parallel(n int, f func(int) error) error {
-	workers := min(n, 4)
+func parallel(n int, f func(int) error) error { return parallelOn(4, n, f) }
+
+// parallelOn is parallel with that many workers.
+func parallelOn(workers, n int, f func(int) error) error {
+	workers = min(n, workers)
 	idx := make(chan int)
 	errc := make(chan error, n)
 	var wg sync.WaitGroup

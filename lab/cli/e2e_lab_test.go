@@ -24,6 +24,9 @@ func TestLabs(t *testing.T) {
 			name = "builtin-default"
 		}
 		t.Run(name, func(t *testing.T) {
+			if strings.HasPrefix(name, "cni-") {
+				f = withPlugins(t, f)
+			}
 			before := kerneltest.HostSnapshot(t)
 			e := newEnv(t, "e2e")
 			e.up(f)

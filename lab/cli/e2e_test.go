@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"kinn.dev/kinn/lab/cni/cnitest"
 	"kinn.dev/kinn/lab/kernel/kerneltest"
 )
 
@@ -38,6 +39,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "build kinn: %v\n%s", err, out)
 			return 1
 		}
+		defer cnitest.Cleanup()
 		return m.Run()
 	}()
 	os.Exit(code)

@@ -36,7 +36,7 @@ type Zone struct {
 	domain     string // lower case, fully qualified
 	zones      []string
 	namespaces map[string]bool
-	services   map[string]*svcEntry // by "name.namespace", as CoreDNS indexes them
+	services   map[string]*svcEntry    // by "name.namespace", as CoreDNS indexes them
 	clusterIPs map[netip.Addr]string   // reverse: the Service name, without the domain
 	endpoints  map[netip.Addr][]string // reverse: endpoint names, used when no ClusterIP matches
 	serial     uint32

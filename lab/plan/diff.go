@@ -193,10 +193,10 @@ func PodDrift(want Pod, have PodState) string {
 		return "host veth missing or detached from " + PodBridge
 	case !have.Up:
 		return "eth0 down"
-	case !slices.Contains(have.Addrs, want.IP):
-		return fmt.Sprintf("address %s missing", want.IP)
 	case !want.IP.IsValid():
 		return "not attached"
+	case !slices.Contains(have.Addrs, want.IP):
+		return fmt.Sprintf("address %s missing", want.IP)
 	case want.Gateway.IsValid() && have.Gateway != want.Gateway:
 		return fmt.Sprintf("default route via %v, want %s", have.Gateway, want.Gateway)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"kinn.dev/kinn/lab/ipam"
 	"kinn.dev/kinn/topology"
 )
@@ -189,5 +191,51 @@ func TestPodDrift(t *testing.T) {
 	}
 	if PodDrift(p, PodState{}) != "namespace missing" {
 		t.Error("a pod without a namespace must be re-created")
+	}
+}
+
+// TestBuildChain: with the user's CNI chain the nodes get no pod bridge of
+// kinn's and pods no address until their ADD; overlay none adds no routes
+// between nodes, and routes on devices kinn does not own are left alone.
+func TestBuildChain(t *testing.T) {
+	t.Parallel()
+	tl := testLab(topology.OverlayNone, 2)
+	tl.CNI = &topology.CNIConfig{ConfList: "{}"}
+	tl.Pods[0].Pod = &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Ports: []corev1.ContainerPort{
+		{ContainerPort: 8080, HostPort: 8081, Protocol: corev1.ProtocolUDP}, {ContainerPort: 9090}}}}}}
+	l := build(t, tl)
+	if !l.Chain {
+		t.Fatal("plan does not know the chain attaches the pods")
+	}
+	n := l.Nodes[0]
+	for _, link := range n.Links {
+		if link.Name == PodBridge {
+			t.Errorf("node has kinn's pod bridge under a chain: %+v", link)
+		}
+	}
+	for _, r := range n.Routes {
+		if r.Dst.Bits() != 0 {
+			t.Errorf("overlay none routes %v", r)
+		}
+	}
+	p := l.Pods[0]
+	if p.IP.IsValid() || !p.Want.IsValid() || p.HostVeth != "" || p.Attached() {
+		t.Errorf("chain pod before ADD: %+v", p)
+	}
+	if len(p.Ports) != 1 || p.Ports[0] != (HostPort{HostPort: 8081, ContainerPort: 8080, Protocol: "udp"}) {
+		t.Errorf("host ports = %+v", p.Ports)
+	}
+	if why := PodDrift(p, PodState{Netns: true, Eth0: true, Up: true}); why != "not attached" {
+		t.Errorf("drift of an unattached chain pod = %q", why)
+	}
+	p.IP = netip.MustParsePrefix("10.244.0.7/24")
+	if why := PodDrift(p, PodState{Netns: true, Eth0: true, Up: true, Addrs: []netip.Prefix{p.IP}}); why != "" {
+		t.Errorf("an attached chain pod drifts: %q (no host veth of kinn's to look for)", why)
+	}
+	ptpRoute := Route{Dst: netip.MustParsePrefix("10.244.0.7/32"), Dev: "veth1234"}
+	for _, c := range DiffNode(n, NodeState{Links: map[string]LinkState{}, Routes: []Route{ptpRoute}}) {
+		if c.Route != nil && c.Op == OpDel {
+			t.Errorf("up would delete the chain's route: %v", c)
+		}
 	}
 }

@@ -1,0 +1,221 @@
+package cli_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"kinn.dev/kinn/lab/cni/cnitest"
+)
+
+// withPlugins copies an example that uses `binDir: cni-bin` into a
+// directory of the test's, next to a cni-bin holding the reference plugins
+// built from their module, so the example runs exactly as written.
+func withPlugins(t *testing.T, example string) string {
+	t.Helper()
+	src, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(cnitest.Plugins(t), filepath.Join(dir, "cni-bin")); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, filepath.Base(example))
+	if err := os.WriteFile(f, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// reservations lists host-local's reserved addresses on a node of e's lab.
+func (e *env) reservations(node, network string) []string {
+	e.t.Helper()
+	entries, _ := os.ReadDir(filepath.Join(e.dirs[1], e.name, "cni", node, "networks", network))
+	var out []string
+	for _, en := range entries {
+		if n := en.Name(); n != "lock" && !strings.HasPrefix(n, "last_reserved_ip") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestReferencePlugins: the bridge + host-local + portmap example passes the
+// whole `kinn check`, a hostPort answers on its node, a deleted pod frees
+// its reservation, reattach hands out new addresses that the Services
+// follow, and down leaves no reservation or cache file anywhere.
+func TestReferencePlugins(t *testing.T) {
+	e := newEnv(t, "cnib")
+	f := withPlugins(t, "../../examples/cni-bridge.yaml")
+	e.up(f)
+	e.checkPasses()
+	var node, ip string
+	for _, p := range e.pods() {
+		if p.Name == "hostport" {
+			node, ip = p.Spec.NodeName, p.Status.PodIP
+		}
+	}
+	if got := e.reservations(node, "bridge-net"); !strings.Contains(strings.Join(got, " "), ip) {
+		t.Fatalf("host-local on %s holds %v, not the hostport pod's %s", node, got, ip)
+	}
+	nodeIP := ""
+	for _, n := range e.nodes() {
+		if n.Name == node {
+			nodeIP = n.Status.Addresses[0].Address
+		}
+	}
+	if body, code := e.curl("client", "http://"+nodeIP+":8081/hostname"); code != 0 || body != "hostport" {
+		t.Errorf("hostPort 8081 on %s answered %q (exit %d), want the hostport pod", nodeIP, body, code)
+	}
+
+	e.must("delete", "pod", "hostport", "--grace-period", "0", "--name", e.name)
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Contains(strings.Join(e.reservations(node, "bridge-net"), " "), ip) {
+		if time.Now().After(deadline) {
+			t.Fatalf("deleting the pod did not free %s: host-local still holds %v", ip, e.reservations(node, "bridge-net"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	out := e.must("cni", "reattach", "--all", "--name", e.name)
+	if !strings.Contains(out, "address changed") {
+		t.Errorf("host-local hands out the next free address, so reattach should move pods:\n%s", out)
+	}
+	e.checkPasses()
+	if out := e.must("cni", "check", "--name", e.name); strings.Count(out, " ok\n") != len(e.pods()) {
+		t.Errorf("CNI CHECK after reattach:\n%s", out)
+	}
+
+	state := filepath.Join(e.dirs[1], e.name)
+	e.must("down", "--name", e.name)
+	for _, p := range []string{state, "/var/lib/cni/networks/bridge-net", "/var/lib/cni/results"} {
+		if _, err := os.Stat(p); err == nil && (p == state || !existedBefore[p]) {
+			t.Errorf("down left %s behind", p)
+		}
+	}
+}
+
+// existedBefore notes host paths that were there before any test ran: the
+// test only blames kinn for what is new.
+var existedBefore = func() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range []string{"/var/lib/cni/networks/bridge-net", "/var/lib/cni/results"} {
+		if _, err := os.Stat(p); err == nil {
+			m[p] = true
+		}
+	}
+	return m
+}()
+
+// TestPTPPlugins: ptp + host-local, routed host-gw between nodes.
+func TestPTPPlugins(t *testing.T) {
+	e := newEnv(t, "cnip")
+	e.up(withPlugins(t, "../../examples/cni-ptp.yaml"))
+	e.checkPasses()
+}
+
+// TestKinnPluginAsBinary: kinn's plugin named in a conflist as any other
+// binary (kinn-cni, found in binDir and run out of process) passes the
+// same run.
+func TestKinnPluginAsBinary(t *testing.T) {
+	e := newEnv(t, "cnik")
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "bin"), 0o755)
+	if err := os.Symlink(kinnBin, filepath.Join(dir, "bin", "kinn-cni")); err != nil {
+		t.Fatal(err)
+	}
+	doc := `kind: Cluster
+apiVersion: kinn.dev/v1alpha1
+nodes: [{role: control-plane}, {role: worker}]
+cni:
+  binDir: bin
+  confList: |
+    {"cniVersion": "1.1.0", "name": "kinn-ext", "plugins": [
+      {"type": "kinn-cni", "bridge": "kinn0", "subnet": "{{.PodCIDR}}", "mtu": 1450, "capabilities": {"ips": true}}]}
+` + webAndClient
+	f := filepath.Join(dir, "lab.yaml")
+	os.WriteFile(f, []byte(doc), 0o644)
+	e.up(f)
+	e.checkPasses()
+	out := e.must("cni", "log", "--name", e.name)
+	if !strings.Contains(out, "kinn-cni") || !strings.Contains(out, "ADD") {
+		t.Errorf("the log shows no ADD by the kinn-cni binary:\n%s", out)
+	}
+}
+
+// TestFailingPlugin: a plugin that refuses one pod on purpose leaves that
+// pod failed with the plugin's own message, and the rest of the lab works.
+func TestFailingPlugin(t *testing.T) {
+	e := newEnv(t, "cnif")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	os.Mkdir(bin, 0o755)
+	plugins := cnitest.Plugins(t)
+	for _, p := range []string{"bridge", "host-local"} {
+		os.Symlink(filepath.Join(plugins, p), filepath.Join(bin, p))
+	}
+	script := `#!/bin/sh
+case "$CNI_COMMAND:$CNI_ARGS;" in
+ADD:*K8S_POD_NAME=doomed\;*)
+	echo '{"cniVersion": "1.1.0", "code": 999, "msg": "doomed pods are refused", "details": "on purpose"}'
+	exit 1;;
+esac
+exec "$(dirname "$0")/bridge"
+`
+	os.WriteFile(filepath.Join(bin, "picky"), []byte(script), 0o755)
+	doc := `kind: Cluster
+apiVersion: kinn.dev/v1alpha1
+nodes: [{role: control-plane}, {role: worker}]
+cni:
+  binDir: bin
+  confList: |
+    {"cniVersion": "1.1.0", "name": "picky-net", "plugins": [
+      {"type": "picky", "bridge": "cni0", "isGateway": true, "mtu": 1450,
+       "ipam": {"type": "host-local", "ranges": [[{"subnet": "{{.PodCIDR}}"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: doomed, labels: {app: web}}
+spec: {containers: [{name: c, image: x, args: [netexec, --http-port=8080]}]}
+` + webAndClient
+	f := filepath.Join(dir, "lab.yaml")
+	os.WriteFile(f, []byte(doc), 0o644)
+	_, errOut, code := e.run("up", "--name", e.name, "-f", f)
+	if code == 0 || !strings.Contains(errOut, "pod default/doomed") || !strings.Contains(errOut, "doomed pods are refused") {
+		t.Errorf("up should fail naming the pod and the plugin's message; exit %d:\n%s", code, errOut)
+	}
+	out := e.must("get", "pods", "--name", e.name)
+	if !strings.Contains(out, "FailedCreatePodSandBox") || !strings.Contains(out, "doomed pods are refused") {
+		t.Errorf("get pods does not show the failed pod and why:\n%s", out)
+	}
+	e.checkPasses()
+	if out := e.must("cni", "log", "doomed", "--name", e.name); !strings.Contains(out, "error 999: doomed pods are refused on purpose") {
+		t.Errorf("cni log lacks the plugin's error:\n%s", out)
+	}
+}
+
+// webAndClient is a Deployment behind a Service and a client pod.
+const webAndClient = `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: x, args: [netexec, --http-port=8080], ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec: {containers: [{name: c, image: x, args: [pause]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+`

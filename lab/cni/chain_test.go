@@ -1,0 +1,115 @@
+package cni
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	current "github.com/containernetworking/cni/pkg/types/100"
+
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/topology"
+)
+
+const bridgeList = `{"cniVersion": "1.1.0", "name": "net", "plugins": [
+  {"type": "bridge", "ipam": {"type": "host-local", "ranges": [{{range .PodCIDRRanges}}[{"subnet": "{{.}}"}]{{end}}]}},
+  {"type": "ptp", "ipam": {"type": "host-local", "dataDir": "/mine", "ranges": [[{"subnet": "{{.PodCIDR}}"}]]}}]}`
+
+func node(cidr string) plan.Node {
+	return plan.Node{Name: "n1", PodCIDR: netip.MustParsePrefix(cidr)}
+}
+
+func TestRenderFillsNodeValues(t *testing.T) {
+	t.Parallel()
+	ch, err := LoadChain(&topology.CNIConfig{ConfList: bridgeList, BinDir: "bin", Dir: "/labs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.BinDir != "/labs/bin" {
+		t.Errorf("binDir = %q, want it relative to the topology file", ch.BinDir)
+	}
+	b, err := ch.Render(node("10.244.3.0/24"), "/state/n1/networks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Plugins []struct {
+			IPAM struct {
+				DataDir string                `json:"dataDir"`
+				Ranges  [][]map[string]string `json:"ranges"`
+			} `json:"ipam"`
+		} `json:"plugins"`
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"/state/n1/networks", "/mine"} {
+		ipam := list.Plugins[i].IPAM
+		if ipam.DataDir != want || ipam.Ranges[0][0]["subnet"] != "10.244.3.0/24" {
+			t.Errorf("plugin %d ipam = %+v, want dataDir %s and the node's CIDR", i, ipam, want)
+		}
+	}
+}
+
+func TestLoadChainFromFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "10-net.conflist"), []byte(bridgeList), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := LoadChain(&topology.CNIConfig{ConfList: "10-net.conflist", Dir: dir})
+	if err != nil || ch.Where != filepath.Join(dir, "10-net.conflist") {
+		t.Fatalf("chain %+v, %v", ch, err)
+	}
+	_, err = LoadChain(&topology.CNIConfig{ConfList: "missing.conflist", Dir: dir, ConfListPos: topology.Pos{File: "lab.yaml", Line: 3, Col: 13}})
+	if err == nil || !strings.Contains(err.Error(), "lab.yaml:3:13 (cni.confList): cannot read") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestCheckFindsProblemsBeforeAnything names the place, the plugin and
+// what to change for each kind of mistake.
+func TestCheckFindsProblemsBeforeAnything(t *testing.T) {
+	t.Parallel()
+	empty := t.TempDir()
+	pos := topology.Pos{File: "lab.yaml", Line: 7, Col: 13}
+	for _, tc := range []struct{ name, list, want string }{
+		{"bad json", `{"cniVersion": "1.1.0", "plugins": [}`, "lab.yaml:7:13 (cni.confList): does not parse as JSON"},
+		{"bad template", `{"x": "{{.NodeName}}"}`, "lab.yaml:7:13 (cni.confList): template"},
+		{"no binary", `{"cniVersion": "1.1.0", "name": "n", "plugins": [{"type": "bridge"}]}`,
+			`plugin "bridge": no executable bridge in binDir ` + empty + `: build it there or fix cni.binDir`},
+		{"no plugins", `{"cniVersion": "1.1.0", "name": "n", "plugins": []}`, "no plugins"},
+		{"old version", `{"cniVersion": "0.2.0", "name": "n", "plugins": [{"type": "kinn", "bridge": "b", "subnet": "{{.PodCIDR}}"}]}`,
+			`plugin "kinn" speaks CNI 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0, not the list's cniVersion "0.2.0": change cniVersion`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch, err := LoadChain(&topology.CNIConfig{ConfList: tc.list, BinDir: empty, ConfListPos: pos})
+			if err == nil {
+				err = ch.Check(context.Background(), node("10.244.0.0/24"))
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAddressPicksThePodsInterface(t *testing.T) {
+	t.Parallel()
+	raw := `{"cniVersion": "1.1.0",
+	  "interfaces": [{"name": "cni0"}, {"name": "veth1"}, {"name": "eth0", "sandbox": "/run/netns/p"}],
+	  "ips": [{"interface": 0, "address": "10.244.1.1/24"}, {"interface": 2, "address": "10.244.1.7/24", "gateway": "10.244.1.1"}],
+	  "routes": [{"dst": "0.0.0.0/0"}]}`
+	res, err := current.NewResult([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, gw, err := Address(res)
+	if err != nil || ip != netip.MustParsePrefix("10.244.1.7/24") || gw != netip.MustParseAddr("10.244.1.1") {
+		t.Errorf("Address = %v %v %v", ip, gw, err)
+	}
+}

@@ -1,0 +1,76 @@
+// Package cnitest builds the CNI reference plugins
+// (github.com/containernetworking/plugins) for tests, unmodified, from the
+// module proxy, the way the README tells users to.
+package cnitest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// Version of the reference plugins the tests run.
+const Version = "v1.10.0"
+
+// Packages of the plugins the tests use, by plugin type.
+var Packages = map[string]string{
+	"bridge":     "github.com/containernetworking/plugins/plugins/main/bridge",
+	"ptp":        "github.com/containernetworking/plugins/plugins/main/ptp",
+	"host-local": "github.com/containernetworking/plugins/plugins/ipam/host-local",
+	"portmap":    "github.com/containernetworking/plugins/plugins/meta/portmap",
+}
+
+var (
+	once   sync.Once
+	binDir string
+	err    error
+	out    []byte
+)
+
+// Plugins builds every plugin in Packages once per test binary and returns
+// the directory holding them; it is removed when the process's tests end
+// only through the OS's temp cleanup, so callers must not write into it.
+func Plugins(t testing.TB) string {
+	t.Helper()
+	once.Do(func() {
+		binDir, err = os.MkdirTemp("", "kinn-cni-plugins-")
+		if err != nil {
+			return
+		}
+		args := []string{"install"}
+		for _, pkg := range Packages {
+			args = append(args, pkg+"@"+Version)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Env = append(os.Environ(), "GOBIN="+binDir, "GOFLAGS=", "CGO_ENABLED=0")
+		cmd.Dir = binDir // outside any module: `go install pkg@version`
+		out, err = cmd.CombinedOutput()
+	})
+	if err != nil {
+		t.Fatalf("build the reference CNI plugins: %v\n%s", err, out)
+	}
+	return binDir
+}
+
+// Cleanup removes the built plugins; call it from TestMain after m.Run.
+func Cleanup() {
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+}
+
+// Link puts the named plugins (and any extra files) into a fresh directory
+// of the test's, as symlinks to the built ones.
+func Link(t testing.TB, types ...string) string {
+	t.Helper()
+	src := Plugins(t)
+	dir := t.TempDir()
+	for _, typ := range types {
+		if err := os.Symlink(filepath.Join(src, typ), filepath.Join(dir, typ)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
