@@ -119,12 +119,15 @@ func TestPTPPlugins(t *testing.T) {
 
 // TestKinnPluginAsBinary: kinn's plugin named in a conflist as any other
 // binary (kinn-cni, found in binDir and run out of process) passes the
-// same run.
+// same run, and chains: portmap after it gets its result as prevResult.
 func TestKinnPluginAsBinary(t *testing.T) {
 	e := newEnv(t, "cnik")
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "bin"), 0o755)
 	if err := os.Symlink(kinnBin, filepath.Join(dir, "bin", "kinn-cni")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(cnitest.Plugins(t), "portmap"), filepath.Join(dir, "bin", "portmap")); err != nil {
 		t.Fatal(err)
 	}
 	doc := `kind: Cluster
@@ -134,12 +137,22 @@ cni:
   binDir: bin
   confList: |
     {"cniVersion": "1.1.0", "name": "kinn-ext", "plugins": [
-      {"type": "kinn-cni", "bridge": "kinn0", "subnet": "{{.PodCIDR}}", "mtu": 1450, "capabilities": {"ips": true}}]}
+      {"type": "kinn-cni", "bridge": "kinn0", "subnet": "{{.PodCIDR}}", "mtu": 1450, "capabilities": {"ips": true}},
+      {"type": "portmap", "capabilities": {"portMappings": true}}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostport}
+spec: {nodeName: kinn-worker, containers: [{name: c, image: x, args: [netexec, --http-port=8080], ports: [{containerPort: 8080, hostPort: 8081}]}]}
 ` + webAndClient
 	f := filepath.Join(dir, "lab.yaml")
 	os.WriteFile(f, []byte(doc), 0o644)
 	e.up(f)
 	e.checkPasses()
+	worker := e.nodes()[1].Status.Addresses[0].Address
+	if body, code := e.curl("client", "http://"+worker+":8081/hostname"); code != 0 || body != "hostport" {
+		t.Errorf("hostPort through portmap chained after kinn-cni answered %q (exit %d)", body, code)
+	}
 	out := e.must("cni", "log", "--name", e.name)
 	if !strings.Contains(out, "kinn-cni") || !strings.Contains(out, "ADD") {
 		t.Errorf("the log shows no ADD by the kinn-cni binary:\n%s", out)

@@ -118,7 +118,37 @@ func Add(args *skel.CmdArgs) (types.Result, error) {
 		}},
 		Routes: []*types.Route{{Dst: net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}, GW: gw.AsSlice()}},
 	}
-	return res, nil
+	return chained(c, res)
+}
+
+// chained adds what earlier plugins of a chain reported (prevResult) in
+// front of the plugin's own result, as the spec asks of a plugin that is
+// not first: the runtime caches and passes on one result for the chain.
+func chained(c *NetConf, own *current.Result) (types.Result, error) {
+	if c.RawPrevResult == nil {
+		return own, nil
+	}
+	if err := version.ParsePrevResult(&c.PluginConf); err != nil {
+		return nil, types.NewError(types.ErrDecodingFailure, "bad prevResult", err.Error())
+	}
+	prev, err := current.NewResultFromResult(c.PrevResult)
+	if err != nil {
+		return nil, types.NewError(types.ErrDecodingFailure, "bad prevResult", err.Error())
+	}
+	out := *prev
+	out.CNIVersion = c.CNIVersion
+	base := len(out.Interfaces)
+	out.Interfaces = append(append([]*current.Interface{}, prev.Interfaces...), own.Interfaces...)
+	out.IPs = append([]*current.IPConfig{}, prev.IPs...)
+	for _, ip := range own.IPs {
+		ip := *ip
+		if ip.Interface != nil {
+			ip.Interface = current.Int(*ip.Interface + base)
+		}
+		out.IPs = append(out.IPs, &ip)
+	}
+	out.Routes = append(append([]*types.Route{}, prev.Routes...), own.Routes...)
+	return &out, nil
 }
 
 // Del removes the pod's veth; a pod already gone is not an error.

@@ -3,10 +3,12 @@ package cni
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 
 	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
 )
 
 // The protocol edge of the in-process plugin, without root: what a runtime
@@ -72,4 +74,40 @@ func TestDelWithoutNamespaceSucceeds(t *testing.T) {
 	if _, err := runBuiltin([]byte(conf), env("DEL")); err != nil {
 		t.Fatalf("DEL of a pod whose namespace is gone must succeed: %v", err)
 	}
+}
+
+// TestChainedKeepsPrevResult: a plugin later in a chain returns the earlier
+// plugins' interfaces and addresses with its own, indexes shifted.
+func TestChainedKeepsPrevResult(t *testing.T) {
+	t.Parallel()
+	conf := `{"cniVersion":"1.1.0","name":"n","type":"kinn","bridge":"b","subnet":"10.0.0.0/24",
+	  "prevResult":{"cniVersion":"1.1.0","interfaces":[{"name":"lo","sandbox":"/x"}],"ips":[{"interface":0,"address":"127.0.0.1/8"}]}}`
+	c, err := parseConf([]byte(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := &current.Result{CNIVersion: "1.1.0",
+		Interfaces: []*current.Interface{{Name: "b"}, {Name: "eth0", Sandbox: "/x"}},
+		IPs:        []*current.IPConfig{{Interface: current.Int(1), Address: *mustCIDR(t, "10.0.0.5/24")}}}
+	r, err := chained(c, own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.(*current.Result)
+	if len(got.Interfaces) != 3 || got.Interfaces[0].Name != "lo" || len(got.IPs) != 2 || *got.IPs[1].Interface != 2 {
+		b, _ := json.Marshal(got)
+		t.Errorf("chained result %s", b)
+	}
+	if c.Gateway != "10.0.0.1" {
+		t.Errorf("gateway from subnet = %q, want 10.0.0.1", c.Gateway)
+	}
+}
+
+func mustCIDR(t *testing.T, s string) *net.IPNet {
+	ip, n, err := net.ParseCIDR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.IP = ip
+	return n
 }
