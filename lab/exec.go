@@ -50,6 +50,16 @@ func (s *State) Exec(t Target, argv []string, stdin io.Reader, stdout, stderr io
 		return 1, fmt.Errorf("namespace %s is missing: run `kinn up` to repair the lab", ns)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if t.Pod != "" {
+		// A pod's processes see its hostname, resolv.conf and /etc/hosts.
+		v, err := s.PodView(t.Namespace + "/" + t.Pod)
+		if err != nil {
+			return 1, err
+		}
+		if cmd, err = v.Command(argv); err != nil {
+			return 1, err
+		}
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	if err := kernel.StartIn(ns, cmd); err != nil {
 		return 127, fmt.Errorf("exec %s: %w", argv[0], err)

@@ -121,5 +121,25 @@ func (s *State) PodStates(r Readiness) []service.PodState {
 		}
 		out = append(out, service.PodState{Pod: tp.Pod, IP: pp.IP.Addr(), Node: pp.Node, Ready: ready, Terminating: term})
 	}
+	return append(out, s.apiServers()...)
+}
+
+// apiServers stand for kubeadm's kube-apiserver static pods, one per
+// control plane on the node's own address (host network): the endpoints
+// of default/kubernetes. The lab process answers on their port.
+func (s *State) apiServers() []service.PodState {
+	var out []service.PodState
+	for i, n := range s.Plan.Nodes {
+		if s.Topology.Nodes[i].Role != topology.RoleControlPlane {
+			continue
+		}
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "kube-apiserver-" + n.Name, Namespace: metav1.NamespaceSystem, Labels: service.APIServerLabels},
+			Spec: corev1.PodSpec{NodeName: n.Name, HostNetwork: true, Containers: []corev1.Container{{
+				Name: "kube-apiserver", Ports: []corev1.ContainerPort{{Name: "https", ContainerPort: topology.APIServerPort, Protocol: corev1.ProtocolTCP}},
+			}}},
+		}
+		out = append(out, service.PodState{Pod: pod, IP: n.Underlay.Addr(), Node: n.Name, Ready: Live(n.Netns)})
+	}
 	return out
 }

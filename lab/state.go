@@ -35,6 +35,7 @@ type State struct {
 	Topology *topology.Lab
 	Plan     *plan.Lab
 	Services []*corev1.Service // with ClusterIPs and node ports filled in
+	o        Options
 }
 
 // Load reads a lab's recorded state.
@@ -64,7 +65,7 @@ func Load(o Options, name string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &State{Topology: t, Plan: &p, Services: service.Apply(t.Services, alloc)}, nil
+	return &State{Topology: t, Plan: &p, Services: service.Apply(t.Services, alloc), o: o}, nil
 }
 
 // resolveAgain resolves a topology with the placement of a lab's pods as

@@ -57,6 +57,7 @@ type networkingFile struct {
 	VNI              *int64 `json:"vni,omitempty" kinn:"kinn"`
 	VXLANPort        *int64 `json:"vxlanPort,omitempty" kinn:"kinn"`
 	MTU              *int64 `json:"mtu,omitempty" kinn:"kinn"`
+	DNSDomain        string `json:"dnsDomain,omitempty" kinn:"kinn"` // kubeadm's networking.dnsDomain
 }
 
 // CNIConfig is the cni section: the user's own plugin chain instead of

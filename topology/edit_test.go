@@ -45,7 +45,7 @@ func parsed(t *testing.T, b []byte) *Lab {
 	if err != nil {
 		t.Fatalf("result does not parse: %v\n%s", err, b)
 	}
-	return lab
+	return userOnly(lab)
 }
 
 func replicasOf(lab *Lab, ns, name string) int {

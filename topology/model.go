@@ -60,6 +60,7 @@ type Networking struct {
 	MTU               int          // underlay MTU, default 1500
 	KubeProxyMode     string       // as written; "" means the default (kinn always uses nftables unless "none")
 	DisableDefaultCNI bool
+	DNSDomain         string // the cluster domain, default cluster.local
 }
 
 // Node is one node of the lab.

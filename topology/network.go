@@ -1,8 +1,12 @@
 package topology
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Networking checks only what can be known from the file: the prefixes are
@@ -30,6 +34,10 @@ func resolveNetworking(d *doc, f *networkingFile, r *report) Networking {
 		MTU:               int(ranged(d, r, "mtu", f.MTU, 1500, 1280, 9000)),
 		KubeProxyMode:     f.KubeProxyMode,
 		DisableDefaultCNI: f.DisableDefaultCNI,
+		DNSDomain:         cmp.Or(f.DNSDomain, "cluster.local"),
+	}
+	if errs := validation.IsDNS1123Subdomain(n.DNSDomain); len(errs) > 0 {
+		r.errorf(d.at("networking", "dnsDomain"), "networking.dnsDomain %q must be a DNS subdomain: %s", n.DNSDomain, strings.Join(errs, "; "))
 	}
 	if f.NodeCIDRMaskSize != nil {
 		n.NodeCIDRMaskSize = *f.NodeCIDRMaskSize

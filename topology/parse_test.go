@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -20,7 +21,7 @@ func load(t *testing.T, file string) (*Lab, []Warning) {
 	if err != nil {
 		t.Fatalf("Load(%s): %v", file, err)
 	}
-	return lab, warns
+	return userOnly(lab), warns
 }
 
 func nodesOf(lab *Lab) []string {
@@ -130,7 +131,7 @@ func TestValid(t *testing.T) {
 				PodSubnet:        netip.MustParsePrefix("10.10.0.0/16"),
 				ServiceSubnet:    netip.MustParsePrefix("10.11.0.0/16"),
 				NodeSubnet:       netip.MustParsePrefix("192.168.50.0/24"),
-				NodeCIDRMaskSize: 26, Overlay: OverlayHostGW, VNI: 42, VXLANPort: 8472, MTU: 9000, KubeProxyMode: "none",
+				NodeCIDRMaskSize: 26, Overlay: OverlayHostGW, VNI: 42, VXLANPort: 8472, MTU: 9000, KubeProxyMode: "none", DNSDomain: "lab.example",
 			}
 			if lab.Networking != want {
 				t.Errorf("networking = %+v, want %+v", lab.Networking, want)
@@ -357,6 +358,7 @@ func TestDefault(t *testing.T) {
 	if err != nil || len(warns) != 0 {
 		t.Fatalf("Default() = %v, %v", warns, err)
 	}
+	lab = userOnly(lab)
 	if lab.Source != "<default>" || lab.Name != "kinn" {
 		t.Errorf("source %q name %q", lab.Source, lab.Name)
 	}
@@ -529,4 +531,16 @@ func TestHostGWExample(t *testing.T) {
 	if count["Deployment/web"] != 4 || count["DaemonSet/node-agent"] != 3 {
 		t.Errorf("pods per owner = %v; want 4 web, 3 node-agent (control plane included)", count)
 	}
+}
+
+// userOnly drops the add-ons kinn puts into every lab, for tests about what
+// the file says.
+func userOnly(lab *Lab) *Lab {
+	if lab == nil {
+		return nil
+	}
+	lab.Pods = slices.DeleteFunc(lab.Pods, func(p Pod) bool { return IsAddOn(p.Pod) })
+	lab.Services = slices.DeleteFunc(lab.Services, func(s *corev1.Service) bool { return IsAddOn(s) })
+	lab.Deployments = slices.DeleteFunc(lab.Deployments, func(d *appsv1.Deployment) bool { return IsAddOn(d) })
+	return lab
 }

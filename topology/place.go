@@ -68,7 +68,7 @@ func place(lab *Lab, workloads []object, r *report, live Live) []Pod {
 }
 
 func (pl *placer) bare(d *doc, pod *corev1.Pod) []Pod {
-	node, ok := pl.choose(d, path{"spec"}, &pod.Spec, pod.Namespace+"/"+pod.Name)
+	node, ok := pl.choose(d, path{"spec"}, &pod.Spec, pod.Namespace+"/"+pod.Name, nil)
 	if !ok {
 		return nil
 	}
@@ -80,11 +80,13 @@ func (pl *placer) deployment(d *doc, dep *appsv1.Deployment) []Pod {
 	hash := templateHash(&dep.Spec.Template)
 	ns := dep.Namespace
 	var pods []Pod
+	mine := map[string]int{} // this Deployment's pods per node
 	for i := 0; i < replicas(dep); i++ {
 		name := uniqueName(pl.used, ns, func(attempt int) string {
 			return dep.Name + "-" + hash + "-" + suffix(ns, dep.Name, i, attempt)
 		})
-		node, ok := pl.choose(d, path{"spec", "template", "spec"}, &dep.Spec.Template.Spec, ns+"/"+name)
+		node, ok := pl.choose(d, path{"spec", "template", "spec"}, &dep.Spec.Template.Spec, ns+"/"+name, mine)
+		mine[node]++
 		if !ok {
 			// Reported once for the whole Deployment; stopping also bounds
 			// the work a huge replica count can cause.
@@ -128,8 +130,10 @@ func (pl *placer) daemonSet(d *doc, ds *appsv1.DaemonSet) []Pod {
 }
 
 // choose picks the node for one pod with the given spec, reporting at the
-// field to blame when there is none.
-func (pl *placer) choose(d *doc, p path, spec *corev1.PodSpec, key string) (string, bool) {
+// field to blame when there is none. Among eligible nodes it takes the one
+// with the fewest pods of the same workload (mine), as the scheduler's
+// default topology spread over hostnames does, then the least loaded.
+func (pl *placer) choose(d *doc, p path, spec *corev1.PodSpec, key string, mine map[string]int) (string, bool) {
 	if spec.NodeName != "" {
 		for _, n := range pl.lab.Nodes {
 			if n.Name == spec.NodeName {
@@ -146,7 +150,10 @@ func (pl *placer) choose(d *doc, p path, spec *corev1.PodSpec, key string) (stri
 	}
 	best := ""
 	for _, n := range pl.lab.Nodes {
-		if pl.eligible(n, spec) && (best == "" || pl.count[n.Name] < pl.count[best]) {
+		if !pl.eligible(n, spec) {
+			continue
+		}
+		if best == "" || mine[n.Name] < mine[best] || mine[n.Name] == mine[best] && pl.count[n.Name] < pl.count[best] {
 			best = n.Name
 		}
 	}

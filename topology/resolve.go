@@ -35,6 +35,7 @@ func resolve(file string, docs []*doc, r *report, live Live) *Lab {
 		}
 	}
 	resolveCluster(cluster, cf, r, lab)
+	objs = append(objs, systemObjects(lab, objs, r)...)
 	resolveObjects(lab, objs, r, live)
 	return lab
 }

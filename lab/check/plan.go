@@ -42,7 +42,11 @@ type Cell struct {
 	Result string `json:"result"` // ok, refused, timeout, failed
 	Detail string `json:"detail,omitempty"`
 	Passed bool   `json:"passed"`
-	from   Host
+	// Query is a name to resolve through the cluster DNS first: a DNS
+	// cell reaches Addr only if the name resolves to its address.
+	Query string `json:"query,omitempty"`
+	from  Host
+	dns   netip.Addr // the cluster DNS a DNS cell asks
 }
 
 // Lab is what Plan needs to know.
@@ -51,6 +55,8 @@ type Lab struct {
 	Nodes    []Host
 	External Host
 	Ports    []service.Port
+	DNS      netip.Addr // the kube-dns Service's address; invalid: no DNS cells
+	Domain   string     // the cluster domain
 }
 
 // Plan lists every cell.
@@ -68,9 +74,13 @@ func Plan(l Lab) []Cell {
 			continue
 		}
 		to := fmt.Sprintf("%s/%s:%d", p.Namespace, p.Service, p.Port)
+		query := ""
+		if p.ClusterIP == l.DNS && p.Port == 53 {
+			query = "kubernetes.default.svc." + l.Domain // DNS speaks DNS, not netexec
+		}
 		for _, a := range l.Pods {
 			cells = append(cells, Cell{From: a.Name, To: to, Proto: string(p.Protocol),
-				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), from: a})
+				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), Query: query, from: a})
 		}
 		if p.NodePort == 0 {
 			continue
@@ -81,6 +91,29 @@ func Plan(l Lab) []Cell {
 				cells = append(cells, Cell{From: src.Name, To: to, Proto: string(p.Protocol),
 					Addr: addrPort(n.IP, p.NodePort), Expect: expectNodePort(p, src, n.Node), from: src})
 			}
+		}
+	}
+	return append(cells, byName(l)...)
+}
+
+// byName: every pod resolves every Service's name through the cluster DNS
+// and reaches the Service's first port through the address it got.
+func byName(l Lab) []Cell {
+	if !l.DNS.IsValid() {
+		return nil
+	}
+	var cells []Cell
+	seen := map[string]bool{}
+	for _, p := range l.Ports {
+		key := p.Namespace + "/" + p.Service
+		if seen[key] || p.Protocol == service.SCTP || !p.ClusterIP.IsValid() {
+			continue
+		}
+		seen[key] = true
+		name := fmt.Sprintf("%s.%s.svc.%s", p.Service, p.Namespace, l.Domain)
+		for _, a := range l.Pods {
+			cells = append(cells, Cell{From: a.Name, To: name + fmt.Sprintf(":%d/%s", p.Port, p.Protocol), Proto: "DNS+" + string(p.Protocol),
+				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), Query: name, from: a, dns: l.DNS})
 		}
 	}
 	return cells

@@ -2,7 +2,9 @@ package check
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -105,9 +107,22 @@ func one(ctx context.Context, enter probe.Enter, c *Cell) {
 	p := probe.Prober{Enter: enter, Netns: c.from.Netns, Timeout: timeout}
 	var body string
 	var err error
-	if c.Proto == "UDP" {
+	proto, byName := strings.CutPrefix(c.Proto, "DNS+")
+	if byName {
+		// Resolve first: the name must lead to the Service's address.
+		if err := resolves(ctx, p, c); err != nil {
+			c.Result, c.Detail = string(probe.Failed), err.Error()
+			return
+		}
+	}
+	switch {
+	case !byName && c.Query != "": // a DNS server's own port: ask it something
+		var got []netip.Addr
+		got, err = p.Lookup(ctx, c.Addr, strings.ToLower(proto), c.Query)
+		body = fmt.Sprint(got)
+	case proto == "UDP":
 		body, err = p.UDP(ctx, c.Addr, "hostname")
-	} else {
+	default:
 		body, err = tcp(ctx, p, c.Addr)
 	}
 	outcome := probe.Classify(err)
@@ -125,6 +140,20 @@ func one(ctx context.Context, enter probe.Enter, c *Cell) {
 	case Drop:
 		c.Passed = outcome == probe.Timeout
 	}
+}
+
+// resolves looks the cell's name up from its pod through the cluster DNS
+// and wants the address the cell will reach.
+func resolves(ctx context.Context, p probe.Prober, c *Cell) error {
+	want := netip.MustParseAddrPort(c.Addr).Addr()
+	got, err := p.Lookup(ctx, netip.AddrPortFrom(c.dns, 53).String(), "udp", c.Query)
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", c.Query, err)
+	}
+	if !slices.Contains(got, want) {
+		return fmt.Errorf("%s resolves to %v, not %s", c.Query, got, want)
+	}
+	return nil
 }
 
 // tcp asks for /hostname when the endpoint speaks HTTP, and settles for

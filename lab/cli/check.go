@@ -17,7 +17,7 @@ import (
 func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "check",
-		Usage: "every pod to every pod, every pod to every service, every node and the outside to every NodePort",
+		Usage: "every pod to every pod, every pod to every service by address and by name, every node and the outside to every NodePort",
 		Flags: []cli.Flag{nameFlag(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or wide to list passing cells too"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			s, err := openLab(cmd, "check")
@@ -30,7 +30,7 @@ func checkCommand() *cli.Command {
 				return fmt.Errorf("check needs the lab process: %w", err)
 			}
 			ports := service.Ports(st.Services, st.PodStates(status.Readiness()))
-			cells := check.Plan(check.FromPlan(st.Plan, ports))
+			cells := check.Plan(check.FromPlan(st.Plan, ports, st.ClusterDNS(), st.Topology.Networking.DNSDomain))
 			check.Run(ctx, kernel.Do, cells)
 			sum := check.Summarize(cells)
 			w := cmd.Root().Writer

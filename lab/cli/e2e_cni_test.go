@@ -186,7 +186,7 @@ cni:
   binDir: bin
   confList: |
     {"cniVersion": "1.1.0", "name": "picky-net", "plugins": [
-      {"type": "picky", "bridge": "cni0", "isGateway": true, "mtu": 1450,
+      {"type": "picky", "bridge": "cni0", "isGateway": true, "hairpinMode": true, "mtu": 1450,
        "ipam": {"type": "host-local", "ranges": [[{"subnet": "{{.PodCIDR}}"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
 ---
 apiVersion: v1

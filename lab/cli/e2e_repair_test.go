@@ -150,7 +150,7 @@ func TestKilledUp(t *testing.T) {
 		e.killedUp(f, 400*time.Millisecond)
 	}
 	e.up(f)
-	pods := e.pods()
+	pods := e.userPods()
 	if len(pods) != 120 {
 		t.Fatalf("%d pods, want 120", len(pods))
 	}
@@ -224,13 +224,13 @@ func TestConvergeRemoves(t *testing.T) {
 		before[p.Name] = p
 	}
 	e.up(small)
-	pods := e.pods()
+	pods := e.userPods()
 	if len(pods) != 5 || len(e.nodes()) != 3 {
 		t.Fatalf("after shrinking: %d pods, %d nodes; want 5 and 3", len(pods), len(e.nodes()))
 	}
 	prefix := "kinn." + e.name + "."
-	if got := len(kerneltest.Namespaces(prefix)); got != 1+3+5 {
-		t.Errorf("%d namespaces, want switch + 3 nodes + 5 pods: %v", got, kerneltest.Namespaces(prefix))
+	if got := len(kerneltest.Namespaces(prefix)); got != 1+3+5+2 {
+		t.Errorf("%d namespaces, want switch + 3 nodes + 5 pods + 2 DNS pods: %v", got, kerneltest.Namespaces(prefix))
 	}
 	for _, p := range pods {
 		// Pods on the removed node move; the others keep node and address.

@@ -328,8 +328,13 @@ spec: {containers: [{name: c, image: x}]}
 	e.up(f)
 	var pids []string
 	for range 20 {
-		if pids = procsInNetns(t, "kinn."+e.name+".pod.default.sleeper"); len(pids) > 0 {
-			break
+		// kinn starts the program through itself (the pod's view of /etc
+		// and its hostname), which then becomes the program.
+		pids = procsInNetns(t, "kinn."+e.name+".pod.default.sleeper")
+		if len(pids) == 1 {
+			if cmd, _ := os.ReadFile("/proc/" + pids[0] + "/cmdline"); strings.HasPrefix(string(cmd), "sleep") {
+				break
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -116,6 +116,19 @@ func (e *env) pods() []corev1.Pod {
 	return l.Items
 }
 
+// userPods are the pods the topology file asked for: all but the cluster's
+// add-ons in kube-system (its DNS).
+func (e *env) userPods() []corev1.Pod {
+	e.t.Helper()
+	var out []corev1.Pod
+	for _, p := range e.pods() {
+		if p.Namespace != "kube-system" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func (e *env) nodes() []corev1.Node {
 	e.t.Helper()
 	var l corev1.NodeList

@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"kinn.dev/kinn/lab/daemon"
+	"kinn.dev/kinn/lab/kernel"
 )
 
 // labProcessCommand runs the lab process; `kinn up` starts it, nobody else.
@@ -20,6 +21,25 @@ func labProcessCommand() *cli.Command {
 				return err
 			}
 			return daemon.Run(ctx, options(cmd, nil), cmd.String("name"))
+		},
+	}
+}
+
+// podViewCommand is the first step of every command run in a pod: started
+// by kinn in fresh mount and UTS namespaces, it shows the pod's files and
+// hostname, then becomes the command.
+func podViewCommand() *cli.Command {
+	return &cli.Command{
+		Name:   kernel.PodViewVerb,
+		Usage:  "run a command with a pod's hostname, resolv.conf and hosts (used by kinn exec)",
+		Hidden: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "resolv"}, &cli.StringFlag{Name: "hosts"}, &cli.StringFlag{Name: "hostname"},
+		},
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			v := kernel.PodView{ResolvConf: cmd.String("resolv"), Hosts: cmd.String("hosts"), Hostname: cmd.String("hostname")}
+			err := v.Enter(cmd.Args().Slice())
+			return &ExitError{Code: 127, Err: err} // Enter returns only on failure
 		},
 	}
 }

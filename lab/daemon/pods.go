@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"kinn.dev/kinn/lab/dns"
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/lab/probe"
@@ -25,6 +26,7 @@ type podRT struct {
 	cmd    *exec.Cmd
 	stop   context.CancelFunc // ends the probe
 	probed bool               // the probe's verdict (true without a probe)
+	dns    *dns.Server        // a DNS pod's server
 	err    string
 }
 
@@ -82,24 +84,31 @@ func (w *world) planPod(key string) (plan.Pod, bool) {
 }
 
 func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
+	var err error
 	rt := &podRT{netns: pp.Netns, id: kernel.NetnsID(pp.Netns), probed: true}
 	w.pods[tp.Key()] = rt
 	log.Printf("pod %s started on %s (%s)", tp.Key(), pp.Node, pp.IP.Addr())
 	if argv, ok := workload.ParseRun(tp.Pod); ok {
-		rt.cmd = exec.Command(argv[0], argv[1:]...)
-		rt.cmd.Stdout, rt.cmd.Stderr = log.Writer(), log.Writer()
-		// The program carries its lab in its environment, so `kinn down`
-		// finds it even if the lab process died without stopping it.
-		rt.cmd.Env = append(os.Environ(), labEnv(w.o, w.name)...)
-		rt.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // stopped as a group
-		if err := kernel.StartIn(pp.Netns, rt.cmd); err != nil {
+		rt.cmd, err = w.podCommand(tp.Key(), argv)
+		if err == nil {
+			err = kernel.StartIn(pp.Netns, rt.cmd)
+		}
+		if err != nil {
 			rt.err = err.Error()
 			log.Printf("pod %s: kinn.dev/run: %v", tp.Key(), err)
 		} else {
 			go w.waitProgram(tp.Key(), rt)
 		}
 	} else {
-		srv, err := workload.Start(kernel.Do, pp.Netns, workload.PodInfoOf(tp.Pod, pp.IP.Addr()), workload.PortsOf(tp.Pod))
+		ports := workload.PortsOf(tp.Pod)
+		if isDNSPod(tp) {
+			ports = nonDNSPorts(ports)
+			if rt.dns, err = w.startDNS(pp.Netns); err != nil {
+				rt.err = err.Error()
+				log.Printf("pod %s: dns: %v", tp.Key(), err)
+			}
+		}
+		srv, err := workload.Start(kernel.Do, pp.Netns, workload.PodInfoOf(tp.Pod, pp.IP.Addr()), ports)
 		if err != nil {
 			rt.err = err.Error()
 			log.Printf("pod %s: servers: %v", tp.Key(), err)
@@ -121,6 +130,25 @@ func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
 	}
 }
 
+// podCommand is a kinn.dev/run program as it runs in its pod: with the
+// pod's hostname, resolv.conf and hosts.
+func (w *world) podCommand(key string, argv []string) (*exec.Cmd, error) {
+	v, err := w.st.PodView(key)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := v.Command(argv)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = log.Writer(), log.Writer()
+	// The program carries its lab in its environment, so `kinn down`
+	// finds it even if the lab process died without stopping it.
+	cmd.Env = append(os.Environ(), labEnv(w.o, w.name)...)
+	cmd.SysProcAttr.Setpgid = true // stopped as a group
+	return cmd, nil
+}
+
 func (w *world) stopPod(key string) {
 	rt := w.pods[key]
 	delete(w.pods, key)
@@ -133,6 +161,9 @@ func (w *world) stopPod(key string) {
 	}
 	if rt.server != nil {
 		rt.server.Stop()
+	}
+	if rt.dns != nil {
+		rt.dns.Shutdown(context.Background())
 	}
 	if rt.cmd != nil && rt.cmd.Process != nil {
 		syscall.Kill(-rt.cmd.Process.Pid, syscall.SIGKILL)

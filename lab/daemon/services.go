@@ -58,7 +58,9 @@ func (p *proxies) drifted() bool {
 // syncServices recomputes endpoints from the pods' readiness and brings
 // every node's proxy to them.
 func (w *world) syncServices() error {
-	ports := service.Ports(w.st.Services, w.st.PodStates(w.readiness))
+	pods := w.st.PodStates(w.readiness)
+	ports := service.Ports(w.st.Services, pods)
+	w.updateZone(pods)
 	w.proxy.logEndpoints(ports)
 	if w.st.Topology.Networking.KubeProxyMode == "none" {
 		w.proxy.removeAll() // the proxy was switched off

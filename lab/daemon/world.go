@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/dns"
 	"kinn.dev/kinn/lab/ipam"
 	"kinn.dev/kinn/lab/plan"
 )
@@ -24,6 +25,8 @@ type world struct {
 	pods   map[string]*podRT
 	marks  marks
 	proxy  *proxies
+	zone   *dns.Zone // what the DNS pods answer
+	api    apiServers
 }
 
 // marks are what users said about pods, kept in the state directory so a
@@ -47,6 +50,7 @@ func (w *world) close() {
 		w.stopPod(key)
 	}
 	w.proxy.close()
+	w.api.close()
 }
 
 // reconcile converges the lab's servers, endpoints and proxies; reload
@@ -60,6 +64,7 @@ func (w *world) reconcile(reload bool) error {
 		w.st, w.byKey = st, nil
 		w.loadMarks()
 	}
+	w.api.sync(w.st.Plan, w.st.Topology)
 	changed := w.syncPods()
 	if reload || changed || w.proxy.drifted() {
 		return w.syncServices()

@@ -261,7 +261,11 @@ func EnsureBridge(hostNetns, name string, addr netip.Prefix, mtu int) error {
 	if _, err := h.LinkByName(name); err == nil {
 		return nil
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu}}
+	// A MAC of its own: a bridge without one takes its lowest port's, which
+	// changes as pods come and go and breaks the pods' static neighbour
+	// entries for their gateway.
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu,
+		HardwareAddr: mac(plan.StableMAC(hostNetns + "/" + name + "/" + addr.String()))}}
 	if err := h.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
 		return err
 	}

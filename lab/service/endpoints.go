@@ -27,6 +27,9 @@ type PodState struct {
 	Terminating bool // the pod is being deleted
 }
 
+// APIServerLabels are the API server's static pods' labels (kubeadm's).
+var APIServerLabels = map[string]string{"component": "kube-apiserver", "tier": "control-plane"}
+
 // The labels that make kube-proxy ignore a Service: it belongs to another
 // proxy, or its owner wants no virtual IP for it.
 const (
@@ -57,16 +60,23 @@ type backend struct {
 }
 
 // backends lists the pods svc selects, in namespace/name order. Services
-// without a selector are left to whoever manages their endpoints; kinn has
-// nobody, so they have none.
+// without a selector are left to whoever manages their endpoints: the API
+// server manages default/kubernetes's (its own instances, the pods labelled
+// component=kube-apiserver in kube-system); the others have none.
 func backends(svc *corev1.Service, pods []PodState) []backend {
-	if len(svc.Spec.Selector) == 0 || svc.Spec.Type == corev1.ServiceTypeExternalName {
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return nil
 	}
-	sel := labels.SelectorFromSet(svc.Spec.Selector)
+	sel, ns := labels.SelectorFromSet(svc.Spec.Selector), svc.Namespace
+	if len(svc.Spec.Selector) == 0 {
+		if svc.Namespace != "default" || svc.Name != "kubernetes" {
+			return nil
+		}
+		sel, ns = labels.SelectorFromSet(APIServerLabels), "kube-system"
+	}
 	var out []backend
 	for _, p := range pods {
-		if p.Pod == nil || p.Pod.Namespace != svc.Namespace || !p.IP.Is4() || !sel.Matches(labels.Set(p.Pod.Labels)) {
+		if p.Pod == nil || p.Pod.Namespace != ns || !p.IP.Is4() || !sel.Matches(labels.Set(p.Pod.Labels)) {
 			continue
 		}
 		b := backend{pod: p, ports: make([]uint16, len(svc.Spec.Ports))}

@@ -1,0 +1,76 @@
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"kinn.dev/kinn/lab/dns"
+	"kinn.dev/kinn/lab/ipam"
+	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/topology"
+)
+
+// PodView writes the pod's resolv.conf and /etc/hosts, as the kubelet
+// writes them, into the lab's runtime directory (which `kinn down`
+// removes) and returns the view that shows them to the pod's processes.
+func (s *State) PodView(key string) (kernel.PodView, error) {
+	var tp *topology.Pod
+	for i := range s.Topology.Pods {
+		if s.Topology.Pods[i].Key() == key {
+			tp = &s.Topology.Pods[i]
+		}
+	}
+	pp, ok := s.planPod(key)
+	if tp == nil || !ok {
+		return kernel.PodView{}, fmt.Errorf("pod %s %w in lab %s", key, ErrNotFound, s.Plan.Name)
+	}
+	dir := filepath.Join(s.o.RuntimeDir(s.Plan.Name), "pods", strings.ReplaceAll(key, "/", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return kernel.PodView{}, err
+	}
+	domain := s.Topology.Networking.DNSDomain
+	hostResolv, _ := os.ReadFile("/etc/resolv.conf") // only the Default policy passes it on
+	v := kernel.PodView{
+		ResolvConf: filepath.Join(dir, "resolv.conf"),
+		Hosts:      filepath.Join(dir, "hosts"),
+		Hostname:   dns.Hostname(tp.Pod),
+	}
+	files := map[string]string{
+		v.ResolvConf: dns.ResolvConf(tp.Pod, s.ClusterDNS(), domain, string(hostResolv)),
+		v.Hosts:      dns.HostsFile(tp.Pod, pp.IP.Addr(), domain),
+	}
+	for path, text := range files {
+		if old, err := os.ReadFile(path); err == nil && string(old) == text {
+			continue
+		}
+		if err := ipam.WriteFileAtomic(path, []byte(text)); err != nil {
+			return kernel.PodView{}, err
+		}
+	}
+	return v, nil
+}
+
+// ClusterDNS is the kube-dns Service's address.
+func (s *State) ClusterDNS() netip.Addr {
+	for _, svc := range s.Services {
+		if svc.Namespace == "kube-system" && svc.Name == topology.DNSServiceName {
+			if a, err := netip.ParseAddr(svc.Spec.ClusterIP); err == nil {
+				return a
+			}
+		}
+	}
+	return topology.ServiceIP(s.Topology.Networking.ServiceSubnet, 10)
+}
+
+func (s *State) planPod(key string) (plan.Pod, bool) {
+	for _, p := range s.Plan.Pods {
+		if p.Key() == key {
+			return p, true
+		}
+	}
+	return plan.Pod{}, false
+}
