@@ -117,9 +117,9 @@ func selfSigned(t *topology.Lab) (*tls.Certificate, error) {
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      pkix.Name{CommonName: "kube-apiserver"},
 		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + d},
-		IPAddresses:  []net.IP{topology.ServiceIP(t.Networking.ServiceSubnet, 1).AsSlice()},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:    []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + d},
+		IPAddresses: []net.IP{topology.ServiceIP(t.Networking.ServiceSubnet, 1).AsSlice()},
 	}
 	for _, n := range t.Nodes {
 		tmpl.DNSNames = append(tmpl.DNSNames, n.Name)
