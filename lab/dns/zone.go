@@ -102,8 +102,9 @@ func NewZone(domain string, svcs []*corev1.Service, pods []service.PodState) *Zo
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	h := fnv.New32a()
+	idx := indexPods(pods)
 	for _, svc := range sorted {
-		e := newEntry(svc, pods)
+		e := newEntry(svc, idx)
 		z.add(e)
 		e.hash(h)
 	}
@@ -126,7 +127,7 @@ func (z *Zone) add(e *svcEntry) {
 	}
 }
 
-func newEntry(svc *corev1.Service, pods []service.PodState) *svcEntry {
+func newEntry(svc *corev1.Service, pods podIndex) *svcEntry {
 	e := &svcEntry{name: svc.Name, namespace: svc.Namespace, ports: noPorts}
 	if len(svc.Spec.Ports) > 0 {
 		e.ports = nil
