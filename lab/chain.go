@@ -10,6 +10,13 @@ import (
 	"kinn.dev/kinn/topology"
 )
 
+// ConfigError is input that cannot work, found before anything was
+// created: the CLI exits 2 on it, as on a topology problem.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // checkChain loads the lab's plugin chain, if it has one, and finds what
 // would make every ADD fail before anything is created.
 func checkChain(ctx context.Context, t *topology.Lab) (*cni.Chain, error) {
@@ -18,7 +25,7 @@ func checkChain(ctx context.Context, t *topology.Lab) (*cni.Chain, error) {
 	}
 	chain, err := cni.LoadChain(t.CNI)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	nw := t.Networking
 	cidrs, err := ipam.NodeCIDRs(nw.PodSubnet, nw.NodeCIDRMaskSize, len(t.Nodes))
@@ -26,7 +33,7 @@ func checkChain(ctx context.Context, t *topology.Lab) (*cni.Chain, error) {
 		return nil, err
 	}
 	if err := chain.Check(ctx, plan.Node{Name: t.Nodes[0].Name, PodCIDR: cidrs[0]}); err != nil {
-		return nil, fmt.Errorf("cni: %w", err)
+		return nil, &ConfigError{fmt.Errorf("cni: %w", err)}
 	}
 	return chain, nil
 }

@@ -25,6 +25,8 @@ type Source struct {
 	Lab  *topology.Lab
 	Raw  []byte
 	Path string
+
+	chain *cni.Chain // the plugin chain, once checked
 }
 
 // Result summarises an Up.
@@ -38,6 +40,13 @@ type Result struct {
 
 // Up creates or converges the lab described by src.
 func Up(ctx context.Context, o Options, src Source) (*Result, error) {
+	// A chain that cannot work is bad input: reported before anything,
+	// even the lab's runtime directory, exists.
+	chain, err := checkChain(ctx, src.Lab)
+	if err != nil {
+		return nil, err
+	}
+	src.chain = chain
 	unlock, err := lock(o, src.Lab.Name)
 	if err != nil {
 		return nil, err
@@ -60,9 +69,11 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 		}
 		src.Lab = t
 	}
-	chain, err := checkChain(ctx, t)
-	if err != nil {
-		return nil, err
+	chain := src.chain
+	if chain == nil {
+		if chain, err = checkChain(ctx, t); err != nil {
+			return nil, err
+		}
 	}
 	p, err := allocate(o, t)
 	if err != nil {

@@ -232,3 +232,33 @@ kind: Service
 metadata: {name: web}
 spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
 `
+
+// TestChainConfigErrors: a chain that cannot work is reported before
+// anything exists, naming the place, the plugin and what to change.
+func TestChainConfigErrors(t *testing.T) {
+	e := newEnv(t, "cnie")
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "bin"), 0o755)
+	os.Symlink(filepath.Join(cnitest.Plugins(t), "bridge"), filepath.Join(dir, "bin", "bridge"))
+	head := "kind: Cluster\napiVersion: kinn.dev/v1alpha1\ncni:\n  binDir: bin\n  confList: "
+	for _, tc := range []struct{ list, want string }{
+		{`'{"cniVersion": "1.1.0", "name": "n", "plugins": [{"type": "bridge"}, {"type": "tuning"}]}'`,
+			`lab.yaml:5:13 (cni.confList): plugin "tuning": no executable tuning in binDir ` + filepath.Join(dir, "bin")},
+		{`'{"cniVersion": "1.1.0", "name": "n", "plugins": [{"type": "bridge"}'`, "lab.yaml:5:13 (cni.confList): does not parse as JSON"},
+		{`'{"cniVersion": "2.0.0", "name": "n", "plugins": [{"type": "bridge"}]}'`, `plugin "bridge" speaks CNI`},
+		{`missing.conflist`, "cannot read the configuration list"},
+	} {
+		f := filepath.Join(dir, "lab.yaml")
+		os.WriteFile(f, []byte(head+tc.list+"\n"), 0o644)
+		_, errOut, code := e.run("up", "--name", e.name, "-f", f)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("confList %s: exit %d, want 2 and %q in:\n%s", tc.list, code, tc.want, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(e.dirs[1], e.name)); err == nil {
+			t.Errorf("confList %s: the lab's state was created", tc.list)
+		}
+		if _, err := os.Stat(filepath.Join(e.dirs[3], e.name)); err == nil {
+			t.Errorf("confList %s: the lab's runtime directory was created", tc.list)
+		}
+	}
+}

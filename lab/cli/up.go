@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +48,10 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	o := options(cmd, stderr)
 	fmt.Fprintf(stderr, "Bringing up lab %q from %s\n", src.Lab.Name, src.Path)
 	res, err := lab.Up(ctx, o, src)
+	var bad *lab.ConfigError
+	if errors.As(err, &bad) {
+		return &ExitError{Code: 2, Err: err} // nothing was created
+	}
 	if err != nil {
 		// What did come up (pods attach one by one) still gets its servers
 		// and rules.

@@ -110,3 +110,57 @@ func TestInProcessMatchesBinary(t *testing.T) {
 		t.Errorf("pod attached in-process cannot reach the one attached by the binary: %v\n%s", err, out)
 	}
 }
+
+// TestGCRemovesStrayVeths: GC through libcni leaves the valid pods alone and
+// removes a pod veth on the bridge that no attachment accounts for.
+func TestGCRemovesStrayVeths(t *testing.T) {
+	kerneltest.RequireRoot(t)
+	name := kerneltest.UniqueName("cnigc")
+	doc := "kind: Cluster\napiVersion: kinn.dev/v1alpha1\nname: " + name + "\nnodes: [{role: control-plane}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\n"
+	tl, _, err := topology.Parse("t.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := lab.Options{StateRoot: t.TempDir(), RuntimeRoot: t.TempDir()}
+	t.Cleanup(func() { lab.Down(context.Background(), o, name) })
+	res, err := lab.Up(context.Background(), o, lab.Source{Lab: tl, Raw: []byte(doc), Path: "t.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := res.Plan.Nodes[0]
+	stray := plan.PodNetns(name, "default", "stray")
+	if _, err := kernel.CreateNetns(stray); err != nil {
+		t.Fatal(err)
+	}
+	strayVeth := plan.HostVeth("stray")
+	if _, err := kernel.AttachPod(kernel.Attach{HostNetns: node.Netns, PodNetns: kernel.NetnsPath(stray), IfName: "eth0",
+		HostVeth: strayVeth, Bridge: plan.PodBridge, IP: netipPrefix(t, "10.244.0.200/24"), Gateway: node.Gateway.Addr(), MTU: node.PodMTU}); err != nil {
+		t.Fatal(err)
+	}
+	var mine []plan.Pod
+	for _, p := range res.Plan.Pods {
+		if p.Node == node.Name {
+			mine = append(mine, p)
+		}
+	}
+	rt := &cni.Runtime{Dir: t.TempDir()}
+	if err := rt.GC(context.Background(), node, mine); err != nil {
+		t.Fatal(err)
+	}
+	links := string(must(exec.Command("ip", "-n", node.Netns, "-o", "link").CombinedOutput()))
+	if strings.Contains(links, strayVeth) {
+		t.Errorf("GC left the stray veth %s", strayVeth)
+	}
+	for _, p := range mine {
+		if !strings.Contains(links, p.HostVeth) {
+			t.Errorf("GC removed valid pod %s's veth %s", p.Key(), p.HostVeth)
+		}
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

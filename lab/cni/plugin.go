@@ -40,6 +40,8 @@ type NetConf struct {
 	RuntimeConfig struct {
 		IPs []string `json:"ips,omitempty"`
 	} `json:"runtimeConfig"`
+	// ValidAttachments is what GC must keep (spec 1.1.0).
+	ValidAttachments []types.GCAttachment `json:"cni.dev/valid-attachments,omitempty"`
 }
 
 // currentNetns is the namespace the plugin runs in, seen from its thread.
@@ -182,8 +184,28 @@ func Check(args *skel.CmdArgs) error {
 	return nil
 }
 
-// GC and Status have nothing to do: the plugin keeps no state of its own.
-func GC(args *skel.CmdArgs) error     { _, err := parseConf(args.StdinData); return err }
+// GC removes the bridge's pod veths that belong to no valid attachment: a
+// pod whose namespace lives on but which the runtime no longer knows.
+func GC(args *skel.CmdArgs) error {
+	c, err := parseConf(args.StdinData)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, a := range c.ValidAttachments {
+		keep[HostVethName(a.ContainerID)] = true
+	}
+	if err := kernel.PruneVeths(currentNetns, c.Bridge, hostVethPrefix, keep); err != nil {
+		return types.NewError(types.ErrInternal, "gc", err.Error())
+	}
+	return nil
+}
+
+// hostVethPrefix starts every host veth name the plugin makes.
+const hostVethPrefix = "veth"
+
+// Status has nothing to check beyond the configuration: the plugin needs
+// no daemon and no state.
 func Status(args *skel.CmdArgs) error { _, err := parseConf(args.StdinData); return err }
 
 // Versions are the spec versions the plugin speaks.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -277,4 +278,33 @@ func EnsureBridge(hostNetns, name string, addr netip.Prefix, mtu int) error {
 		return err
 	}
 	return h.LinkSetUp(l)
+}
+
+// PruneVeths deletes the veths on bridge whose names start with prefix and
+// are not in keep. A missing bridge has nothing to prune.
+func PruneVeths(hostNetns, bridge, prefix string, keep map[string]bool) error {
+	h, err := handleAtPath(hostNetns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	br, err := h.LinkByName(bridge)
+	if err != nil {
+		return nil
+	}
+	links, err := linkList(h)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, l := range links {
+		a := l.Attrs()
+		if _, ok := l.(*netlink.Veth); !ok || a.MasterIndex != br.Attrs().Index || !strings.HasPrefix(a.Name, prefix) || keep[a.Name] {
+			continue
+		}
+		if err := h.LinkDel(l); err != nil {
+			errs = append(errs, fmt.Errorf("delete %s: %w", a.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
