@@ -32,17 +32,7 @@ func TestInProcessMatchesBinary(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	name := kerneltest.UniqueName("cni")
-	doc := "kind: Cluster\napiVersion: kinn.dev/v1alpha1\nname: " + name + "\nnodes: [{role: control-plane}]\n"
-	tl, _, err := topology.Parse("t.yaml", []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := lab.Options{StateRoot: t.TempDir(), RuntimeRoot: t.TempDir()}
-	t.Cleanup(func() { lab.Down(context.Background(), o, name) })
-	res, err := lab.Up(context.Background(), o, lab.Source{Lab: tl, Raw: []byte(doc), Path: "t.yaml"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := upOneNode(t, name, "")
 	node := res.Plan.Nodes[0]
 	pod := func(n string, ip string) plan.Pod {
 		p := plan.Pod{Namespace: "default", Name: n, Node: node.Name, NodeNetns: node.Netns,
@@ -116,17 +106,7 @@ func TestInProcessMatchesBinary(t *testing.T) {
 func TestGCRemovesStrayVeths(t *testing.T) {
 	kerneltest.RequireRoot(t)
 	name := kerneltest.UniqueName("cnigc")
-	doc := "kind: Cluster\napiVersion: kinn.dev/v1alpha1\nname: " + name + "\nnodes: [{role: control-plane}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\n"
-	tl, _, err := topology.Parse("t.yaml", []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := lab.Options{StateRoot: t.TempDir(), RuntimeRoot: t.TempDir()}
-	t.Cleanup(func() { lab.Down(context.Background(), o, name) })
-	res, err := lab.Up(context.Background(), o, lab.Source{Lab: tl, Raw: []byte(doc), Path: "t.yaml"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := upOneNode(t, name, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\n")
 	node := res.Plan.Nodes[0]
 	stray := plan.PodNetns(name, "default", "stray")
 	if _, err := kernel.CreateNetns(stray); err != nil {
@@ -163,4 +143,22 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// upOneNode brings up a one-node lab with the given objects, taken down
+// when the test ends.
+func upOneNode(t *testing.T, name, objects string) *lab.Result {
+	t.Helper()
+	doc := "kind: Cluster\napiVersion: kinn.dev/v1alpha1\nname: " + name + "\nnodes: [{role: control-plane}]\n" + objects
+	tl, _, err := topology.Parse("t.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := lab.Options{StateRoot: t.TempDir(), RuntimeRoot: t.TempDir()}
+	t.Cleanup(func() { lab.Down(context.Background(), o, name) })
+	res, err := lab.Up(context.Background(), o, lab.Source{Lab: tl, Raw: []byte(doc), Path: "t.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
