@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/containernetworking/cni/libcni"
-	"github.com/containernetworking/cni/pkg/invoke"
 	current "github.com/containernetworking/cni/pkg/types/100"
 
 	"kinn.dev/kinn/lab"
@@ -51,32 +49,28 @@ func TestInProcessMatchesBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The same configuration and runtime arguments, through the binary.
-	list, err := libcni.NetworkConfFromBytes(cni.ConfList(node))
+	// The same configuration, through libcni, with the binary (as
+	// kinn-cni in a binDir, the way any runtime would run it) and all
+	// that libcni does around it: CHECK and DEL with the cached result too.
+	binDir := filepath.Dir(bin)
+	if err := os.Symlink(bin, filepath.Join(binDir, "kinn-cni")); err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.Replace(string(cni.ConfList(node)), `"type":"kinn"`, `"type":"kinn-cni"`, 1)
+	chain, err := cni.LoadChain(&topology.CNIConfig{ConfList: conf, BinDir: binDir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtc := cni.RuntimeConf(node, b)
-	var stdout []byte
-	err = kernel.Do(node.Netns, func() error {
-		conf, err := json.Marshal(map[string]any{
-			"cniVersion": list.CNIVersion, "name": list.Name, "type": "kinn", "bridge": plan.PodBridge,
-			"mtu": node.PodMTU, "subnet": node.PodCIDR.String(), "gateway": node.Gateway.Addr().String(),
-			"runtimeConfig": map[string]any{"ips": []string{b.IP.String()}},
-		})
-		if err != nil {
-			return err
-		}
-		args := &invoke.Args{Command: "ADD", ContainerID: rtc.ContainerID, NetNS: rtc.NetNS, IfName: rtc.IfName, PluginArgs: rtc.Args, Path: "/nonexistent"}
-		stdout, err = (&invoke.RawExec{Stderr: os.Stderr}).ExecPlugin(context.Background(), bin, conf, args.AsEnv())
-		return err
-	})
+	rtB := &cni.Runtime{Dir: t.TempDir(), Chain: chain}
+	resB, err := rtB.Add(context.Background(), node, b)
 	if err != nil {
 		t.Fatalf("binary ADD: %v", err)
 	}
-	resB, err := current.NewResult(stdout)
-	if err != nil {
-		t.Fatalf("binary result %s: %v", stdout, err)
+	if err := rtB.Check(context.Background(), node, b); err != nil {
+		t.Errorf("binary CHECK: %v", err)
+	}
+	if err := rt.Check(context.Background(), node, a); err != nil {
+		t.Errorf("in-process CHECK: %v", err)
 	}
 	norm := func(r any, p plan.Pod) string {
 		var buf bytes.Buffer
@@ -98,6 +92,12 @@ func TestInProcessMatchesBinary(t *testing.T) {
 	out, err := exec.Command("ip", "netns", "exec", a.Netns, "ping", "-c1", "-W2", b.IP.Addr().String()).CombinedOutput()
 	if err != nil {
 		t.Errorf("pod attached in-process cannot reach the one attached by the binary: %v\n%s", err, out)
+	}
+	if err := rtB.Del(context.Background(), node, b); err != nil {
+		t.Errorf("binary DEL: %v", err)
+	}
+	if err := rtB.Check(context.Background(), node, b); err == nil {
+		t.Errorf("CHECK after DEL passed: nothing cached should be left to check")
 	}
 }
 
