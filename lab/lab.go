@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/plan"
@@ -55,8 +56,12 @@ func (o Options) RuntimeDir(lab string) string {
 }
 
 func (o Options) progress(format string, a ...any) {
+	progressMu.Lock() // nodes are brought up in parallel
+	defer progressMu.Unlock()
 	fmt.Fprintf(o.withDefaults().Progress, format+"\n", a...)
 }
+
+var progressMu sync.Mutex
 
 // List names the labs that exist: those with namespaces, a state directory
 // or a runtime directory.

@@ -174,14 +174,25 @@ func removeStale(ctx context.Context, o Options, rt *cni.Runtime, old, p *plan.L
 	for _, n := range p.Nodes {
 		want[n.Netns] = true
 	}
+	onNode := map[string]string{}
 	for _, pod := range p.Pods {
 		want[pod.Netns] = true
+		onNode[pod.Netns] = pod.Node
 	}
 	var gone []plan.Pod
 	if old != nil {
 		for _, pod := range old.Pods {
-			if !want[pod.Netns] {
+			// A pod that moves to another node is gone from its old one:
+			// DEL there, and a fresh namespace on the new one, so that no
+			// two nodes ever work on one container at once.
+			if !want[pod.Netns] || onNode[pod.Netns] != pod.Node {
 				gone = append(gone, pod)
+			}
+		}
+		for _, n := range old.Nodes {
+			if findNode(p, n.Name) == nil {
+				// Its cache would DEL into pods of a later node of the name.
+				os.RemoveAll(rt.NodeDir(n))
 			}
 		}
 	}
@@ -310,7 +321,7 @@ func upPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab) (int, 
 			}
 			mu.Unlock()
 		}
-		if err := rt.GC(ctx, n, pods); err != nil {
+		if err := rt.GC(ctx, n, attachedOnly(p.Pods, idx)); err != nil {
 			o.progress("  warning: %v", err)
 		}
 		return nil
@@ -343,12 +354,25 @@ func add(ctx context.Context, rt *cni.Runtime, n plan.Node, pod plan.Pod) (plan.
 		}
 	}
 	if err != nil {
-		rt.Del(ctx, n, pod)
+		// Even when interrupted: every ADD gets its DEL.
+		rt.Del(context.WithoutCancel(ctx), n, pod)
 		kernel.DeleteNetns(pod.Netns)
 		return failed(pod, err), err
 	}
 	pod.Error = ""
 	return pod, nil
+}
+
+// attachedOnly are the pods at idx whose ADD succeeded: the attachments
+// GC must keep (a failed ADD was undone already).
+func attachedOnly(pods []plan.Pod, idx []int) []plan.Pod {
+	var out []plan.Pod
+	for _, i := range idx {
+		if pods[i].Attached() {
+			out = append(out, pods[i])
+		}
+	}
+	return out
 }
 
 func failed(pod plan.Pod, err error) plan.Pod {

@@ -1,6 +1,10 @@
 package topology
 
-import "path/filepath"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
 
 // resolveCNI checks the cni section against networking.disableDefaultCNI.
 // kind's way to say "the cluster brings its own CNI" is disableDefaultCNI;
@@ -22,8 +26,12 @@ func resolveCNI(d *doc, c *clusterFile, r *report) *CNIConfig {
 	}
 	out := *c.CNI
 	out.ConfListPos, out.BinDirPos = d.at("cni", "confList"), d.at("cni", "binDir")
-	if d.file != "" && d.file != "<default>" {
-		out.Dir = filepath.Dir(d.file)
+	// Absolute, so that later commands run from elsewhere (and the lab
+	// process) find the same files; from stdin, relative to where it ran.
+	if d.file != "" && !strings.HasPrefix(d.file, "<") {
+		out.Dir, _ = filepath.Abs(filepath.Dir(d.file))
+	} else {
+		out.Dir, _ = os.Getwd()
 	}
 	if out.ConfList == "" {
 		r.errorf(d.keyAt("cni"), "cni.confList is required: a .conflist file or the configuration list as inline JSON")

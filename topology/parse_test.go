@@ -119,7 +119,7 @@ func TestValid(t *testing.T) {
 			if p := svc.Spec.Ports[0]; p.TargetPort != intstr.FromString("http") || p.Protocol != corev1.ProtocolTCP {
 				t.Errorf("http port = %+v", p)
 			}
-			if lab.CNI == nil || lab.CNI.ConfListPos.Line != 29 || lab.CNI.BinDir != DefaultCNIBinDir || lab.CNI.Dir != "testdata" {
+			if lab.CNI == nil || lab.CNI.ConfListPos.Line != 29 || lab.CNI.BinDir != DefaultCNIBinDir || !strings.HasSuffix(lab.CNI.Dir, "/topology/testdata") || !filepath.IsAbs(lab.CNI.Dir) {
 				t.Errorf("cni = %+v", lab.CNI)
 			}
 		}},

@@ -80,7 +80,7 @@ func Plan(l Lab) []Cell {
 		}
 		for _, a := range l.Pods {
 			cells = append(cells, Cell{From: a.Name, To: to, Proto: string(p.Protocol),
-				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), Query: query, from: a})
+				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), Query: query, from: a, dns: l.DNS})
 		}
 		if p.NodePort == 0 {
 			continue

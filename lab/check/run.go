@@ -116,7 +116,8 @@ func one(ctx context.Context, enter probe.Enter, c *Cell) {
 		}
 	}
 	switch {
-	case !byName && c.Query != "": // a DNS server's own port: ask it something
+	case c.Query != "" && netip.MustParseAddrPort(c.Addr) == netip.AddrPortFrom(c.dns, 53):
+		// The cluster DNS's own port speaks DNS, not netexec: ask it.
 		var got []netip.Addr
 		got, err = p.Lookup(ctx, c.Addr, strings.ToLower(proto), c.Query)
 		body = fmt.Sprint(got)

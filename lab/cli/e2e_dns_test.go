@@ -150,3 +150,18 @@ func TestDNSRecords(t *testing.T) {
 }
 
 func sorted(s ...string) []string { return slices.Sorted(slices.Values(s)) }
+
+// TestPodViewRefusesTheHost: the hidden verb that binds a pod's files over
+// /etc refuses to run in the host's own namespaces.
+func TestPodViewRefusesTheHost(t *testing.T) {
+	e := newEnv(t, "pview")
+	resolv := fileHash(t, "/etc/resolv.conf")
+	host, _ := os.Hostname()
+	_, errOut, code := e.run("pod-view", "--resolv", "/dev/null", "--hostname", "nope", "--", "true")
+	if code == 0 || !strings.Contains(errOut, "refusing to run outside a private") {
+		t.Errorf("pod-view in the host's namespaces: exit %d, %s", code, errOut)
+	}
+	if h, _ := os.Hostname(); h != host || fileHash(t, "/etc/resolv.conf") != resolv {
+		t.Errorf("pod-view changed the host")
+	}
+}

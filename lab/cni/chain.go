@@ -77,15 +77,26 @@ func (c *Chain) Render(n plan.Node, dataDir string) ([]byte, error) {
 	if err := json.Unmarshal(buf.Bytes(), &list); err != nil {
 		return nil, fmt.Errorf("%s: does not parse as JSON: %w", c.Where, err)
 	}
-	plugins, _ := list["plugins"].([]any)
-	for _, p := range plugins {
-		conf, _ := p.(map[string]any)
-		ipam, _ := conf["ipam"].(map[string]any)
-		if ipam != nil && ipam["type"] == "host-local" && ipam["dataDir"] == nil {
+	fillDataDir(list, dataDir)
+	return json.Marshal(list)
+}
+
+// fillDataDir gives every host-local IPAM section without a dataDir the
+// node's, wherever it is nested (a meta plugin's delegate has its own).
+func fillDataDir(v any, dataDir string) {
+	switch v := v.(type) {
+	case map[string]any:
+		if ipam, ok := v["ipam"].(map[string]any); ok && ipam["type"] == "host-local" && ipam["dataDir"] == nil {
 			ipam["dataDir"] = dataDir
 		}
+		for _, x := range v {
+			fillDataDir(x, dataDir)
+		}
+	case []any:
+		for _, x := range v {
+			fillDataDir(x, dataDir)
+		}
 	}
-	return json.Marshal(list)
 }
 
 // Check finds what would make every ADD fail, before anything is created:

@@ -17,7 +17,8 @@ import (
 
 const bridgeList = `{"cniVersion": "1.1.0", "name": "net", "plugins": [
   {"type": "bridge", "ipam": {"type": "host-local", "ranges": [{{range .PodCIDRRanges}}[{"subnet": "{{.}}"}]{{end}}]}},
-  {"type": "ptp", "ipam": {"type": "host-local", "dataDir": "/mine", "ranges": [[{"subnet": "{{.PodCIDR}}"}]]}}]}`
+  {"type": "ptp", "ipam": {"type": "host-local", "dataDir": "/mine", "ranges": [[{"subnet": "{{.PodCIDR}}"}]]}},
+  {"type": "meta", "delegate": {"ipam": {"type": "host-local", "ranges": [[{"subnet": "{{.PodCIDR}}"}]]}}}]}`
 
 func node(cidr string) plan.Node {
 	return plan.Node{Name: "n1", PodCIDR: netip.MustParsePrefix(cidr)}
@@ -46,6 +47,9 @@ func TestRenderFillsNodeValues(t *testing.T) {
 	}
 	if err := json.Unmarshal(b, &list); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"delegate":{"ipam":{"dataDir":"/state/n1/networks"`) {
+		t.Errorf("a nested host-local section keeps the host's /var/lib/cni: %s", b)
 	}
 	for i, want := range []string{"/state/n1/networks", "/mine"} {
 		ipam := list.Plugins[i].IPAM

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -124,21 +125,43 @@ func (r *Runtime) Add(ctx context.Context, n plan.Node, p plan.Pod) (types.Resul
 	return res, nil
 }
 
-// Del detaches a pod with the configuration it was added with (from the
-// cache), falling back to the node's current one. Nothing cached means
-// nothing was added: DEL is still sent, as the spec allows, and tolerated.
+// Del detaches a pod: every attachment cached for it on the node is
+// DELeted with the configuration it was added with, whatever network it
+// belonged to (the lab may have switched chains since). Nothing cached for
+// the current network means nothing of it was added: DEL is still sent, as
+// the spec allows, and plugins tolerate it.
 func (r *Runtime) Del(ctx context.Context, n plan.Node, p plan.Pod) error {
 	c, list, err := r.config(n)
 	if err != nil {
 		return err
 	}
 	rt := RuntimeConf(n, p)
-	if cached, _, err := c.GetNetworkListCachedConfig(list, rt); err == nil && cached != nil {
-		if l, err := libcni.NetworkConfFromBytes(cached); err == nil {
-			list = l
+	atts, err := c.GetCachedAttachments(p.ContainerID)
+	if err != nil {
+		return fmt.Errorf("pod %s: CNI cache: %w", p.Key(), err)
+	}
+	var errs []error
+	current := false
+	for _, a := range atts {
+		if a.ContainerID != p.ContainerID || a.IfName != rt.IfName {
+			continue
+		}
+		l, err := libcni.NetworkConfFromBytes(a.Config)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cached configuration of network %s: %w", a.Network, err))
+			continue
+		}
+		current = current || l.Name == list.Name
+		if err := c.DelNetworkList(ctx, l, rt); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	if err := c.DelNetworkList(ctx, list, rt); err != nil {
+	if !current {
+		if err := c.DelNetworkList(ctx, list, rt); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("pod %s: CNI DEL: %w", p.Key(), err)
 	}
 	return nil
@@ -170,6 +193,29 @@ func (r *Runtime) GC(ctx context.Context, n plan.Node, pods []plan.Pod) error {
 		args.ValidAttachments = append(args.ValidAttachments, types.GCAttachment{ContainerID: p.ContainerID, IfName: plan.PodIface})
 	}
 	if err := c.GCNetworkList(ctx, list, args); err != nil {
+		return fmt.Errorf("node %s: CNI GC: %w", n.Name, err)
+	}
+	// libcni collects only the list's own network; attachments of a
+	// network the lab no longer uses get their DEL here.
+	atts, err := c.GetCachedAttachments("")
+	if err != nil {
+		return fmt.Errorf("node %s: CNI cache: %w", n.Name, err)
+	}
+	var errs []error
+	for _, a := range atts {
+		if a.Network == list.Name {
+			continue
+		}
+		l, err := libcni.NetworkConfFromBytes(a.Config)
+		if err == nil {
+			rt := &libcni.RuntimeConf{ContainerID: a.ContainerID, NetNS: a.NetNS, IfName: a.IfName, Args: a.CniArgs, CapabilityArgs: a.CapabilityArgs}
+			err = c.DelNetworkList(ctx, l, rt)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("DEL %s of old network %s: %w", a.ContainerID, a.Network, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("node %s: CNI GC: %w", n.Name, err)
 	}
 	return nil

@@ -32,35 +32,36 @@ const KubernetesVersion = "v1.33.0"
 
 type apiServers struct {
 	cert  *tls.Certificate
-	nodes map[string]*http.Server // by node namespace
+	nodes map[uint64]*http.Server // by the node namespace's inode: a node recreated by `kinn up` is a new one
 }
 
 func (a *apiServers) sync(st *plan.Lab, t *topology.Lab) {
 	if a.nodes == nil {
-		a.nodes = map[string]*http.Server{}
+		a.nodes = map[uint64]*http.Server{}
 	}
-	want := map[string]bool{}
+	want := map[uint64]bool{}
 	for i, n := range st.Nodes {
-		if t.Nodes[i].Role != topology.RoleControlPlane {
+		id := kernel.NetnsID(n.Netns)
+		if t.Nodes[i].Role != topology.RoleControlPlane || id == 0 {
 			continue
 		}
-		want[n.Netns] = true
-		if a.nodes[n.Netns] != nil {
+		want[id] = true
+		if a.nodes[id] != nil {
 			continue
 		}
-		if err := a.start(n, t); err != nil {
+		if err := a.start(id, n, t); err != nil {
 			log.Printf("api server on %s: %v", n.Name, err)
 		}
 	}
-	for netns, srv := range a.nodes {
-		if !want[netns] {
-			srv.Close()
-			delete(a.nodes, netns)
+	for id, srv := range a.nodes {
+		if !want[id] {
+			srv.Close() // also lets a deleted namespace go
+			delete(a.nodes, id)
 		}
 	}
 }
 
-func (a *apiServers) start(n plan.Node, t *topology.Lab) error {
+func (a *apiServers) start(id uint64, n plan.Node, t *topology.Lab) error {
 	if a.cert == nil {
 		c, err := selfSigned(t)
 		if err != nil {
@@ -78,7 +79,7 @@ func (a *apiServers) start(n plan.Node, t *topology.Lab) error {
 		return err
 	}
 	srv := &http.Server{Handler: apiHandler(), TLSConfig: &tls.Config{Certificates: []tls.Certificate{*a.cert}}, ReadHeaderTimeout: 5 * time.Second}
-	a.nodes[n.Netns] = srv
+	a.nodes[id] = srv
 	go srv.ServeTLS(ln, "", "")
 	return nil
 }

@@ -48,6 +48,17 @@ func (v PodView) Enter(argv []string) error {
 	if len(argv) == 0 {
 		return errors.New("pod-view: no command")
 	}
+	// Only ever in namespaces of its own, which its parent (kinn) does not
+	// share: run by hand in the host's, the binds would cover the host's
+	// /etc and the hostname would be the host's.
+	parent := fmt.Sprintf("/proc/%d/ns/", os.Getppid())
+	for _, ns := range []string{"mnt", "uts"} {
+		self, err1 := os.Stat("/proc/self/ns/" + ns)
+		up, err2 := os.Stat(parent + ns)
+		if err1 != nil || err2 != nil || os.SameFile(self, up) {
+			return fmt.Errorf("pod-view: refusing to run outside a private %s namespace (kinn exec starts it in one)", ns)
+		}
+	}
 	for _, m := range [][2]string{{v.ResolvConf, "/etc/resolv.conf"}, {v.Hosts, "/etc/hosts"}} {
 		if m[0] == "" {
 			continue
