@@ -3,6 +3,7 @@ package cli_test
 import (
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -240,5 +241,39 @@ func TestConvergeRemoves(t *testing.T) {
 	}
 	if failed := e.pingAll(); len(failed) != 0 {
 		t.Errorf("after shrinking, %d pings fail: %v", len(failed), failed)
+	}
+}
+
+// TestPodMovesNode: a pod whose nodeName changes is DELeted on its old
+// node and comes up fresh on the new one (never two nodes at once on one
+// container), and it works there.
+func TestPodMovesNode(t *testing.T) {
+	e := newEnv(t, "move")
+	f := filepath.Join(t.TempDir(), "lab.yaml")
+	doc := "kind: Cluster\napiVersion: kinn.dev/v1alpha1\nnodes: [{role: control-plane}, {role: worker}, {role: worker}]\n" +
+		"---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {nodeName: kinn-worker, containers: [{name: c, image: x}]}\n" +
+		"---\napiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec: {nodeName: kinn-worker, containers: [{name: c, image: x}]}\n"
+	os.WriteFile(f, []byte(doc), 0o644)
+	e.up(f)
+	os.WriteFile(f, []byte(strings.Replace(doc, "{name: p}\nspec: {nodeName: kinn-worker,", "{name: p}\nspec: {nodeName: kinn-worker2,", 1)), 0o644)
+	e.up(f)
+	var p, q corev1.Pod
+	for _, pod := range e.pods() {
+		switch pod.Name {
+		case "p":
+			p = pod
+		case "q":
+			q = pod
+		}
+	}
+	if p.Spec.NodeName != "kinn-worker2" || !strings.HasPrefix(p.Status.PodIP, "10.244.2.") {
+		t.Fatalf("p is on %s with %s, want kinn-worker2 and its CIDR", p.Spec.NodeName, p.Status.PodIP)
+	}
+	log := e.must("cni", "log", "p", "--name", e.name)
+	if !regexp.MustCompile(`DEL +default/p +kinn-worker `).MatchString(log) {
+		t.Errorf("no DEL of p on its old node:\n%s", log)
+	}
+	if !e.ping(q, p.Status.PodIP) {
+		t.Errorf("q cannot reach p on its new node")
 	}
 }
