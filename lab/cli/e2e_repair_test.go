@@ -3,9 +3,9 @@ package cli_test
 import (
 	"math/rand/v2"
 	"os"
-	"regexp"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
