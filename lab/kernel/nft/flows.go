@@ -39,12 +39,23 @@ type Tracker struct {
 type tracked struct {
 	id     uint64 // the namespace it follows
 	listen *conntrack.Conn
+	query  *conntrack.Conn // bound to the namespace: dump, then per-flow counters
 	events chan conntrack.Event
 	done   chan struct{}
 	mu     sync.Mutex
 	conns  map[uint32]Conn
-	err    error // the subscription failed: report it and start over
+	flows  map[uint32]conntrack.Flow // the tuples, to ask for one flow's counters
+	err    error                     // the subscription failed: report it and start over
 }
+
+// Counters: conntrack's NEW and UPDATE events carry no byte counts (only
+// DESTROY does), so the tracker asks for the live flows' counters itself
+// every refreshEvery, one flow at a time (a lookup by tuple, not a walk of
+// the shared hash), at most refreshMax flows a round.
+const (
+	refreshEvery = 2 * time.Second
+	refreshMax   = 512
+)
 
 // NewTracker returns a Tracker that follows nothing yet.
 func NewTracker() *Tracker { return &Tracker{nodes: map[string]*tracked{}} }
@@ -80,14 +91,13 @@ func (t *Tracker) Conns(netnsName string) ([]Conn, error) {
 // table once (in that order, so nothing falls between the two).
 func follow(netnsName string) (*tracked, error) {
 	tr := &tracked{id: kernel.NetnsID(netnsName), events: make(chan conntrack.Event, 1024),
-		done: make(chan struct{}), conns: map[uint32]Conn{}}
-	var dump *conntrack.Conn
+		done: make(chan struct{}), conns: map[uint32]Conn{}, flows: map[uint32]conntrack.Flow{}}
 	err := kernel.Do(netnsName, func() error {
 		var err error
 		if tr.listen, err = conntrack.Dial(nil); err != nil {
 			return err
 		}
-		dump, err = conntrack.Dial(nil)
+		tr.query, err = conntrack.Dial(nil)
 		return err
 	})
 	if err != nil {
@@ -96,30 +106,34 @@ func follow(netnsName string) (*tracked, error) {
 		}
 		return nil, fmt.Errorf("conntrack in %s: %w", netnsName, err)
 	}
-	defer dump.Close()
 	errs, err := tr.listen.Listen(tr.events, 1, netfilter.GroupsCT)
 	if err != nil {
 		tr.listen.Close()
+		tr.query.Close()
 		return nil, fmt.Errorf("conntrack events in %s: %w", netnsName, err)
 	}
-	flows, err := dump.Dump(nil)
+	flows, err := tr.query.Dump(nil)
 	if err != nil {
 		tr.close()
 		return nil, fmt.Errorf("dump conntrack in %s: %w", netnsName, err)
 	}
 	for _, f := range flows {
-		tr.conns[f.ID] = connOf(f)
+		tr.conns[f.ID], tr.flows[f.ID] = connOf(f), f
 	}
 	go tr.run(errs)
 	return tr, nil
 }
 
-// run applies events until the subscription ends.
+// run applies events until the subscription ends, and refreshes counters.
 func (tr *tracked) run(errs chan error) {
+	tick := time.NewTicker(refreshEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-tr.done:
 			return
+		case <-tick.C:
+			tr.refresh()
 		case err := <-errs:
 			if err != nil {
 				tr.mu.Lock()
@@ -131,14 +145,49 @@ func (tr *tracked) run(errs chan error) {
 			if ev.Flow == nil {
 				continue
 			}
-			tr.mu.Lock()
-			if ev.Type == conntrack.EventDestroy {
-				delete(tr.conns, ev.Flow.ID)
-			} else {
-				tr.conns[ev.Flow.ID] = connOf(*ev.Flow)
-			}
-			tr.mu.Unlock()
+			tr.apply(ev)
 		}
+	}
+}
+
+func (tr *tracked) apply(ev conntrack.Event) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	id := ev.Flow.ID
+	if ev.Type == conntrack.EventDestroy {
+		delete(tr.conns, id)
+		delete(tr.flows, id)
+		return
+	}
+	c := connOf(*ev.Flow)
+	if old, ok := tr.conns[id]; ok && c.Bytes == 0 {
+		c.Bytes = old.Bytes // an event without counters
+	}
+	tr.conns[id], tr.flows[id] = c, *ev.Flow
+}
+
+// refresh reads the current byte counts of (up to refreshMax) live flows.
+func (tr *tracked) refresh() {
+	tr.mu.Lock()
+	todo := make([]conntrack.Flow, 0, min(len(tr.flows), refreshMax))
+	for _, f := range tr.flows {
+		if len(todo) == refreshMax {
+			break
+		}
+		todo = append(todo, f)
+	}
+	tr.mu.Unlock()
+	for _, f := range todo {
+		got, err := tr.query.Get(f)
+		if err != nil {
+			continue // gone since; its DESTROY event removes it
+		}
+		tr.mu.Lock()
+		if c, ok := tr.conns[f.ID]; ok {
+			c.Bytes = got.CountersOrig.Bytes + got.CountersReply.Bytes
+			tr.conns[f.ID] = c
+		}
+		tr.mu.Unlock()
 	}
 }
 
@@ -155,6 +204,7 @@ func (tr *tracked) close() {
 		close(tr.done)
 	}
 	tr.listen.Close()
+	tr.query.Close()
 }
 
 // Close ends every subscription.
