@@ -44,10 +44,18 @@ func (s *State) PodView(key string) (kernel.PodView, error) {
 		v.Hosts:      dns.HostsFile(tp.Pod, pp.IP.Addr(), domain),
 	}
 	for path, text := range files {
-		if old, err := os.ReadFile(path); err == nil && string(old) == text {
+		old, err := os.ReadFile(path)
+		switch {
+		case err == nil && string(old) == text:
 			continue
+		case err == nil:
+			// In place: a running program's bind mount holds this inode,
+			// and must see the pod's new address after a reattach.
+			err = os.WriteFile(path, []byte(text), 0o644)
+		default:
+			err = ipam.WriteFileAtomic(path, []byte(text))
 		}
-		if err := ipam.WriteFileAtomic(path, []byte(text)); err != nil {
+		if err != nil {
 			return kernel.PodView{}, err
 		}
 	}

@@ -80,9 +80,26 @@ func TestReferencePlugins(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
+	e.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: prog, annotations: {kinn.dev/run: \"sleep 3600\"}}\nspec: {containers: [{name: c, image: x}]}\n")
 	out := e.must("cni", "reattach", "--all", "--name", e.name)
 	if !strings.Contains(out, "address changed") {
 		t.Errorf("host-local hands out the next free address, so reattach should move pods:\n%s", out)
+	}
+	// A running program's /etc/hosts follows its pod's new address.
+	pids := procsInNetns(t, "kinn."+e.name+".pod.default.prog")
+	newIP := e.podIP("prog")
+	for i := 0; len(pids) > 0 && i < 20; i++ {
+		if hosts, _ := os.ReadFile("/proc/" + pids[0] + "/root/etc/hosts"); strings.Contains(string(hosts), newIP+"\tprog") {
+			break
+		}
+		if i == 19 {
+			hosts, _ := os.ReadFile("/proc/" + pids[0] + "/root/etc/hosts")
+			t.Errorf("the program's /etc/hosts lacks its new address %s:\n%s", newIP, hosts)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(pids) == 0 {
+		t.Errorf("no program runs in pod prog")
 	}
 	e.checkPasses()
 	if out := e.must("cni", "check", "--name", e.name); strings.Count(out, " ok\n") != len(e.pods()) {

@@ -149,6 +149,19 @@ func (w *world) podCommand(key string, argv []string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
+// refreshViews rewrites the files running programs see (a pod's address
+// in its /etc/hosts changes with a reattach); unchanged files stay as are.
+func (w *world) refreshViews() {
+	for key, rt := range w.pods {
+		if rt.cmd == nil {
+			continue
+		}
+		if _, err := w.st.PodView(key); err != nil {
+			log.Printf("pod %s: %v", key, err)
+		}
+	}
+}
+
 func (w *world) stopPod(key string) {
 	rt := w.pods[key]
 	delete(w.pods, key)

@@ -63,6 +63,7 @@ func (w *world) reconcile(reload bool) error {
 		}
 		w.st, w.byKey = st, nil
 		w.loadMarks()
+		w.refreshViews()
 	}
 	w.api.sync(w.st.Plan, w.st.Topology)
 	changed := w.syncPods()
