@@ -248,6 +248,8 @@ func protoName(p uint8) string {
 	switch p {
 	case 1:
 		return "ICMP"
+	case 2:
+		return "IGMP" // the bridges' multicast membership reports
 	case 6:
 		return "TCP"
 	case 17:
