@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"net/netip"
 	"time"
 
@@ -26,7 +27,7 @@ type LinkSample struct {
 func (s *State) LinkSamples() ([]LinkSample, []error) {
 	pods := map[string]plan.Pod{}
 	for _, p := range s.Plan.Pods {
-		pods[plan.HostVeth(p.ContainerID)] = p
+		pods[cmp.Or(p.HostLink, p.HostVeth, plan.HostVeth(p.ContainerID))] = p
 	}
 	var out []LinkSample
 	var errs []error

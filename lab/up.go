@@ -348,6 +348,7 @@ func attach(ctx context.Context, rt *cni.Runtime, n plan.Node, pod plan.Pod, st 
 func add(ctx context.Context, rt *cni.Runtime, n plan.Node, pod plan.Pod) (plan.Pod, error) {
 	res, err := rt.Add(ctx, n, pod)
 	if err == nil {
+		pod.HostLink = cni.HostInterface(res)
 		pod.IP, pod.Gateway, err = cni.Address(res)
 		if err != nil {
 			err = fmt.Errorf("pod %s: %w", pod.Key(), err)
@@ -393,7 +394,7 @@ func carryOver(old, p *plan.Lab) {
 	}
 	for i := range p.Pods {
 		if o, ok := was[p.Pods[i].Key()]; ok && old.Chain && o.Node == p.Pods[i].Node {
-			p.Pods[i].IP, p.Pods[i].Gateway, p.Pods[i].Error = o.IP, o.Gateway, o.Error
+			p.Pods[i].IP, p.Pods[i].Gateway, p.Pods[i].Error, p.Pods[i].HostLink = o.IP, o.Gateway, o.Error, o.HostLink
 		}
 	}
 }

@@ -1,13 +1,16 @@
 package cli_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"kinn.dev/kinn/lab"
 	"kinn.dev/kinn/lab/cni/cnitest"
+	"kinn.dev/kinn/tui"
 )
 
 // withPlugins copies an example that uses `binDir: cni-bin` into a
@@ -127,11 +130,25 @@ var existedBefore = func() map[string]bool {
 	return m
 }()
 
-// TestPTPPlugins: ptp + host-local, routed host-gw between nodes.
+// TestPTPPlugins: ptp + host-local, routed host-gw between nodes; the
+// terminal UI's traffic view finds the pods' links by the names ptp gave.
 func TestPTPPlugins(t *testing.T) {
 	e := newEnv(t, "cnip")
 	e.up(withPlugins(t, "../../examples/cni-ptp.yaml"))
 	e.checkPasses()
+	rates, err := tui.NewLive(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name).Rates(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := 0
+	for _, r := range rates {
+		if r.Kind == "pod" {
+			pods++
+		}
+	}
+	if want := len(e.pods()); pods != want {
+		t.Errorf("the traffic view has %d pod links, want %d: %+v", pods, want, rates)
+	}
 }
 
 // TestKinnPluginAsBinary: kinn's plugin named in a conflist as any other

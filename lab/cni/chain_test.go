@@ -117,3 +117,21 @@ func TestAddressPicksThePodsInterface(t *testing.T) {
 		t.Errorf("Address = %v %v %v", ip, gw, err)
 	}
 }
+
+func TestHostInterface(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ raw, want string }{
+		{`{"cniVersion":"1.1.0","interfaces":[{"name":"cni0"},{"name":"veth1a2b"},{"name":"eth0","sandbox":"/p"}]}`, "veth1a2b"},
+		{`{"cniVersion":"1.1.0","interfaces":[{"name":"veth9"},{"name":"eth0","sandbox":"/p"}]}`, "veth9"},
+		{`{"cniVersion":"1.1.0","interfaces":[{"name":"eth0","sandbox":"/p"}]}`, ""},
+		{`{"cniVersion":"1.1.0","ips":[{"address":"10.0.0.2/24"}]}`, ""},
+	} {
+		res, err := current.NewResult([]byte(tc.raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := HostInterface(res); got != tc.want {
+			t.Errorf("HostInterface(%s) = %q, want %q", tc.raw, got, tc.want)
+		}
+	}
+}

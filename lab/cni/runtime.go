@@ -251,3 +251,22 @@ func Address(res types.Result) (netip.Prefix, netip.Addr, error) {
 	}
 	return netip.Prefix{}, netip.Addr{}, fmt.Errorf("the ADD result has no IPv4 address in the pod")
 }
+
+// HostInterface names the pod's link on the node in an ADD result: the
+// last interface outside any sandbox listed before the pod's own (the
+// reference plugins and kinn's list bridge, host veth, then eth0; ptp
+// lists host veth, then eth0). "" when the result does not say.
+func HostInterface(res types.Result) string {
+	r, err := current.NewResultFromResult(res)
+	if err != nil {
+		return ""
+	}
+	host := ""
+	for _, i := range r.Interfaces {
+		if i.Sandbox != "" {
+			return host
+		}
+		host = i.Name
+	}
+	return ""
+}

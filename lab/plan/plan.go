@@ -152,6 +152,7 @@ type Pod struct {
 	Gateway  netip.Addr
 	MTU      int
 	HostVeth string     `json:",omitempty"` // the pod's veth in the node; "" when the chain names it
+	HostLink string     `json:",omitempty"` // the pod's link in the node as its ADD result names it
 	Ports    []HostPort `json:",omitempty"` // containers' hostPorts, for the portMappings capability
 	Error    string     `json:",omitempty"` // why the last ADD failed
 }
