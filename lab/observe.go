@@ -116,3 +116,49 @@ func (s *State) Connections(ct *ConnTracker) ([]ConnView, []error) {
 	}
 	return out, errs
 }
+
+// TunnelSamples break a node's VXLAN traffic down by the node at the other
+// end: each node's conntrack table tracks the overlay's own UDP packets
+// (local underlay address to a peer's VXLAN port, and back), and their byte
+// counts summed per peer are what went through the tunnel to and from it.
+// Sums fall when idle flows expire; a reader treats a fall as no traffic.
+func (s *State) TunnelSamples(ct *ConnTracker) ([]LinkSample, []error) {
+	nw := s.Topology.Networking
+	if nw.Overlay != "vxlan" {
+		return nil, nil
+	}
+	byIP := map[netip.Addr]string{}
+	for _, n := range s.Plan.Nodes {
+		byIP[n.Underlay.Addr()] = n.Name
+	}
+	var out []LinkSample
+	var errs []error
+	for _, n := range s.Plan.Nodes {
+		conns, err := ct.t.Conns(n.Netns)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		now, me := time.Now(), n.Underlay.Addr()
+		rx, tx := map[string]uint64{}, map[string]uint64{}
+		for _, c := range conns {
+			if c.Proto != "UDP" || c.Dest.Port() != nw.VXLANPort {
+				continue
+			}
+			switch {
+			case c.Client.Addr() == me && byIP[c.Dest.Addr()] != "":
+				tx[byIP[c.Dest.Addr()]] += c.Bytes
+			case c.Dest.Addr() == me && byIP[c.Client.Addr()] != "":
+				rx[byIP[c.Client.Addr()]] += c.Bytes
+			}
+		}
+		for _, peer := range s.Plan.Nodes {
+			if peer.Name == n.Name {
+				continue
+			}
+			out = append(out, LinkSample{Name: n.Name + " <-> " + peer.Name, Kind: "tunnel", Node: n.Name,
+				RxBytes: rx[peer.Name], TxBytes: tx[peer.Name], Taken: now})
+		}
+	}
+	return out, errs
+}

@@ -156,6 +156,8 @@ func (l *Live) Rates(ctx context.Context) ([]Rate, error) {
 		return nil, err
 	}
 	samples, errs := st.LinkSamples()
+	tunnels, terrs := st.TunnelSamples(l.tracker)
+	samples, errs = append(samples, tunnels...), append(errs, terrs...)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []Rate
@@ -163,8 +165,8 @@ func (l *Live) Rates(ctx context.Context) ([]Rate, error) {
 		r := Rate{Name: s.Name, Kind: s.Kind, Node: s.Node}
 		if p, ok := l.prev[s.Name]; ok {
 			if dt := s.Taken.Sub(p.Taken).Seconds(); dt > 0 {
-				r.RxBps, r.TxBps = float64(s.RxBytes-p.RxBytes)/dt, float64(s.TxBytes-p.TxBytes)/dt
-				r.RxPps, r.TxPps = float64(s.RxPackets-p.RxPackets)/dt, float64(s.TxPackets-p.TxPackets)/dt
+				r.RxBps, r.TxBps = perSecond(s.RxBytes, p.RxBytes, dt), perSecond(s.TxBytes, p.TxBytes, dt)
+				r.RxPps, r.TxPps = perSecond(s.RxPackets, p.RxPackets, dt), perSecond(s.TxPackets, p.TxPackets, dt)
 			}
 		}
 		l.prev[s.Name] = s
@@ -177,6 +179,15 @@ func (l *Live) Rates(ctx context.Context) ([]Rate, error) {
 		out = append(out, r)
 	}
 	return out, errors.Join(errs...)
+}
+
+// perSecond is a counter's rate; a counter that fell (a link made anew, a
+// tunnel's idle flows expired) counts as no traffic, not as 2^64 bytes.
+func perSecond(now, before uint64, dt float64) float64 {
+	if now < before {
+		return 0
+	}
+	return float64(now-before) / dt
 }
 
 // Flows implements Source: the tracked connections that involve a pod or a

@@ -58,6 +58,18 @@ func TestLiveSource(t *testing.T) {
 	if !moved {
 		t.Errorf("the client's traffic does not show in the rates: %+v", rates)
 	}
+	// Through the tunnel, by node pair: more requests, then a sample after
+	// the tracker's next byte-count refresh.
+	src.SendRequests(ctx, "default/client", "default/web", 20)
+	time.Sleep(2500 * time.Millisecond)
+	rates, _ = src.Rates(ctx)
+	tunnel := false
+	for _, r := range rates {
+		tunnel = tunnel || (r.Kind == "tunnel" && r.Node == clientNode && r.TxBps > 0 && r.RxBps > 0)
+	}
+	if !tunnel {
+		t.Errorf("no tunnel rate from %s to another node: %+v", clientNode, rates)
+	}
 	flows, err := src.Flows(ctx)
 	if err != nil {
 		t.Fatal(err)

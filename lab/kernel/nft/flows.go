@@ -53,7 +53,7 @@ type tracked struct {
 // every refreshEvery, one flow at a time (a lookup by tuple, not a walk of
 // the shared hash), at most refreshMax flows a round.
 const (
-	refreshEvery = 2 * time.Second
+	refreshEvery = time.Second
 	refreshMax   = 512
 )
 
