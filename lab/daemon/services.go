@@ -18,9 +18,8 @@ import (
 // proxies is kube-proxy for every node: one nftables table per node,
 // synced incrementally, plus the health-check node ports.
 type proxies struct {
-	tables  map[string]*nft.Table     // by node namespace
-	ids     map[string]uint64         // the namespace each table was opened in
-	last    map[string][]service.Port // what each table holds
+	tables  map[string]*nft.Table // by node namespace
+	ids     map[string]uint64     // the namespace each table was opened in
 	serving map[string][]netip.Addr
 	health  map[string]*healthServer // by node namespace + port
 	// endpoints are the ready endpoints of each service port, as last
@@ -29,7 +28,7 @@ type proxies struct {
 }
 
 func newProxies() *proxies {
-	return &proxies{tables: map[string]*nft.Table{}, ids: map[string]uint64{}, last: map[string][]service.Port{}, serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}}
+	return &proxies{tables: map[string]*nft.Table{}, ids: map[string]uint64{}, serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}}
 }
 
 func (p *proxies) close() {
@@ -106,7 +105,6 @@ func (p *proxies) removeAll() {
 		t.Delete()
 		t.Close()
 		delete(p.tables, netns)
-		delete(p.last, netns)
 	}
 	p.forget(nil)
 }
@@ -124,7 +122,6 @@ func (p *proxies) forget(nodes []plan.Node) {
 			t.Close()
 			delete(p.tables, netns)
 			delete(p.ids, netns)
-			delete(p.last, netns)
 		}
 	}
 	for key, h := range p.health {
@@ -135,9 +132,8 @@ func (p *proxies) forget(nodes []plan.Node) {
 	}
 }
 
-// sync brings a node's table to ports: a full load the first time, when
-// the namespace is new or when the table vanished; otherwise only the
-// changes of the service ports that differ, in one transaction.
+// sync brings a node's table to ports (nft.Table.Sync: incremental, or a
+// full load when needed), reopening it when the node's namespace is new.
 func (p *proxies) sync(netns string, node proxy.Node, ports []service.Port) error {
 	t := p.tables[netns]
 	if t != nil && kernel.NetnsID(netns) != p.ids[netns] {
@@ -150,31 +146,16 @@ func (p *proxies) sync(netns string, node proxy.Node, ports []service.Port) erro
 			return err
 		}
 		p.tables[netns], p.ids[netns] = t, kernel.NetnsID(netns)
-		delete(p.last, netns)
 	}
-	last, loaded := p.last[netns]
-	if ok, err := t.Exists(); err != nil || !ok {
-		loaded = false
-	}
-	if loaded {
-		ops := proxy.Changes(node, last, ports)
-		if len(ops) == 0 {
-			return nil
-		}
-		if err := t.Apply(ops); err == nil {
-			p.last[netns] = ports
-			return nil
-		}
-		// The kernel refused the increment (nothing was applied): reload.
-	}
-	if err := t.Load(proxy.Build(node, ports)); err != nil {
+	full, err := t.Sync(node, ports)
+	if err != nil {
 		t.Close()
 		delete(p.tables, netns)
-		delete(p.last, netns)
 		return err
 	}
-	p.last[netns] = ports
-	log.Printf("proxy %s: loaded %s", netns, proxy.TableName)
+	if full {
+		log.Printf("proxy %s: loaded %s", netns, proxy.TableName)
+	}
 	return nil
 }
 

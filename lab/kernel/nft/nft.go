@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -23,6 +24,7 @@ import (
 
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/proxy"
+	"kinn.dev/kinn/lab/service"
 )
 
 // Table is one node's kinn table, reached through a netlink socket in the
@@ -34,8 +36,13 @@ type Table struct {
 	conn  *nftables.Conn
 	nl    *netlink.Conn // the socket under conn, to size its buffers
 	table *nftables.Table
-	// loaded is the ruleset last written, for Sync's diff.
-	loaded *proxy.Ruleset
+	// synced is what the last Sync wrote, for the next one's changes.
+	synced *syncedState
+}
+
+type syncedState struct {
+	node  proxy.Node
+	ports []service.Port
 }
 
 // Open connects to the nf_tables of the named network namespace.
@@ -88,7 +95,7 @@ func (t *Table) Load(rs *proxy.Ruleset) error {
 	if err := t.flush(ops); err != nil {
 		return fmt.Errorf("load table %s in %s: %w", proxy.TableName, t.netns, err)
 	}
-	t.loaded = rs
+	t.synced = nil // a ruleset from elsewhere: the next Sync loads in full
 	return nil
 }
 
@@ -99,32 +106,45 @@ func (t *Table) Apply(ops []proxy.Op) error {
 	if err := t.flush(ops); err != nil {
 		return fmt.Errorf("update table %s in %s: %w", proxy.TableName, t.netns, err)
 	}
-	t.loaded = nil // unknown now: the caller's old ruleset may not be ours
+	t.synced = nil // unknown now: the caller's old ruleset may not be ours
 	return nil
 }
 
-// Sync brings the table to rs: incrementally from the last ruleset this
-// Table wrote, or with a full load when there is none or the table is gone
-// (deleted by hand). It reports whether it did a full load.
-func (t *Table) Sync(rs *proxy.Ruleset) (full bool, err error) {
+// Sync brings the table to the node's service ports: with only the
+// changes of the service ports that differ since the last Sync, in one
+// transaction; or with a full load the first time, when the node's
+// addresses changed, when the table is gone (deleted by hand) or when the
+// kernel refused the increment. It reports whether it loaded in full.
+func (t *Table) Sync(node proxy.Node, ports []service.Port) (full bool, err error) {
 	t.mu.Lock()
-	old := t.loaded
+	last := t.synced
 	t.mu.Unlock()
 	ok, err := t.Exists()
 	if err != nil {
 		return false, err
 	}
-	if old == nil || !ok {
-		return true, t.Load(rs)
+	if last != nil && ok && last.node.Name == node.Name && slices.Equal(last.node.IPs, node.IPs) {
+		ops := proxy.Changes(node, last.ports, ports)
+		if len(ops) == 0 {
+			return false, nil
+		}
+		if err := t.Apply(ops); err == nil {
+			t.remember(node, ports)
+			return false, nil
+		}
+		// The kernel refused the increment (nothing was applied): reload.
 	}
-	if err := t.Apply(proxy.Diff(old, rs)); err != nil {
-		// The kernel rejected the increment (nothing was applied): start over.
-		return true, t.Load(rs)
+	if err := t.Load(proxy.Build(node, ports)); err != nil {
+		return true, err
 	}
+	t.remember(node, ports)
+	return true, nil
+}
+
+func (t *Table) remember(node proxy.Node, ports []service.Port) {
 	t.mu.Lock()
-	t.loaded = rs
+	t.synced = &syncedState{node: node, ports: ports}
 	t.mu.Unlock()
-	return false, nil
 }
 
 // Exists reports whether the kinn table is present: false after someone
@@ -151,7 +171,7 @@ func (t *Table) Delete() error {
 	if err := t.conn.Flush(); err != nil {
 		return fmt.Errorf("delete table %s in %s: %w", proxy.TableName, t.netns, err)
 	}
-	t.loaded = nil
+	t.synced = nil
 	return nil
 }
 

@@ -193,7 +193,14 @@ func TestIncrementalUpdate(t *testing.T) {
 
 func TestDeletedByHand(t *testing.T) {
 	f := newFixture(t)
-	rs := f.load(svc("web", service.TCP, "10.96.0.70", ep("p1")))
+	web := svc("web", service.TCP, "10.96.0.70", ep("p1"))
+	node := proxy.Node{Name: nodeName, IPs: []netip.Addr{netip.MustParseAddr(nodeIP)}}
+	if full, err := f.table.Sync(node, []service.Port{web}); err != nil || !full {
+		t.Fatalf("first sync: full=%v err=%v, want a full load", full, err)
+	}
+	if full, err := f.table.Sync(node, []service.Port{web}); err != nil || full {
+		t.Fatalf("sync without changes: full=%v err=%v, want nothing done", full, err)
+	}
 	if ok, err := f.table.Exists(); err != nil || !ok {
 		t.Fatalf("exists after load: %v %v", ok, err)
 	}
@@ -204,7 +211,7 @@ func TestDeletedByHand(t *testing.T) {
 	if _, err := f.tcp("c", "10.96.0.70:80", 300*time.Millisecond); err == nil {
 		t.Fatal("service answered without a table")
 	}
-	full, err := f.table.Sync(rs)
+	full, err := f.table.Sync(node, []service.Port{web})
 	if err != nil || !full {
 		t.Fatalf("sync after delete: full=%v err=%v, want a full reload", full, err)
 	}
