@@ -37,15 +37,7 @@ func Load(path string) (*Lab, []Warning, error) {
 // Every problem in the file is reported at once, as Problems; warnings come
 // back even when there are problems.
 func Parse(file string, data []byte) (*Lab, []Warning, error) {
-	return ParseWithPlacement(file, data, nil)
-}
-
-// ParseWithPlacement is Parse for a lab that is already running: placed
-// maps pod keys (namespace/name) to the node each pod runs on, and a pod
-// that still fits there stays there, as a scheduled pod does in Kubernetes.
-// Pods new to the lab are placed as usual.
-func ParseWithPlacement(file string, data []byte, placed map[string]string) (*Lab, []Warning, error) {
-	return ParseLive(file, data, Live{Placed: placed})
+	return ParseLive(file, data, Live{})
 }
 
 // Live is what a running lab adds to its file when it is resolved again.
@@ -56,7 +48,9 @@ type Live struct {
 	Retired map[string]bool
 }
 
-// ParseLive resolves a running lab's file with what the lab adds to it.
+// ParseLive resolves a running lab's file with what the lab adds to it: a
+// pod in live.Placed that still fits on its node stays there, as a
+// scheduled pod does in Kubernetes; pods new to the lab are placed as usual.
 func ParseLive(file string, data []byte, live Live) (*Lab, []Warning, error) {
 	r := &report{}
 	docs := splitDocuments(file, data, r)

@@ -2,9 +2,9 @@ package topology
 
 import "testing"
 
-// TestParseWithPlacement: running pods stay on their nodes when the file
+// TestParseLivePlacement: running pods stay on their nodes when the file
 // changes, unless the node is gone or no longer fits them.
-func TestParseWithPlacement(t *testing.T) {
+func TestParseLivePlacement(t *testing.T) {
 	t.Parallel()
 	src := []byte(`kind: Cluster
 apiVersion: kinn.dev/v1alpha1
@@ -37,7 +37,7 @@ spec: {nodeSelector: {disk: ssd}, containers: [{name: c, image: x}]}
 		"default/b": "gone-node",          // node removed: placed afresh
 		"default/c": "kinn-control-plane", // selector no longer fits: moves
 	}
-	l, _, err := ParseWithPlacement("t.yaml", src, placed)
+	l, _, err := ParseLive("t.yaml", src, Live{Placed: placed})
 	if err != nil {
 		t.Fatal(err)
 	}
