@@ -35,6 +35,10 @@ func (f *flowsScreen) rebuild() {
 		f.l.setRows(f.message("waiting for flows…"))
 		return
 	}
+	if len(f.sh.flows) == 0 {
+		f.l.setRows(f.message("no connections tracked right now: send requests with s on the Cluster screen"))
+		return
+	}
 	flows := make([]*Flow, len(f.sh.flows))
 	for i := range f.sh.flows {
 		flows[i] = &f.sh.flows[i]

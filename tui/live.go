@@ -201,7 +201,7 @@ func (l *Live) Flows(ctx context.Context) ([]Flow, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
-	var out []Flow
+	out := []Flow{} // not nil: "none yet" is an answer, not "still waiting"
 	alive := map[uint32]bool{}
 	tunnel := st.Topology.Networking.VXLANPort
 	// A Service connection is tracked twice: NATed on the client's node,
