@@ -167,7 +167,10 @@ func TestKilledUp(t *testing.T) {
 			}
 		}
 		if !ok {
-			t.Errorf("after kills and up, %s cannot reach %s (%s)", p.Name, q.Name, q.Status.PodIP)
+			out, errOut, _ := e.run("exec", "--name", e.name, p.Name, "--", "ping", "-c", "1", "-W", "2", q.Status.PodIP)
+			neigh, _, _ := e.run("exec", "--name", e.name, p.Name, "--", "ip", "-s", "neigh")
+			t.Errorf("after kills and up, %s (%s on %s) cannot reach %s (%s on %s):\n%s%s\nneighbours:\n%s",
+				p.Name, p.Status.PodIP, p.Spec.NodeName, q.Name, q.Status.PodIP, q.Spec.NodeName, out, errOut, neigh)
 		}
 	}
 	e.must("down", "--name", e.name)
