@@ -171,6 +171,14 @@ func TestKilledUp(t *testing.T) {
 			neigh, _, _ := e.run("exec", "--name", e.name, p.Name, "--", "ip", "-s", "neigh")
 			t.Errorf("after kills and up, %s (%s on %s) cannot reach %s (%s on %s):\n%s%s\nneighbours:\n%s",
 				p.Name, p.Status.PodIP, p.Spec.NodeName, q.Name, q.Status.PodIP, q.Spec.NodeName, out, errOut, neigh)
+			for _, node := range []string{p.Spec.NodeName, q.Spec.NodeName} {
+				for _, c := range [][]string{{"ip", "-br", "link"}, {"ip", "route"}, {"ip", "neigh"}, {"bridge", "fdb", "show", "dev", "vxlan.1"}} {
+					o, eo, _ := e.run(append([]string{"exec", "--name", e.name, "node/" + node, "--"}, c...)...)
+					t.Logf("%s: %v:\n%s%s", node, c, o, eo)
+				}
+			}
+			o, _, _ := e.run("exec", "--name", e.name, "--external", "--", "ip", "-br", "link")
+			t.Logf("switch links:\n%s", o)
 		}
 	}
 	e.must("down", "--name", e.name)
