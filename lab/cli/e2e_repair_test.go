@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"kinn.dev/kinn/lab"
 	"kinn.dev/kinn/lab/kernel/kerneltest"
 	"kinn.dev/kinn/lab/plan"
 )
@@ -78,6 +79,9 @@ func TestDriftRepair(t *testing.T) {
 					ipn(t, "ip", "-n", nodeNS[a.Spec.NodeName], "route", "del", n.Spec.PodCIDR)
 				}
 			}
+		}},
+		{"switch port taken off the bridge", func() {
+			ipn(t, "ip", "-n", plan.SwitchNetns(e.name), "link", "set", plan.PortName(b.Spec.NodeName), "nomaster")
 		}},
 		{"pod namespace deleted", func() { ipn(t, "ip", "netns", "del", netnsOf(&a)) }},
 		{"node namespace deleted", func() { ipn(t, "ip", "netns", "del", nodeNS[b.Spec.NodeName]) }},
@@ -172,13 +176,28 @@ func TestKilledUp(t *testing.T) {
 			t.Errorf("after kills and up, %s (%s on %s) cannot reach %s (%s on %s):\n%s%s\nneighbours:\n%s",
 				p.Name, p.Status.PodIP, p.Spec.NodeName, q.Name, q.Status.PodIP, q.Spec.NodeName, out, errOut, neigh)
 			for _, node := range []string{p.Spec.NodeName, q.Spec.NodeName} {
-				for _, c := range [][]string{{"ip", "-br", "link"}, {"ip", "route"}, {"ip", "neigh"}, {"bridge", "fdb", "show", "dev", "vxlan.1"}} {
+				for _, c := range [][]string{{"ip", "-br", "link"}, {"ip", "-d", "-s", "link", "show", "vxlan.1"}, {"ip", "-d", "link", "show", "eth0"}, {"ip", "route"}, {"ip", "neigh"}, {"bridge", "fdb", "show", "dev", "vxlan.1"}, {"ss", "-uanp"}, {"sysctl", "net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter"}, {"nft", "list", "ruleset"}, {"cat", "/proc/net/stat/nf_conntrack"}, {"sysctl", "net.netfilter.nf_conntrack_count", "net.netfilter.nf_conntrack_max", "net.bridge.bridge-nf-call-iptables", "net.netfilter.nf_conntrack_checksum"}} {
 					o, eo, _ := e.run(append([]string{"exec", "--name", e.name, "node/" + node, "--"}, c...)...)
 					t.Logf("%s: %v:\n%s%s", node, c, o, eo)
 				}
 			}
-			o, _, _ := e.run("exec", "--name", e.name, "--external", "--", "ip", "-br", "link")
-			t.Logf("switch links:\n%s", o)
+			for _, c := range [][]string{{"ip", "-s", "link"}, {"bridge", "link", "show"}, {"bridge", "fdb", "show", "br", "br0"}, {"ip", "neigh"}} {
+				o, _, _ := e.run(append([]string{"exec", "--name", e.name, "--external", "--"}, c...)...)
+				t.Logf("switch %v:\n%s", c, o)
+			}
+			for _, node := range []string{p.Spec.NodeName, q.Spec.NodeName} {
+				o, eo, _ := e.run("exec", "--name", e.name, "node/"+node, "--", "ping", "-c", "1", "-W", "1", strings.Replace(q.Status.HostIP+p.Status.HostIP, q.Status.HostIP, "", 1))
+				t.Logf("%s pings the other node's underlay: %s%s", node, o, eo)
+			}
+			if st, err := lab.Load(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name); err == nil {
+				ct := lab.NewConnTracker()
+				conns, errs := st.Connections(ct)
+				ct.Close()
+				for _, c := range conns {
+					t.Logf("conntrack %s: %s %s -> %s (%s) %s", c.Node, c.Proto, c.Client, c.Dest, c.Endpoint, c.State)
+				}
+				t.Logf("conntrack errors: %v", errs)
+			}
 		}
 	}
 	e.must("down", "--name", e.name)

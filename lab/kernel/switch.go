@@ -39,7 +39,33 @@ func EnsureSwitch(sw plan.Switch) error {
 		return fmt.Errorf("switch address: %w", err)
 	}
 	if br.Attrs().Flags&net.FlagUp == 0 {
-		return h.LinkSetUp(br)
+		if err := h.LinkSetUp(br); err != nil {
+			return err
+		}
+	}
+	return ensurePorts(h, sw, br)
+}
+
+// ensurePorts puts every node's port that exists back on br0, up. A port
+// off the bridge cuts its node from every other while everything inside
+// the nodes looks intact (seen after `kinn up` was killed repeatedly under
+// load); missing ports are made with their node's uplink by ApplyNode.
+func ensurePorts(h *netlink.Handle, sw plan.Switch, br netlink.Link) error {
+	for _, p := range sw.Ports {
+		l, err := h.LinkByName(p.Name)
+		if err != nil {
+			continue
+		}
+		if l.Attrs().MasterIndex != br.Attrs().Index {
+			if err := h.LinkSetMaster(l, br); err != nil {
+				return fmt.Errorf("switch port %s onto %s: %w", p.Name, plan.SwitchBridge, err)
+			}
+		}
+		if l.Attrs().Flags&net.FlagUp == 0 {
+			if err := h.LinkSetUp(l); err != nil {
+				return fmt.Errorf("switch port %s up: %w", p.Name, err)
+			}
+		}
 	}
 	return nil
 }
