@@ -185,9 +185,10 @@ func TestKilledUp(t *testing.T) {
 				o, _, _ := e.run(append([]string{"exec", "--name", e.name, "--external", "--"}, c...)...)
 				t.Logf("switch %v:\n%s", c, o)
 			}
-			for _, node := range []string{p.Spec.NodeName, q.Spec.NodeName} {
-				o, eo, _ := e.run("exec", "--name", e.name, "node/"+node, "--", "ping", "-c", "1", "-W", "1", strings.Replace(q.Status.HostIP+p.Status.HostIP, q.Status.HostIP, "", 1))
-				t.Logf("%s pings the other node's underlay: %s%s", node, o, eo)
+			for _, ends := range [][2]corev1.Pod{{p, q}, {q, p}} {
+				from, to := ends[0].Spec.NodeName, ends[1].Status.HostIP
+				o, eo, _ := e.run("exec", "--name", e.name, "node/"+from, "--", "ping", "-c", "1", "-W", "1", to)
+				t.Logf("%s pings %s on the underlay: %s%s", from, to, o, eo)
 			}
 			if st, err := lab.Load(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name); err == nil {
 				ct := lab.NewConnTracker()
