@@ -8,6 +8,7 @@ import (
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/kernel/nft"
 	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/topology"
 )
 
 // LinkSample is one link's cumulative counters, named for a learner: a
@@ -98,13 +99,7 @@ func (s *State) Connections(ct *ConnTracker) ([]ConnView, []error) {
 		}
 	}
 	var out []ConnView
-	var errs []error
-	for _, n := range s.Plan.Nodes {
-		conns, err := ct.t.Conns(n.Netns)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	errs := s.eachNodeConns(ct, func(n plan.Node, conns []nft.Conn) {
 		for _, c := range conns {
 			v := ConnView{Node: n.Name, Proto: c.Proto, Client: c.Client, Dest: c.Dest, Endpoint: c.Endpoint,
 				State: c.State, Bytes: c.Bytes, ID: c.ID, Service: svc[c.Dest], Started: c.Started}
@@ -113,8 +108,23 @@ func (s *State) Connections(ct *ConnTracker) ([]ConnView, []error) {
 			}
 			out = append(out, v)
 		}
-	}
+	})
 	return out, errs
+}
+
+// eachNodeConns hands f every node's tracked connections; a node whose
+// table cannot be read is an error, and the others are still read.
+func (s *State) eachNodeConns(ct *ConnTracker, f func(plan.Node, []nft.Conn)) []error {
+	var errs []error
+	for _, n := range s.Plan.Nodes {
+		conns, err := ct.t.Conns(n.Netns)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f(n, conns)
+	}
+	return errs
 }
 
 // TunnelSamples break a node's VXLAN traffic down by the node at the other
@@ -124,7 +134,7 @@ func (s *State) Connections(ct *ConnTracker) ([]ConnView, []error) {
 // Sums fall when idle flows expire; a reader treats a fall as no traffic.
 func (s *State) TunnelSamples(ct *ConnTracker) ([]LinkSample, []error) {
 	nw := s.Topology.Networking
-	if nw.Overlay != "vxlan" {
+	if nw.Overlay != topology.OverlayVXLAN {
 		return nil, nil
 	}
 	byIP := map[netip.Addr]string{}
@@ -132,13 +142,7 @@ func (s *State) TunnelSamples(ct *ConnTracker) ([]LinkSample, []error) {
 		byIP[n.Underlay.Addr()] = n.Name
 	}
 	var out []LinkSample
-	var errs []error
-	for _, n := range s.Plan.Nodes {
-		conns, err := ct.t.Conns(n.Netns)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	errs := s.eachNodeConns(ct, func(n plan.Node, conns []nft.Conn) {
 		now, me := time.Now(), n.Underlay.Addr()
 		rx, tx := map[string]uint64{}, map[string]uint64{}
 		for _, c := range conns {
@@ -159,6 +163,6 @@ func (s *State) TunnelSamples(ct *ConnTracker) ([]LinkSample, []error) {
 			out = append(out, LinkSample{Name: n.Name + " <-> " + peer.Name, Kind: "tunnel", Node: n.Name,
 				RxBytes: rx[peer.Name], TxBytes: tx[peer.Name], Taken: now})
 		}
-	}
+	})
 	return out, errs
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"kinn.dev/kinn/lab/cni"
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/plan"
 )
@@ -34,31 +35,18 @@ func (r Reattached) Changed() bool { return r.Err == nil && r.Old != r.New }
 // none means every pod. The plan is saved with the new addresses, which the
 // lab process turns into endpoints when it reloads.
 func Reattach(ctx context.Context, o Options, name string, keys []string) ([]Reattached, time.Duration, error) {
-	unlock, err := lock(o, name)
+	cs, err := openCNI(ctx, o, name, keys)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer unlock()
-	st, err := Load(o, name)
-	if err != nil {
-		return nil, 0, err
-	}
-	chain, err := checkChain(ctx, st.Topology)
-	if err != nil {
-		return nil, 0, err
-	}
+	defer cs.close()
+	st, rt := cs.st, cs.rt
 	var todo []int
 	for i, p := range st.Plan.Pods {
-		if len(keys) == 0 || slices.Contains(keys, p.Key()) {
+		if cs.picked(p) {
 			todo = append(todo, i)
 		}
 	}
-	if missing := unknownPods(st.Plan, keys); len(missing) > 0 {
-		return nil, 0, fmt.Errorf("lab %s has no pod %v (see `kinn get pods -A`)", name, missing)
-	}
-	dir := o.StateDir(name)
-	rt := runtime(dir, chain)
-	defer rt.Log.Close()
 	start := time.Now()
 	out := make([]Reattached, len(todo))
 	// Many workers: a plugin mostly waits (a veth's deletion waits for an
@@ -77,7 +65,52 @@ func Reattach(ctx context.Context, o Options, name string, keys []string) ([]Rea
 		return nil
 	})
 	took := time.Since(start)
-	return out, took, savePlan(dir, st.Plan)
+	return out, took, savePlan(o.StateDir(name), st.Plan)
+}
+
+// cniSession is a lab opened for CNI work on its pods: under its lock, with
+// its chain checked and its runtime ready.
+type cniSession struct {
+	st     *State
+	rt     *cni.Runtime
+	keys   []string
+	unlock func()
+}
+
+// openCNI locks and loads the lab, checks that every key names one of its
+// pods and that its plugin chain can work.
+func openCNI(ctx context.Context, o Options, name string, keys []string) (*cniSession, error) {
+	unlock, err := lock(o, name)
+	if err != nil {
+		return nil, err
+	}
+	cs := &cniSession{keys: keys, unlock: unlock}
+	if cs.st, err = Load(o, name); err != nil {
+		unlock()
+		return nil, err
+	}
+	if missing := unknownPods(cs.st.Plan, keys); len(missing) > 0 {
+		unlock()
+		return nil, fmt.Errorf("lab %s has no pod %v (see `kinn get pods -A`)", name, missing)
+	}
+	chain, err := checkChain(ctx, cs.st.Topology)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	cs.rt = runtime(o.StateDir(name), chain)
+	return cs, nil
+}
+
+// picked reports whether the session works on pod: every pod when no key
+// was given.
+func (cs *cniSession) picked(p plan.Pod) bool {
+	return len(cs.keys) == 0 || slices.Contains(cs.keys, p.Key())
+}
+
+func (cs *cniSession) close() {
+	cs.rt.Log.Close()
+	cs.unlock()
 }
 
 func unknownPods(p *plan.Lab, keys []string) []string {
@@ -99,27 +132,15 @@ type CNICheck struct {
 // CheckCNI asks the plugins whether pods (keys, or all) are as their ADD
 // left them, with the cached results.
 func CheckCNI(ctx context.Context, o Options, name string, keys []string) ([]CNICheck, error) {
-	unlock, err := lock(o, name)
+	cs, err := openCNI(ctx, o, name, keys)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	st, err := Load(o, name)
-	if err != nil {
-		return nil, err
-	}
-	if missing := unknownPods(st.Plan, keys); len(missing) > 0 {
-		return nil, fmt.Errorf("lab %s has no pod %v (see `kinn get pods -A`)", name, missing)
-	}
-	chain, err := checkChain(ctx, st.Topology)
-	if err != nil {
-		return nil, err
-	}
-	rt := runtime(o.StateDir(name), chain)
-	defer rt.Log.Close()
+	defer cs.close()
+	st, rt := cs.st, cs.rt
 	var out []CNICheck
 	for _, pod := range st.Plan.Pods {
-		if len(keys) > 0 && !slices.Contains(keys, pod.Key()) {
+		if !cs.picked(pod) {
 			continue
 		}
 		c := CNICheck{Pod: pod.Key(), Node: pod.Node}

@@ -156,19 +156,15 @@ func TestPTPPlugins(t *testing.T) {
 // same run, and chains: portmap after it gets its result as prevResult.
 func TestKinnPluginAsBinary(t *testing.T) {
 	e := newEnv(t, "cnik")
-	dir := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "bin"), 0o755)
-	if err := os.Symlink(kinnBin, filepath.Join(dir, "bin", "kinn-cni")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(cnitest.Plugins(t), "portmap"), filepath.Join(dir, "bin", "portmap")); err != nil {
+	bin := cnitest.Link(t, "portmap")
+	if err := os.Symlink(kinnBin, filepath.Join(bin, "kinn-cni")); err != nil {
 		t.Fatal(err)
 	}
 	doc := `kind: Cluster
 apiVersion: kinn.dev/v1alpha1
 nodes: [{role: control-plane}, {role: worker}]
 cni:
-  binDir: bin
+  binDir: ` + bin + `
   confList: |
     {"cniVersion": "1.1.0", "name": "kinn-ext", "plugins": [
       {"type": "kinn-cni", "bridge": "kinn0", "subnet": "{{.PodCIDR}}", "mtu": 1450, "capabilities": {"ips": true}},
@@ -179,7 +175,7 @@ kind: Pod
 metadata: {name: hostport}
 spec: {nodeName: kinn-worker, containers: [{name: c, image: x, args: [netexec, --http-port=8080], ports: [{containerPort: 8080, hostPort: 8081}]}]}
 ` + webAndClient
-	f := filepath.Join(dir, "lab.yaml")
+	f := filepath.Join(t.TempDir(), "lab.yaml")
 	os.WriteFile(f, []byte(doc), 0o644)
 	e.up(f)
 	e.checkPasses()
@@ -197,13 +193,7 @@ spec: {nodeName: kinn-worker, containers: [{name: c, image: x, args: [netexec, -
 // pod failed with the plugin's own message, and the rest of the lab works.
 func TestFailingPlugin(t *testing.T) {
 	e := newEnv(t, "cnif")
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin")
-	os.Mkdir(bin, 0o755)
-	plugins := cnitest.Plugins(t)
-	for _, p := range []string{"bridge", "host-local"} {
-		os.Symlink(filepath.Join(plugins, p), filepath.Join(bin, p))
-	}
+	bin := cnitest.Link(t, "bridge", "host-local")
 	script := `#!/bin/sh
 case "$CNI_COMMAND:$CNI_ARGS;" in
 ADD:*K8S_POD_NAME=doomed\;*)
@@ -217,7 +207,7 @@ exec "$(dirname "$0")/bridge"
 apiVersion: kinn.dev/v1alpha1
 nodes: [{role: control-plane}, {role: worker}]
 cni:
-  binDir: bin
+  binDir: ` + bin + `
   confList: |
     {"cniVersion": "1.1.0", "name": "picky-net", "plugins": [
       {"type": "picky", "bridge": "cni0", "isGateway": true, "hairpinMode": true, "mtu": 1450,
@@ -228,7 +218,7 @@ kind: Pod
 metadata: {name: doomed, labels: {app: web}}
 spec: {containers: [{name: c, image: x, args: [netexec, --http-port=8080]}]}
 ` + webAndClient
-	f := filepath.Join(dir, "lab.yaml")
+	f := filepath.Join(t.TempDir(), "lab.yaml")
 	os.WriteFile(f, []byte(doc), 0o644)
 	_, errOut, code := e.run("up", "--name", e.name, "-f", f)
 	if code == 0 || !strings.Contains(errOut, "pod default/doomed") || !strings.Contains(errOut, "doomed pods are refused") {
@@ -271,13 +261,12 @@ spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
 // anything exists, naming the place, the plugin and what to change.
 func TestChainConfigErrors(t *testing.T) {
 	e := newEnv(t, "cnie")
-	dir := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "bin"), 0o755)
-	os.Symlink(filepath.Join(cnitest.Plugins(t), "bridge"), filepath.Join(dir, "bin", "bridge"))
-	head := "kind: Cluster\napiVersion: kinn.dev/v1alpha1\ncni:\n  binDir: bin\n  confList: "
+	bin := cnitest.Link(t, "bridge")
+	dir := filepath.Dir(bin) // the lab file sits next to bin, which it names relatively
+	head := "kind: Cluster\napiVersion: kinn.dev/v1alpha1\ncni:\n  binDir: \"" + filepath.Base(bin) + "\"\n  confList: "
 	for _, tc := range []struct{ list, want string }{
 		{`'{"cniVersion": "1.1.0", "name": "n", "plugins": [{"type": "bridge"}, {"type": "tuning"}]}'`,
-			`lab.yaml:5:13 (cni.confList): plugin "tuning": no executable tuning in binDir ` + filepath.Join(dir, "bin")},
+			`lab.yaml:5:13 (cni.confList): plugin "tuning": no executable tuning in binDir ` + bin},
 		{`'{"cniVersion": "1.1.0", "name": "n", "plugins": [{"type": "bridge"}'`, "lab.yaml:5:13 (cni.confList): does not parse as JSON"},
 		{`'{"cniVersion": "2.0.0", "name": "n", "plugins": [{"type": "bridge"}]}'`, `plugin "bridge" speaks CNI`},
 		{`missing.conflist`, "cannot read the configuration list"},

@@ -171,40 +171,49 @@ func TestKilledUp(t *testing.T) {
 			}
 		}
 		if !ok {
-			out, errOut, _ := e.run("exec", "--name", e.name, p.Name, "--", "ping", "-c", "1", "-W", "2", q.Status.PodIP)
-			neigh, _, _ := e.run("exec", "--name", e.name, p.Name, "--", "ip", "-s", "neigh")
-			t.Errorf("after kills and up, %s (%s on %s) cannot reach %s (%s on %s):\n%s%s\nneighbours:\n%s",
-				p.Name, p.Status.PodIP, p.Spec.NodeName, q.Name, q.Status.PodIP, q.Spec.NodeName, out, errOut, neigh)
-			for _, node := range []string{p.Spec.NodeName, q.Spec.NodeName} {
-				for _, c := range [][]string{{"ip", "-br", "link"}, {"ip", "-d", "-s", "link", "show", "vxlan.1"}, {"ip", "-d", "link", "show", "eth0"}, {"ip", "route"}, {"ip", "neigh"}, {"bridge", "fdb", "show", "dev", "vxlan.1"}, {"ss", "-uanp"}, {"sysctl", "net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter"}, {"nft", "list", "ruleset"}, {"cat", "/proc/net/stat/nf_conntrack"}, {"sysctl", "net.netfilter.nf_conntrack_count", "net.netfilter.nf_conntrack_max", "net.bridge.bridge-nf-call-iptables", "net.netfilter.nf_conntrack_checksum"}} {
-					o, eo, _ := e.run(append([]string{"exec", "--name", e.name, "node/" + node, "--"}, c...)...)
-					t.Logf("%s: %v:\n%s%s", node, c, o, eo)
-				}
-			}
-			for _, c := range [][]string{{"ip", "-s", "link"}, {"bridge", "link", "show"}, {"bridge", "fdb", "show", "br", "br0"}, {"ip", "neigh"}} {
-				o, _, _ := e.run(append([]string{"exec", "--name", e.name, "--external", "--"}, c...)...)
-				t.Logf("switch %v:\n%s", c, o)
-			}
-			for _, ends := range [][2]corev1.Pod{{p, q}, {q, p}} {
-				from, to := ends[0].Spec.NodeName, ends[1].Status.HostIP
-				o, eo, _ := e.run("exec", "--name", e.name, "node/"+from, "--", "ping", "-c", "1", "-W", "1", to)
-				t.Logf("%s pings %s on the underlay: %s%s", from, to, o, eo)
-			}
-			if st, err := lab.Load(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name); err == nil {
-				ct := lab.NewConnTracker()
-				conns, errs := st.Connections(ct)
-				ct.Close()
-				for _, c := range conns {
-					t.Logf("conntrack %s: %s %s -> %s (%s) %s", c.Node, c.Proto, c.Client, c.Dest, c.Endpoint, c.State)
-				}
-				t.Logf("conntrack errors: %v", errs)
-			}
+			t.Errorf("after kills and up, %s (%s on %s) cannot reach %s (%s on %s)",
+				p.Name, p.Status.PodIP, p.Spec.NodeName, q.Name, q.Status.PodIP, q.Spec.NodeName)
+			e.explainUnreachable(p, q)
 		}
 	}
 	e.must("down", "--name", e.name)
 	e.assertGone()
 	if d := kerneltest.DiffLines(before, kerneltest.HostSnapshot(t)); d != "" {
 		t.Errorf("host changed:\n%s", d)
+	}
+}
+
+// explainUnreachable logs what the path from pod p to pod q goes through:
+// the pod's neighbours, both nodes' links, routes, neighbours, FDB and
+// conntrack entries, the switch's ports and FDB, and the underlay between
+// the nodes. (It found switch ports fallen off the bridge after kills.)
+func (e *env) explainUnreachable(p, q corev1.Pod) {
+	t := e.t
+	neigh, _, _ := e.run("exec", "--name", e.name, p.Name, "--", "ip", "neigh")
+	t.Logf("%s's neighbours:\n%s", p.Name, neigh)
+	for _, node := range []string{p.Spec.NodeName, q.Spec.NodeName} {
+		for _, c := range [][]string{{"ip", "-br", "link"}, {"ip", "-d", "-s", "link", "show", "vxlan.1"}, {"ip", "route"}, {"ip", "neigh"}, {"bridge", "fdb", "show", "dev", "vxlan.1"}} {
+			o, eo, _ := e.run(append([]string{"exec", "--name", e.name, "node/" + node, "--"}, c...)...)
+			t.Logf("%s: %v:\n%s%s", node, c, o, eo)
+		}
+	}
+	for _, c := range [][]string{{"bridge", "link", "show"}, {"bridge", "fdb", "show", "br", "br0"}} {
+		o, _, _ := e.run(append([]string{"exec", "--name", e.name, "--external", "--"}, c...)...)
+		t.Logf("switch %v:\n%s", c, o)
+	}
+	for _, ends := range [][2]corev1.Pod{{p, q}, {q, p}} {
+		from, to := ends[0].Spec.NodeName, ends[1].Status.HostIP
+		o, eo, _ := e.run("exec", "--name", e.name, "node/"+from, "--", "ping", "-c", "1", "-W", "1", to)
+		t.Logf("%s pings %s on the underlay: %s%s", from, to, o, eo)
+	}
+	if st, err := lab.Load(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name); err == nil {
+		ct := lab.NewConnTracker()
+		conns, errs := st.Connections(ct)
+		ct.Close()
+		for _, c := range conns {
+			t.Logf("conntrack %s: %s %s -> %s (%s) %s", c.Node, c.Proto, c.Client, c.Dest, c.Endpoint, c.State)
+		}
+		t.Logf("conntrack errors: %v", errs)
 	}
 }
 

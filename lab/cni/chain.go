@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -133,21 +134,12 @@ func (c *Chain) Check(ctx context.Context, n plan.Node) error {
 			errs = append(errs, fmt.Errorf("%s: plugin %q (%s) does not answer VERSION: %w", c.Where, typ, path, err))
 			continue
 		}
-		if !supports(info.SupportedVersions(), list.CNIVersion) {
+		if !slices.Contains(info.SupportedVersions(), list.CNIVersion) {
 			errs = append(errs, fmt.Errorf("%s: plugin %q speaks CNI %s, not the list's cniVersion %q: change cniVersion",
 				c.Where, typ, strings.Join(info.SupportedVersions(), ", "), list.CNIVersion))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func supports(vs []string, v string) bool {
-	for _, s := range vs {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }
 
 // versionExec runs plugins in kinn's own namespaces for VERSION only: the

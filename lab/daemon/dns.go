@@ -9,7 +9,6 @@ import (
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/service"
 	"kinn.dev/kinn/lab/workload"
-	"kinn.dev/kinn/topology"
 )
 
 // The cluster DNS: each kube-dns pod runs a DNS server on port 53 (UDP and
@@ -68,6 +67,3 @@ func (w *world) updateZone(pods []service.PodState) {
 		}
 	}
 }
-
-// isDNSPod reports whether the lab process serves DNS in the pod.
-func isDNSPod(tp topology.Pod) bool { return topology.IsDNSPod(tp.Pod) }

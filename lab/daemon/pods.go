@@ -101,7 +101,7 @@ func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
 		}
 	} else {
 		ports := workload.PortsOf(tp.Pod)
-		if isDNSPod(tp) {
+		if topology.IsDNSPod(tp.Pod) {
 			ports = nonDNSPorts(ports)
 			if rt.dns, err = w.startDNS(pp.Netns); err != nil {
 				rt.err = err.Error()

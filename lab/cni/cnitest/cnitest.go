@@ -30,8 +30,8 @@ var (
 )
 
 // Plugins builds every plugin in Packages once per test binary and returns
-// the directory holding them; it is removed when the process's tests end
-// only through the OS's temp cleanup, so callers must not write into it.
+// the directory holding them, shared by the binary's tests (so callers must
+// not write into it) and removed by Cleanup.
 func Plugins(t testing.TB) string {
 	t.Helper()
 	once.Do(func() {
@@ -61,8 +61,8 @@ func Cleanup() {
 	}
 }
 
-// Link puts the named plugins (and any extra files) into a fresh directory
-// of the test's, as symlinks to the built ones.
+// Link puts the named plugins into a fresh directory of the test's, as
+// symlinks to the built ones; the test may add files of its own there.
 func Link(t testing.TB, types ...string) string {
 	t.Helper()
 	src := Plugins(t)

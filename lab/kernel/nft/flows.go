@@ -43,8 +43,7 @@ type tracked struct {
 	events chan conntrack.Event
 	done   chan struct{}
 	mu     sync.Mutex
-	conns  map[uint32]Conn
-	flows  map[uint32]conntrack.Flow // the tuples, to ask for one flow's counters
+	flows  map[uint32]conntrack.Flow // by conntrack id, with the last counters read
 	err    error                     // the subscription failed: report it and start over
 }
 
@@ -80,9 +79,9 @@ func (t *Tracker) Conns(netnsName string) ([]Conn, error) {
 	t.mu.Unlock()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	out := make([]Conn, 0, len(tr.conns))
-	for _, c := range tr.conns {
-		out = append(out, c)
+	out := make([]Conn, 0, len(tr.flows))
+	for _, f := range tr.flows {
+		out = append(out, connOf(f))
 	}
 	return out, nil
 }
@@ -91,7 +90,7 @@ func (t *Tracker) Conns(netnsName string) ([]Conn, error) {
 // table once (in that order, so nothing falls between the two).
 func follow(netnsName string) (*tracked, error) {
 	tr := &tracked{id: kernel.NetnsID(netnsName), events: make(chan conntrack.Event, 1024),
-		done: make(chan struct{}), conns: map[uint32]Conn{}, flows: map[uint32]conntrack.Flow{}}
+		done: make(chan struct{}), flows: map[uint32]conntrack.Flow{}}
 	err := kernel.Do(netnsName, func() error {
 		var err error
 		if tr.listen, err = conntrack.Dial(nil); err != nil {
@@ -118,7 +117,7 @@ func follow(netnsName string) (*tracked, error) {
 		return nil, fmt.Errorf("dump conntrack in %s: %w", netnsName, err)
 	}
 	for _, f := range flows {
-		tr.conns[f.ID], tr.flows[f.ID] = connOf(f), f
+		tr.flows[f.ID] = f
 	}
 	go tr.run(errs)
 	return tr, nil
@@ -153,17 +152,16 @@ func (tr *tracked) run(errs chan error) {
 func (tr *tracked) apply(ev conntrack.Event) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	id := ev.Flow.ID
+	f := *ev.Flow
 	if ev.Type == conntrack.EventDestroy {
-		delete(tr.conns, id)
-		delete(tr.flows, id)
+		delete(tr.flows, f.ID)
 		return
 	}
-	c := connOf(*ev.Flow)
-	if old, ok := tr.conns[id]; ok && c.Bytes == 0 {
-		c.Bytes = old.Bytes // an event without counters
+	if old, ok := tr.flows[f.ID]; ok && f.CountersOrig.Bytes+f.CountersReply.Bytes == 0 {
+		// An event without counters.
+		f.CountersOrig, f.CountersReply = old.CountersOrig, old.CountersReply
 	}
-	tr.conns[id], tr.flows[id] = c, *ev.Flow
+	tr.flows[f.ID] = f
 }
 
 // refresh reads the current byte counts of (up to refreshMax) live flows.
@@ -183,9 +181,9 @@ func (tr *tracked) refresh() {
 			continue // gone since; its DESTROY event removes it
 		}
 		tr.mu.Lock()
-		if c, ok := tr.conns[f.ID]; ok {
-			c.Bytes = got.CountersOrig.Bytes + got.CountersReply.Bytes
-			tr.conns[f.ID] = c
+		if cur, ok := tr.flows[f.ID]; ok {
+			cur.CountersOrig, cur.CountersReply = got.CountersOrig, got.CountersReply
+			tr.flows[f.ID] = cur
 		}
 		tr.mu.Unlock()
 	}
