@@ -15,11 +15,17 @@ import (
 // directories. It works without the record too — after a kill or a lost
 // state directory — by finding the lab's namespaces by name.
 func Down(ctx context.Context, o Options, name string) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
 	unlock, err := lock(o, name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	if err := CheckOwner(o, name); err != nil {
+		return err
+	}
 	dir := o.StateDir(name)
 	var errs []error
 	if p := loadPlan(dir); p != nil {
@@ -41,14 +47,16 @@ func Down(ctx context.Context, o Options, name string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err // keep the state so that a second down can retry
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(o.RuntimeDir(name)); err != nil {
-		return err
+	o = o.withDefaults()
+	for _, d := range [][2]string{{o.StateRoot, dir}, {o.RuntimeRoot, o.RuntimeDir(name)}} {
+		if err := childOf(d[0], d[1]); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(d[1]); err != nil {
+			return err
+		}
 	}
 	// The roots go too once the last lab is down (Remove fails if not empty).
-	o = o.withDefaults()
 	os.Remove(o.StateRoot)
 	os.Remove(o.RuntimeRoot)
 	kernel.RemoveNetnsDirIfEmpty()

@@ -19,6 +19,7 @@ import (
 
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/topology"
 )
 
 // Default roots of the state and runtime directories.
@@ -47,12 +48,29 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// StateDir and RuntimeDir are one lab's directories.
+// StateDir and RuntimeDir are one lab's directories. Callers pass a name
+// that passed CheckName (Pick, Up, Down, Load and Edit check it), so the
+// result is always a direct child of its root.
 func (o Options) StateDir(lab string) string {
 	return filepath.Join(o.withDefaults().StateRoot, lab)
 }
 func (o Options) RuntimeDir(lab string) string {
 	return filepath.Join(o.withDefaults().RuntimeRoot, lab)
+}
+
+// CheckName refuses a lab name that is not a valid one (topology's rule),
+// before any path or namespace name is built from it: `--name ..` would
+// otherwise make a lab's directory the parent of its root.
+func CheckName(name string) error { return topology.CheckLabName(name) }
+
+// childOf proves that dir is a direct child of root, for the commands that
+// remove a lab's directories: the last guard before RemoveAll.
+func childOf(root, dir string) error {
+	rel, err := filepath.Rel(filepath.Clean(root), filepath.Clean(dir))
+	if err != nil || rel == "." || rel == ".." || strings.Contains(rel, string(filepath.Separator)) || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("refusing to remove %s: not a lab directory directly under %s", dir, root)
+	}
+	return nil
 }
 
 func (o Options) progress(format string, a ...any) {
@@ -64,7 +82,8 @@ func (o Options) progress(format string, a ...any) {
 var progressMu sync.Mutex
 
 // List names the labs that exist: those with namespaces, a state directory
-// or a runtime directory.
+// or a runtime directory. Only valid lab names count: anything else in the
+// roots (lost+found, a file put there by hand) is not a lab to act on.
 func List(o Options) ([]string, error) {
 	o = o.withDefaults()
 	seen := map[string]bool{}
@@ -90,7 +109,9 @@ func List(o Options) ([]string, error) {
 	}
 	var out []string
 	for n := range seen {
-		out = append(out, n)
+		if CheckName(n) == nil {
+			out = append(out, n)
+		}
 	}
 	sort.Strings(out)
 	return out, nil
@@ -100,7 +121,7 @@ func List(o Options) ([]string, error) {
 // that exists, else "kinn".
 func Pick(o Options, name string) (string, error) {
 	if name != "" {
-		return name, nil
+		return name, CheckName(name)
 	}
 	labs, err := List(o)
 	if err != nil {

@@ -40,6 +40,9 @@ type State struct {
 
 // Load reads a lab's recorded state.
 func Load(o Options, name string) (*State, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
 	dir := o.StateDir(name)
 	src, err := os.ReadFile(filepath.Join(dir, fileTopology))
 	if errors.Is(err, fs.ErrNotExist) {

@@ -40,6 +40,9 @@ type Result struct {
 
 // Up creates or converges the lab described by src.
 func Up(ctx context.Context, o Options, src Source) (*Result, error) {
+	if err := CheckName(src.Lab.Name); err != nil {
+		return nil, &ConfigError{err}
+	}
 	// A chain that cannot work is bad input: reported before anything,
 	// even the lab's runtime directory, exists.
 	chain, err := checkChain(ctx, src.Lab)
@@ -59,6 +62,9 @@ func Up(ctx context.Context, o Options, src Source) (*Result, error) {
 func up(ctx context.Context, o Options, src Source) (*Result, error) {
 	start := time.Now()
 	t := src.Lab
+	if err := CheckOwner(o, t.Name); err != nil {
+		return nil, &ConfigError{err}
+	}
 	var err error
 	dir := o.StateDir(t.Name)
 	old := loadPlan(dir)
@@ -80,6 +86,7 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 		return nil, err
 	}
 	carryOver(old, p)
+	p.Switch.Owner = owner(o, t.Name)
 	if err := allocateServices(o, t); err != nil {
 		return nil, err
 	}

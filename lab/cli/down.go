@@ -38,6 +38,11 @@ func downCommand() *cli.Command {
 				names = []string{n}
 			}
 			for _, n := range names {
+				// Before stopping anything: the lab process of a lab
+				// recorded elsewhere is not this one's to stop.
+				if err := lab.CheckOwner(o, n); err != nil {
+					return fmt.Errorf("down %s: %w", n, err)
+				}
 				daemon.Stop(o, n) // first: it would repair what down removes
 				if err := lab.Down(ctx, o, n); err != nil {
 					return fmt.Errorf("down %s: %w", n, err)

@@ -43,7 +43,33 @@ func EnsureSwitch(sw plan.Switch) error {
 			return err
 		}
 	}
+	if sw.Owner != "" && br.Attrs().Alias != sw.Owner {
+		if err := h.LinkSetAlias(br, sw.Owner); err != nil {
+			return fmt.Errorf("switch bridge owner: %w", err)
+		}
+	}
 	return ensurePorts(h, sw, br)
+}
+
+// SwitchOwner reads the owner recorded on a lab's switch bridge: "" when
+// there is no switch (or no bridge, or an older lab without one).
+func SwitchOwner(netns string) (string, error) {
+	if !NetnsExists(netns) {
+		return "", nil
+	}
+	h, err := handle(netns)
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
+	br, err := h.LinkByName(plan.SwitchBridge)
+	if isNotExist(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return br.Attrs().Alias, nil
 }
 
 // ensurePorts puts every node's port that exists back on br0, up. A port

@@ -49,6 +49,10 @@ type Switch struct {
 	MAC   string
 	MTU   int
 	Ports []Port
+	// Owner names the lab's record (its state directory) on the switch's
+	// bridge, as its alias: namespace names are machine-wide, so the same
+	// lab name under another --state-dir must not take these over.
+	Owner string `json:",omitempty"`
 }
 
 // Port is one node's veth into the switch: Name in the switch namespace,
