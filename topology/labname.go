@@ -26,8 +26,8 @@ func CheckLabName(name string) error {
 		why = append(why, fmt.Sprintf("must be no more than %d characters (node and namespace names are made from it)", MaxLabNameLen))
 	}
 	if len(why) > 0 {
-		return fmt.Errorf("invalid lab name %q: a lab name is a DNS-1123 label of at most %d characters "+
-			"(lower-case letters, digits and '-', starting and ending with a letter or digit): %s",
+		return fmt.Errorf("name %q must be a DNS-1123 label of at most %d characters "+
+			"(lower-case letters, digits and '-', starting and ending with a letter or digit) to name a lab: %s",
 			name, MaxLabNameLen, strings.Join(why, "; "))
 	}
 	return nil
