@@ -19,7 +19,10 @@ func main() {
 		cni.Main()
 		return
 	}
+	// The first SIGINT or SIGTERM cancels ctx: every long operation stops
+	// at its next step and cleans up. A second one kills at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
 	code := cli.Run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -102,7 +102,7 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 		return nil, err
 	}
 	t0 := time.Now()
-	if res.Changes, err = upNodes(p); err != nil {
+	if res.Changes, err = upNodes(ctx, p); err != nil {
 		return nil, err
 	}
 	o.progress("• switch and %d nodes: %d changes (%.2fs)", len(p.Nodes), res.Changes, time.Since(t0).Seconds())
@@ -262,13 +262,16 @@ func findNode(p *plan.Lab, name string) *plan.Node {
 
 // upNodes makes the switch and converges every node, nodes in parallel:
 // each node's namespace is independent of the others.
-func upNodes(p *plan.Lab) (int, error) {
+func upNodes(ctx context.Context, p *plan.Lab) (int, error) {
 	if err := kernel.EnsureSwitch(p.Switch); err != nil {
 		return 0, fmt.Errorf("switch: %w", err)
 	}
 	var mu sync.Mutex
 	total := 0
 	err := parallel(len(p.Nodes), func(i int) error {
+		if err := ctx.Err(); err != nil {
+			return err // interrupted: the next up converges what is done
+		}
 		n := p.Nodes[i]
 		if _, err := kernel.CreateNetns(n.Netns); err != nil {
 			return err
@@ -317,6 +320,9 @@ func upPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab) (int, 
 		for j, pod := range pods {
 			if plan.PodDrift(pod, states[pod.Key()]) == "" {
 				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
 			}
 			got, err := attach(ctx, rt, n, pod, states[pod.Key()])
 			p.Pods[idx[j]] = got // each worker writes only its node's pods

@@ -2,11 +2,11 @@ package topology
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,7 +26,7 @@ func Default() (*Lab, []Warning, error) { return Parse("<default>", defaultYAML)
 // Load reads and resolves the topology file at path. Validation problems
 // come back as Problems; failing to read the file as a wrapped error.
 func Load(path string) (*Lab, []Warning, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(context.Background(), path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read topology: %w", err)
 	}

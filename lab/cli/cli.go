@@ -65,6 +65,12 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return ee.Code
 	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Ctrl-C or SIGTERM: what was done stays, and the next kinn up
+		// converges from there.
+		fmt.Fprintln(stderr, "kinn: interrupted:", err)
+		return 130
+	}
 	var probs topology.Problems
 	if errors.As(err, &probs) {
 		fmt.Fprintln(stderr, err)

@@ -1,10 +1,14 @@
 package cli_test
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"kinn.dev/kinn/lab/kernel/kerneltest"
 )
@@ -105,4 +109,83 @@ func TestSameNameOtherDirs(t *testing.T) {
 		t.Errorf("first lab broken: %v", failed)
 	}
 	e.checkPasses()
+}
+
+// TestUnboundedInput: `up -f /dev/zero` once read 13.9 GB and ignored
+// SIGTERM. Files are read up to a documented limit, and a read that
+// blocks (a FIFO nobody writes to) ends at SIGTERM, creating nothing.
+func TestUnboundedInput(t *testing.T) {
+	e := newEnv(t, "input")
+	out, errOut, code := e.run("up", "--name", e.name, "-f", "/dev/zero")
+	if code != 2 || !strings.Contains(errOut, "larger than 8 MiB") {
+		t.Errorf("up -f /dev/zero: want exit 2 naming the limit, got %d:\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = e.run("apply", "--name", e.name, "-f", "/dev/zero")
+	if code == 0 || !strings.Contains(errOut, "larger than 8 MiB") {
+		t.Errorf("apply -f /dev/zero: want an error naming the limit, got %d:\n%s%s", code, out, errOut)
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Hold the write end open without writing, so the read blocks.
+	w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	cmd := kinnCmd(e.dirs, "up", "--name", e.name, "-f", fifo)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("up from a silent FIFO succeeded after SIGTERM")
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("up reading a silent FIFO ignored SIGTERM for 10 s")
+	}
+	e.assertGone()
+}
+
+// TestInterruptedUp: SIGTERM during a large up stops it at its next step
+// (not after the whole lab is built), leaves no lab process, and the next
+// up converges the lab.
+func TestInterruptedUp(t *testing.T) {
+	e := newEnv(t, "sigterm")
+	f := bigTopology(t, 200)
+	cmd := kinnCmd(e.dirs, "up", "--name", e.name, "-f", f)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the nodes are there, then interrupt among the pods.
+	for i := 0; i < 200 && len(kerneltest.Namespaces("kinn."+e.name+".pod.")) < 5; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 || !strings.Contains(errb.String(), "interrupted") {
+		t.Errorf("want exit 130 saying interrupted, got %v:\n%s", err, errb.String())
+	}
+	if pods := kerneltest.Namespaces("kinn." + e.name + ".pod."); len(pods) >= 202 {
+		t.Errorf("SIGTERM did not stop up: all %d pods were made", len(pods))
+	}
+	if p := kerneltest.Processes(e.name); len(p) != 0 {
+		t.Errorf("an interrupted up left a lab process: %v", p)
+	}
+	e.up(f)
+	if n := len(e.pods()); n != 202 {
+		t.Errorf("up after the interruption: %d pods, want 202", n)
+	}
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 
 	"github.com/urfave/cli/v3"
@@ -24,7 +23,7 @@ func applyCommand() *cli.Command {
 		Flags: []cli.Flag{nameFlag(), &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "YAML file of Kubernetes objects"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			f := cmd.String("file")
-			applied, err := os.ReadFile(f)
+			applied, err := topology.ReadFile(ctx, f)
 			if err != nil {
 				return &ExitError{Code: 2, Err: fmt.Errorf("read %s: %w", f, err)}
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
@@ -32,7 +31,7 @@ func upCommand() *cli.Command {
 
 func runUp(ctx context.Context, cmd *cli.Command) error {
 	stderr := cmd.Root().ErrWriter
-	src, warnings, err := readTopology(cmd.String("file"))
+	src, warnings, err := readTopology(ctx, cmd.String("file"))
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
@@ -68,12 +67,12 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	return nil
 }
 
-func readTopology(path string) (lab.Source, []topology.Warning, error) {
+func readTopology(ctx context.Context, path string) (lab.Source, []topology.Warning, error) {
 	if path == "" {
 		t, w, err := topology.Default()
 		return lab.Source{Lab: t, Raw: topology.DefaultYAML(), Path: "<default>"}, w, err
 	}
-	raw, err := os.ReadFile(path)
+	raw, err := topology.ReadFile(ctx, path)
 	if err != nil {
 		return lab.Source{}, nil, &ExitError{Code: 2, Err: fmt.Errorf("read topology: %w", err)}
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -43,7 +42,7 @@ func LoadChain(c *topology.CNIConfig) (*Chain, error) {
 	text := c.ConfList
 	if t := strings.TrimSpace(text); !strings.HasPrefix(t, "{") {
 		path := abs(c.Dir, t)
-		b, err := os.ReadFile(path)
+		b, err := topology.ReadFile(context.Background(), path)
 		if err != nil {
 			return nil, fmt.Errorf("%s: cannot read the configuration list: %w", ch.Where, err)
 		}
