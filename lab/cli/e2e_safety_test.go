@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,5 +188,35 @@ func TestInterruptedUp(t *testing.T) {
 	e.up(f)
 	if n := len(e.pods()); n != 202 {
 		t.Errorf("up after the interruption: %d pods, want 202", n)
+	}
+}
+
+// TestNetworkChangeConverges: changing podSubnet, nodeSubnet or the
+// overlay of a running lab once failed on the first up with a raw netlink
+// error ("del neighbour ... no such file or directory") and left the lab
+// broken until a second up. Each change converges in one up.
+func TestNetworkChangeConverges(t *testing.T) {
+	e := newEnv(t, "renet")
+	base := kerneltest.Topology("", 3, 4)
+	dir := t.TempDir()
+	for i, networking := range []string{
+		"",
+		"networking: {podSubnet: 10.245.0.0/16}\n",
+		"networking: {podSubnet: 10.245.0.0/16, nodeSubnet: 172.19.0.0/16, overlay: host-gw}\n",
+		"networking: {overlay: vxlan, vni: 7}\n",
+		"",
+	} {
+		f := filepath.Join(dir, fmt.Sprintf("net%d.yaml", i))
+		doc := strings.Replace(base, "nodes:\n", networking+"nodes:\n", 1)
+		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, errOut, code := e.run("up", "--name", e.name, "-f", f); code != 0 {
+			t.Fatalf("up with %q: exit %d\n%s%s", networking, code, out, errOut)
+		}
+		e.checkPasses()
+	}
+	if out := e.must("exec", "--name", e.name, "--external", "--", "ip", "-o", "addr", "show", "br0"); strings.Contains(out, "172.19.") {
+		t.Errorf("the switch kept the old nodeSubnet's address:\n%s", out)
 	}
 }

@@ -1,8 +1,10 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -35,11 +37,24 @@ func ApplyNode(sw plan.Switch, n plan.Node, changes []plan.Change) error {
 		if c.Sysctl != nil {
 			continue
 		}
-		if err := applyChange(h, sw, n, c); err != nil {
+		err := applyChange(h, sw, n, c)
+		if c.Op == plan.OpDel && alreadyGone(err) {
+			// Removing one thing takes others with it (a link its
+			// addresses, routes and neighbours; an address its routes):
+			// what a deletion wants is already true.
+			err = nil
+		}
+		if err != nil {
 			return fmt.Errorf("node %s: %s: %w", n.Name, c, err)
 		}
 	}
 	return nil
+}
+
+// alreadyGone reports the errors a deletion meets when its object is
+// already gone: no such link, entry, route or address.
+func alreadyGone(err error) bool {
+	return err != nil && (isNotExist(err) || errors.Is(err, unix.EADDRNOTAVAIL))
 }
 
 func writeSysctls(ss []plan.Sysctl) error {
@@ -67,7 +82,7 @@ func applyChange(h *netlink.Handle, sw plan.Switch, n plan.Node, c plan.Change) 
 		return h.AddrReplace(l, a)
 	case c.Neigh != nil:
 		return neigh(h, c.Op, c.Neigh.Dev, &netlink.Neigh{
-			Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT, Type: unix.RTN_UNICAST,
+			Family: family(c.Neigh.IP), State: netlink.NUD_PERMANENT, Type: unix.RTN_UNICAST,
 			IP: c.Neigh.IP.AsSlice(), HardwareAddr: mac(c.Neigh.MAC),
 		})
 	case c.FDB != nil:
@@ -172,4 +187,12 @@ func setLink(h *netlink.Handle, l plan.Link) error {
 func mac(s string) net.HardwareAddr {
 	m, _ := net.ParseMAC(s)
 	return m
+}
+
+// family is the netlink address family of an address.
+func family(a netip.Addr) int {
+	if a.Is4() {
+		return netlink.FAMILY_V4
+	}
+	return netlink.FAMILY_V6
 }

@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"net"
+	"net/netip"
 
 	"github.com/vishvananda/netlink"
 
@@ -38,6 +39,9 @@ func EnsureSwitch(sw plan.Switch) error {
 	if err := h.AddrReplace(br, &netlink.Addr{IPNet: ipnet(sw.Addr)}); err != nil {
 		return fmt.Errorf("switch address: %w", err)
 	}
+	if err := dropOtherAddrs(h, br, sw.Addr); err != nil {
+		return err
+	}
 	if br.Attrs().Flags&net.FlagUp == 0 {
 		if err := h.LinkSetUp(br); err != nil {
 			return err
@@ -49,6 +53,26 @@ func EnsureSwitch(sw plan.Switch) error {
 		}
 	}
 	return ensurePorts(h, sw, br)
+}
+
+// dropOtherAddrs removes the bridge's addresses other than want: a
+// nodeSubnet changed under a running lab leaves the old one behind, and
+// the switch would go on answering for it.
+func dropOtherAddrs(h *netlink.Handle, br netlink.Link, want netip.Prefix) error {
+	addrs, err := h.AddrList(br, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("switch addresses: %w", err)
+	}
+	for _, a := range addrs {
+		p := prefix(a.IPNet)
+		if !p.IsValid() || p == want || p.Addr().IsLinkLocalUnicast() {
+			continue
+		}
+		if err := h.AddrDel(br, &a); err != nil && !alreadyGone(err) {
+			return fmt.Errorf("switch: remove old address %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // SwitchOwner reads the owner recorded on a lab's switch bridge: "" when
