@@ -36,6 +36,25 @@ type Result struct {
 	Attached int           // pods attached (or re-attached)
 	Removed  int           // namespaces of pods and nodes no longer in the topology
 	Took     time.Duration // wall time
+	// Repairs says, in words, what up found different in a lab that
+	// existed and what it did about it (empty on a lab's first up).
+	Repairs []string
+}
+
+// repairs collects what up repaired, from parallel workers.
+type repairs struct {
+	mu    sync.Mutex
+	lines []string
+	on    bool // the lab existed before: its differences are worth telling
+}
+
+func (r *repairs) add(format string, a ...any) {
+	if !r.on {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, fmt.Sprintf(format, a...))
 }
 
 // Up creates or converges the lab described by src.
@@ -96,18 +115,20 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Plan: p}
+	rep := &repairs{on: old != nil}
+	defer func() { res.Repairs = rep.lines }()
 	rt := runtime(dir, chain)
 	defer rt.Log.Close()
 	if res.Removed, err = removeStale(ctx, o, rt, old, p); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
-	if res.Changes, err = upNodes(ctx, p); err != nil {
+	if res.Changes, err = upNodes(ctx, p, rep); err != nil {
 		return nil, err
 	}
 	o.progress("• switch and %d nodes: %d changes (%.2fs)", len(p.Nodes), res.Changes, time.Since(t0).Seconds())
 	t0 = time.Now()
-	res.Attached, err = upPods(ctx, o, rt, p)
+	res.Attached, err = upPods(ctx, o, rt, p, rep)
 	if serr := savePlan(dir, p); serr != nil {
 		return nil, serr
 	}
@@ -262,18 +283,23 @@ func findNode(p *plan.Lab, name string) *plan.Node {
 
 // upNodes makes the switch and converges every node, nodes in parallel:
 // each node's namespace is independent of the others.
-func upNodes(ctx context.Context, p *plan.Lab) (int, error) {
-	if err := kernel.EnsureSwitch(p.Switch); err != nil {
+func upNodes(ctx context.Context, p *plan.Lab, rep *repairs) (int, error) {
+	fixed, err := kernel.EnsureSwitch(p.Switch)
+	if err != nil {
 		return 0, fmt.Errorf("switch: %w", err)
+	}
+	for _, f := range fixed {
+		rep.add("switch: %s", f)
 	}
 	var mu sync.Mutex
 	total := 0
-	err := parallel(len(p.Nodes), func(i int) error {
+	err = parallel(len(p.Nodes), func(i int) error {
 		if err := ctx.Err(); err != nil {
 			return err // interrupted: the next up converges what is done
 		}
 		n := p.Nodes[i]
-		if _, err := kernel.CreateNetns(n.Netns); err != nil {
+		created, err := kernel.CreateNetns(n.Netns)
+		if err != nil {
 			return err
 		}
 		have, err := kernel.ObserveNode(n)
@@ -281,6 +307,13 @@ func upNodes(ctx context.Context, p *plan.Lab) (int, error) {
 			return fmt.Errorf("observe node %s: %w", n.Name, err)
 		}
 		changes := plan.DiffNode(n, have)
+		if created {
+			rep.add("%s: namespace was missing: created again (%d changes)", n.Name, len(changes))
+		} else {
+			for _, c := range changes {
+				rep.add("%s", p.Explain(n.Name, c))
+			}
+		}
 		mu.Lock()
 		total += len(changes)
 		mu.Unlock()
@@ -293,7 +326,7 @@ func upNodes(ctx context.Context, p *plan.Lab) (int, error) {
 // that is new or has drifted; a drifted pod is detached first. What each ADD
 // gave (or why it failed) is written into p's pods. One failing pod does not
 // stop the others; GC then tells each node's chain which pods are valid.
-func upPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab) (int, error) {
+func upPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab, rep *repairs) (int, error) {
 	byNode := map[string][]int{}
 	for i, pod := range p.Pods {
 		byNode[pod.Node] = append(byNode[pod.Node], i)
@@ -318,9 +351,11 @@ func upPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab) (int, 
 			return err
 		}
 		for j, pod := range pods {
-			if plan.PodDrift(pod, states[pod.Key()]) == "" {
+			drift := plan.PodDrift(pod, states[pod.Key()])
+			if drift == "" {
 				continue
 			}
+			rep.add("pod %s on %s: %s: attached again", pod.Key(), n.Name, drift)
 			if err := ctx.Err(); err != nil {
 				return err
 			}

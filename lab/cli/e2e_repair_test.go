@@ -61,30 +61,33 @@ func TestDriftRepair(t *testing.T) {
 	breaks := []struct {
 		name   string
 		break_ func()
+		says   string // in up's report of what it repaired
 	}{
 		{"pod veth deleted", func() {
 			veth := plan.HostVeth(plan.ContainerID(e.name, a.Namespace, a.Name))
 			ipn(t, "ip", "-n", nodeNS[a.Spec.NodeName], "link", "del", veth)
-		}},
+		}, "pod " + a.Namespace + "/" + a.Name + " on " + a.Spec.NodeName + ": eth0 missing: attached again"},
 		{"fdb entry deleted", func() {
 			for _, l := range strings.Split(ipn(t, "bridge", "-n", nodeNS[a.Spec.NodeName], "fdb", "show", "dev", "vxlan.1"), "\n") {
 				if f := strings.Fields(l); len(f) > 2 && f[2] == nodeIP[b.Spec.NodeName] {
 					ipn(t, "bridge", "-n", nodeNS[a.Spec.NodeName], "fdb", "del", f[0], "dev", "vxlan.1", "dst", f[2], "self")
 				}
 			}
-		}},
+		}, " on vxlan.1 (" + b.Spec.NodeName + "'s underlay address) was missing: restored"},
 		{"route deleted", func() {
 			for _, n := range e.nodes() {
 				if n.Name == b.Spec.NodeName {
 					ipn(t, "ip", "-n", nodeNS[a.Spec.NodeName], "route", "del", n.Spec.PodCIDR)
 				}
 			}
-		}},
+		}, "(to " + b.Spec.NodeName + "'s pods) was missing: restored"},
 		{"switch port taken off the bridge", func() {
 			ipn(t, "ip", "-n", plan.SwitchNetns(e.name), "link", "set", plan.PortName(b.Spec.NodeName), "nomaster")
-		}},
-		{"pod namespace deleted", func() { ipn(t, "ip", "netns", "del", netnsOf(&a)) }},
-		{"node namespace deleted", func() { ipn(t, "ip", "netns", "del", nodeNS[b.Spec.NodeName]) }},
+		}, "switch: port " + plan.PortName(b.Spec.NodeName) + " of node " + b.Spec.NodeName + " was off br0: put back"},
+		{"pod namespace deleted", func() { ipn(t, "ip", "netns", "del", netnsOf(&a)) },
+			"pod " + a.Namespace + "/" + a.Name + " on " + a.Spec.NodeName + ": namespace missing: attached again"},
+		{"node namespace deleted", func() { ipn(t, "ip", "netns", "del", nodeNS[b.Spec.NodeName]) },
+			b.Spec.NodeName + ": namespace was missing: created again"},
 	}
 	for _, br := range breaks {
 		if !e.ping(a, b.Status.PodIP) {
@@ -103,7 +106,10 @@ func TestDriftRepair(t *testing.T) {
 		if !broken && br.name != "node namespace deleted" {
 			t.Fatalf("%s: ping still works, the break did not break anything", br.name)
 		}
-		e.up("")
+		out := e.must("up", "--name", e.name)
+		if !strings.Contains(out, br.says) {
+			t.Errorf("%s: up's report does not say %q:\n%s", br.name, br.says, out)
+		}
 		if !e.ping(a, b.Status.PodIP) {
 			t.Fatalf("%s: kinn up did not repair the lab", br.name)
 		}

@@ -11,19 +11,24 @@ import (
 )
 
 // EnsureSwitch makes the switch namespace's bridge, with the lab's first
-// underlay address, up. Node ports are made by ApplyNode as uplinks.
-func EnsureSwitch(sw plan.Switch) error {
+// underlay address, up. Node ports are made by ApplyNode as uplinks. It
+// says in words what it found wrong with ports that existed and fixed.
+func EnsureSwitch(sw plan.Switch) (fixed []string, err error) {
 	if _, err := CreateNetns(sw.Netns); err != nil {
-		return err
+		return nil, err
 	}
 	h, err := handle(sw.Netns)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer h.Close()
+	return ensureSwitch(h, sw)
+}
+
+func ensureSwitch(h *netlink.Handle, sw plan.Switch) ([]string, error) {
 	if lo, err := h.LinkByName("lo"); err == nil && lo.Attrs().Flags&net.FlagUp == 0 {
 		if err := h.LinkSetUp(lo); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	br, err := h.LinkByName(plan.SwitchBridge)
@@ -34,22 +39,22 @@ func EnsureSwitch(sw plan.Switch) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("switch bridge: %w", err)
+		return nil, fmt.Errorf("switch bridge: %w", err)
 	}
 	if err := h.AddrReplace(br, &netlink.Addr{IPNet: ipnet(sw.Addr)}); err != nil {
-		return fmt.Errorf("switch address: %w", err)
+		return nil, fmt.Errorf("switch address: %w", err)
 	}
 	if err := dropOtherAddrs(h, br, sw.Addr); err != nil {
-		return err
+		return nil, err
 	}
 	if br.Attrs().Flags&net.FlagUp == 0 {
 		if err := h.LinkSetUp(br); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if sw.Owner != "" && br.Attrs().Alias != sw.Owner {
 		if err := h.LinkSetAlias(br, sw.Owner); err != nil {
-			return fmt.Errorf("switch bridge owner: %w", err)
+			return nil, fmt.Errorf("switch bridge owner: %w", err)
 		}
 	}
 	return ensurePorts(h, sw, br)
@@ -100,7 +105,8 @@ func SwitchOwner(netns string) (string, error) {
 // off the bridge cuts its node from every other while everything inside
 // the nodes looks intact (seen after `kinn up` was killed repeatedly under
 // load); missing ports are made with their node's uplink by ApplyNode.
-func ensurePorts(h *netlink.Handle, sw plan.Switch, br netlink.Link) error {
+func ensurePorts(h *netlink.Handle, sw plan.Switch, br netlink.Link) ([]string, error) {
+	var fixed []string
 	for _, p := range sw.Ports {
 		l, err := h.LinkByName(p.Name)
 		if err != nil {
@@ -108,16 +114,18 @@ func ensurePorts(h *netlink.Handle, sw plan.Switch, br netlink.Link) error {
 		}
 		if l.Attrs().MasterIndex != br.Attrs().Index {
 			if err := h.LinkSetMaster(l, br); err != nil {
-				return fmt.Errorf("switch port %s onto %s: %w", p.Name, plan.SwitchBridge, err)
+				return fixed, fmt.Errorf("switch port %s onto %s: %w", p.Name, plan.SwitchBridge, err)
 			}
+			fixed = append(fixed, fmt.Sprintf("port %s of node %s was off %s: put back", p.Name, p.Node, plan.SwitchBridge))
 		}
 		if l.Attrs().Flags&net.FlagUp == 0 {
 			if err := h.LinkSetUp(l); err != nil {
-				return fmt.Errorf("switch port %s up: %w", p.Name, err)
+				return fixed, fmt.Errorf("switch port %s up: %w", p.Name, err)
 			}
+			fixed = append(fixed, fmt.Sprintf("port %s of node %s was down: set up", p.Name, p.Node))
 		}
 	}
-	return nil
+	return fixed, nil
 }
 
 // addUplink creates node n's leg on the switch: a veth in the switch

@@ -239,3 +239,26 @@ func TestBuildChain(t *testing.T) {
 		}
 	}
 }
+
+// TestExplain: up's repair report names what was repaired and the node an
+// entry leads to.
+func TestExplain(t *testing.T) {
+	l := build(t, testLab(topology.OverlayVXLAN, 2))
+	n := l.Nodes[1]
+	peer := l.Nodes[0]
+	for _, tt := range []struct {
+		c    Change
+		want string
+	}{
+		{Change{Op: OpAdd, FDB: &n.FDB[0], Reason: "missing"},
+			fmt.Sprintf("%s: FDB entry %s -> %s on %s (%s's underlay address) was missing: restored", n.Name, n.FDB[0].MAC, peer.Underlay.Addr(), n.FDB[0].Dev, peer.Name)},
+		{Change{Op: OpAdd, Route: &n.Routes[0], Reason: "missing"},
+			fmt.Sprintf("%s: route %s (to %s's pods) was missing: restored", n.Name, n.Routes[0], peer.Name)},
+		{Change{Op: OpDel, Link: &n.Links[0], Reason: "not in the plan"},
+			fmt.Sprintf("%s: link %s (%s) was not in the plan: removed", n.Name, n.Links[0].Name, n.Links[0].Kind)},
+	} {
+		if got := l.Explain(n.Name, tt.c); got != tt.want {
+			t.Errorf("got  %s\nwant %s", got, tt.want)
+		}
+	}
+}
