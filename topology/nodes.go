@@ -24,8 +24,8 @@ func resolveCluster(d *doc, c *clusterFile, r *report, lab *Lab) {
 	if lab.Name == "" {
 		lab.Name = defaultName
 	}
-	if errs := validation.IsDNS1123Label(lab.Name); len(errs) > 0 {
-		r.errorf(d.at("name"), "name %q must be a DNS-1123 label (it names interfaces and namespaces): %s", lab.Name, strings.Join(errs, "; "))
+	if err := CheckLabName(lab.Name); err != nil {
+		r.errorf(d.at("name"), "%v", err)
 	}
 	lab.Nodes = resolveNodes(d, c, r, lab.Name)
 	lab.Networking = resolveNetworking(d, &c.Networking, r)
@@ -39,6 +39,11 @@ func resolveNodes(d *doc, c *clusterFile, r *report, name string) []Node {
 	specs := c.Nodes
 	if len(specs) == 0 {
 		specs = []nodeFile{{Role: string(RoleControlPlane)}}
+	}
+	if len(specs) > MaxNodes {
+		// Node names would outgrow what CheckLabName allowed for.
+		r.errorf(d.keyAt("nodes"), "nodes: %d nodes; a lab has at most %d", len(specs), MaxNodes)
+		specs = specs[:MaxNodes]
 	}
 	var cps, workers []Node
 	for i, spec := range specs {
