@@ -80,8 +80,9 @@ func uniqueName(used map[string]bool, ns string, gen func(attempt int) string) s
 // must stay a DNS-1123 label of at most 63 characters. The longest suffix
 // is "-control-plane" followed by the highest node index, which MaxNodes
 // bounds. Everything else built from a lab name has more room: namespace
-// names (kinn.<lab>.node.<node>, at most 255 bytes under /run/netns) and
-// the state and runtime directories.
+// names (kinn.<lab>.node.<node>, at most 255 bytes under /run/netns), the
+// state and runtime directories, and the lab process's socket
+// (/run/kinn/<lab>/kinn.sock, at most 107 bytes).
 
 // MaxNodes is the most nodes a lab may have. It bounds the node index in
 // node names, and so the lab name's length.
