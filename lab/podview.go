@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"kinn.dev/kinn/lab/dns"
 	"kinn.dev/kinn/lab/ipam"
@@ -28,7 +27,7 @@ func (s *State) PodView(key string) (kernel.PodView, error) {
 	if tp == nil || !ok {
 		return kernel.PodView{}, fmt.Errorf("pod %s %w in lab %s", key, ErrNotFound, s.Plan.Name)
 	}
-	dir := filepath.Join(s.o.RuntimeDir(s.Plan.Name), "pods", strings.ReplaceAll(key, "/", "_"))
+	dir := filepath.Join(s.o.RuntimeDir(s.Plan.Name), "pods", plan.PodDirName(tp.Namespace, tp.Name))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return kernel.PodView{}, err
 	}

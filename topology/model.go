@@ -34,7 +34,7 @@ const (
 
 // Lab is a resolved topology: everything the engine needs, defaults applied.
 type Lab struct {
-	Name       string // lab (cluster) name; a DNS-1123 label without dots
+	Name       string // lab (cluster) name; see CheckLabName
 	Source     string // file the topology came from, "<default>" for the embedded one
 	Networking Networking
 	Nodes      []Node // control planes first, then workers, in file order

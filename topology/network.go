@@ -10,9 +10,10 @@ import (
 )
 
 // Networking checks only what can be known from the file: the prefixes are
-// well-formed IPv4 networks that do not overlap, and the address space is
-// big enough for the nodes and pods the file asks for. Allocation itself is
-// lab/ipam's job.
+// well-formed IPv4 networks of ordinary unicast addresses (no loopback,
+// multicast, link-local or reserved range) that do not overlap each other,
+// and the address space is big enough for the nodes and pods the file asks
+// for. Allocation itself is lab/ipam's job.
 
 var (
 	defaultPodSubnet     = netip.MustParsePrefix("10.244.0.0/16")
@@ -72,10 +73,43 @@ func prefix(d *doc, r *report, name, s string, def netip.Prefix) netip.Prefix {
 	}
 	if p != p.Masked() {
 		r.errorf(pos, "networking.%s %s has host bits set: the network address is %s", name, s, p.Masked())
-		return p.Masked() // what was almost certainly meant: check the rest with it
-
+		p = p.Masked() // what was almost certainly meant: check the rest with it
+	}
+	if sp, what, bad := special(p); bad {
+		r.errorf(pos, "networking.%s %s holds %s addresses (%s), which no node, pod or Service can use; use a private range such as %s", name, p, what, sp, def)
+		return netip.Prefix{}
 	}
 	return p
+}
+
+// specialRanges are the networks no node, pod or Service address may come
+// from: packets to or from them are dropped, looped back or flooded by the
+// kernel rather than routed. Both families are listed so that the check
+// stays right when kinn learns IPv6.
+var specialRanges = []struct {
+	p    netip.Prefix
+	what string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), `"this network"`},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved and broadcast"},
+	{netip.MustParsePrefix("::/128"), "unspecified"},
+	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("fe80::/10"), "link-local"},
+	{netip.MustParsePrefix("ff00::/8"), "multicast"},
+}
+
+// special reports the first special range p overlaps: p inside it, or it
+// inside p (0.0.0.0/0 holds them all).
+func special(p netip.Prefix) (netip.Prefix, string, bool) {
+	for _, s := range specialRanges {
+		if s.p.Overlaps(p) {
+			return s.p, s.what, true
+		}
+	}
+	return netip.Prefix{}, "", false
 }
 
 func ranged(d *doc, r *report, name string, v *int64, def, lo, hi int64) int64 {

@@ -40,6 +40,11 @@ func resolveNodes(d *doc, c *clusterFile, r *report, name string) []Node {
 	if len(specs) == 0 {
 		specs = []nodeFile{{Role: string(RoleControlPlane)}}
 	}
+	if len(specs) > MaxNodes {
+		// Node names would outgrow what CheckLabName allowed for.
+		r.errorf(d.keyAt("nodes"), "nodes: %d nodes; a lab has at most %d", len(specs), MaxNodes)
+		specs = specs[:MaxNodes]
+	}
 	var cps, workers []Node
 	for i, spec := range specs {
 		role := Role(spec.Role)

@@ -156,8 +156,10 @@ const maxPods = 1 << 16
 var protocols = []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP}
 
 // checkPodSpec checks what kinn uses of a pod: its containers and their
-// ports. It defaults port protocols to TCP.
+// ports, and what goes into its resolv.conf, hosts file and hostname. It
+// defaults port protocols to TCP.
 func checkPodSpec(d *doc, r *report, p path, spec *corev1.PodSpec) {
+	checkPodNames(d, r, p, spec)
 	if len(spec.Containers) == 0 {
 		r.errorf(d.at(p.with("containers")...), "%s: at least one container is required", p.with("containers"))
 	}

@@ -258,7 +258,7 @@ func TestInvalid(t *testing.T) {
 			"38:1: spec.selector is required",
 		}},
 		{"invalid-capacity.yaml", []string{
-			`3:7: name "my.lab" must be a DNS-1123 label`,
+			`3:7: invalid lab name "my.lab": a lab name is 1 to 46 lowercase letters`,
 			"4:1: nodes: at least one control-plane node is required",
 			`7:9: nodes[2].role "boss" must be "control-plane" or "worker"`,
 			"11:15: nodeSubnet 172.18.0.0/30 has 2 usable addresses; the lab's switch and 2 nodes need 3",
@@ -283,6 +283,27 @@ func TestInvalid(t *testing.T) {
 			"6:8: networking.mtu 576 must be in 1280..9000",
 			`8:18: networking.serviceSubnet "fe80::/64" is not an IPv4 prefix`,
 			"9:15: podSubnet 10.96.0.0/12 overlaps nodeSubnet 10.100.0.0/16",
+		}},
+		{"invalid-subnets.yaml", []string{
+			"4:14: networking.podSubnet 224.0.0.0/4 holds multicast addresses (224.0.0.0/4)",
+			"5:18: networking.serviceSubnet 127.0.0.0/8 holds loopback addresses (127.0.0.0/8)",
+			`6:15: networking.nodeSubnet 0.0.0.0/16 holds "this network" addresses (0.0.0.0/8)`,
+		}},
+		{"invalid-pod-dns.yaml", []string{
+			`6:13: spec.hostname "Bad_Host" is invalid`,
+			`7:14: spec.subdomain "two.labels" is invalid`,
+			`8:14: spec.dnsPolicy "Weird" must be one of`,
+			`10:19: spec.dnsConfig.nameservers[0] "10.0.0.1\nnameserver 6.6.6.6" is not an IP address`,
+			`10:51: spec.dnsConfig.nameservers[1] "010.0.0.2" is not an IP address: must not have leading 0s`,
+			`11:31: spec.dnsConfig.searches[1] "a\nnameserver 6.6.6.6" is invalid`,
+			`13:28: spec.dnsConfig.options[0].value "5\nnameserver 6.6.6.6" must not contain white space`,
+			"14:7: spec.dnsConfig.options[1].name is required",
+			`15:14: spec.dnsConfig.options[2].name "edns0 rotate" must not contain white space`,
+			`17:9: spec.hostAliases[0].ip "10.0.0.9\n6.6.6.6 evil" is not an IP address`,
+			`18:29: spec.hostAliases[0].hostnames[1] "a b" is invalid`,
+			"26:14: spec.dnsConfig is required when dnsPolicy is None",
+			"40:22: spec.template.spec.dnsConfig.nameservers: 4 nameservers; at most 3",
+			"54:18: spec.template.spec.dnsConfig.nameservers: at least one nameserver is required when dnsPolicy is None",
 		}},
 	}
 	for _, tt := range tests {

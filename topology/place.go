@@ -83,7 +83,7 @@ func (pl *placer) deployment(d *doc, dep *appsv1.Deployment) []Pod {
 	mine := map[string]int{} // this Deployment's pods per node
 	for i := 0; i < replicas(dep); i++ {
 		name := uniqueName(pl.used, ns, func(attempt int) string {
-			return dep.Name + "-" + hash + "-" + suffix(ns, dep.Name, i, attempt)
+			return generatedName(dep.Name+"-"+hash+"-", suffix(ns, dep.Name, i, attempt))
 		})
 		node, ok := pl.choose(d, path{"spec", "template", "spec"}, &dep.Spec.Template.Spec, ns+"/"+name, mine)
 		mine[node]++
@@ -117,7 +117,7 @@ func (pl *placer) daemonSet(d *doc, ds *appsv1.DaemonSet) []Pod {
 			continue
 		}
 		name := uniqueName(pl.used, ns, func(attempt int) string {
-			return ds.Name + "-" + suffix(ns, ds.Name, n.Name, attempt)
+			return generatedName(ds.Name+"-", suffix(ns, ds.Name, n.Name, attempt))
 		})
 		pl.add(d, n.Name)
 		pods = append(pods, Pod{Namespace: ns, Name: name, Node: n.Name, Owner: "DaemonSet/" + ds.Name,

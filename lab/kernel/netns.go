@@ -70,10 +70,15 @@ func CreateNetns(name string) (created bool, err error) {
 }
 
 // DeleteNetns unmounts and removes a named namespace; a missing one is fine.
-// The kernel frees the namespace (and its links) once nothing holds it.
+// The kernel frees the namespace (and its links) once nothing holds it. A
+// name too long to be a file (recorded by a kinn that did not shorten pod
+// namespace names) names nothing, so it is missing too.
 func DeleteNetns(name string) error {
 	path := NetnsPath(name)
 	err := unix.Unmount(path, unix.MNT_DETACH)
+	if errors.Is(err, unix.ENAMETOOLONG) {
+		return nil
+	}
 	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("unmount %s: %w", path, err)
 	}

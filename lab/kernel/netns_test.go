@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -91,5 +92,26 @@ func TestNetnsLifecycle(t *testing.T) {
 	}
 	if err := DeleteNetns(names[0]); err != nil {
 		t.Fatalf("deleting a missing namespace must succeed: %v", err)
+	}
+}
+
+// TestDeleteNetnsTooLong: a name too long for a file, as kinn recorded for
+// pods with long names before it shortened them, names no namespace, so
+// deleting it succeeds and `down` can finish.
+func TestDeleteNetnsTooLong(t *testing.T) {
+	kerneltest.RequireRoot(t)
+	prefix := "kinn." + kerneltest.UniqueName("kt") + "."
+	// A namespace of the test's own, so that NetnsDir exists and the long
+	// name is looked up in it.
+	if _, err := CreateNetns(prefix + "switch"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		DeleteNetns(prefix + "switch")
+		RemoveNetnsDirIfEmpty()
+	})
+	name := prefix + "pod.default." + strings.Repeat("p", 253)
+	if err := DeleteNetns(name); err != nil {
+		t.Errorf("DeleteNetns(%d-byte name) = %v, want nil", len(name), err)
 	}
 }

@@ -16,6 +16,7 @@ package plan
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -176,16 +177,50 @@ func (p Pod) Attached() bool { return p.Error == "" && p.IP.IsValid() }
 // Key is namespace/name.
 func (p Pod) Key() string { return p.Namespace + "/" + p.Name }
 
+// Kernel limits on the names kinn derives. A name that would be longer is
+// shortened (see Shorten) rather than refused: Kubernetes allows pod names
+// of 253 characters, and kinn must be able to create, and remove, whatever
+// a valid topology asks for.
+const (
+	MaxFileName = 255 // NAME_MAX: a namespace under /run/netns, a directory
+	MaxIfName   = 15  // IFNAMSIZ with its NUL
+)
+
+// Shorten returns name if it has at most max bytes, else a name of exactly
+// max bytes: as much of name as fits, then "+" and 20 hex digits of the
+// SHA-256 of the whole name. Derived names are made of what Kubernetes
+// names and IPs may contain and kinn's separators ('.', '-', '_', '/', ':'),
+// never '+', so a shortened name cannot equal one that was not shortened,
+// and two shortened names differ unless 80 bits of their hashes collide.
+// The start of the name is kept so that prefixes (a lab's namespaces) and
+// most of what a reader looks for survive.
+func Shorten(name string, max int) string {
+	if len(name) <= max {
+		return name
+	}
+	h := sha256.Sum256([]byte(name))
+	tag := "+" + hex.EncodeToString(h[:10])
+	return name[:max-len(tag)] + tag
+}
+
 // NetnsPrefix is the prefix of every namespace of a lab. Lab names are DNS
 // labels without dots, so "kinn.a." never matches lab "a-b".
 func NetnsPrefix(lab string) string { return "kinn." + lab + "." }
 
 // SwitchNetns, NodeNetns and PodNetns name a lab's namespaces under /run/netns.
+// Lab and node names are short enough (topology.CheckLabName) for the
+// switch's and nodes' names to fit as they are; a pod's name, up to 253
+// characters in a namespace of up to 63, may not, and is shortened within
+// the lab's prefix so that `down` still finds it.
 func SwitchNetns(lab string) string     { return NetnsPrefix(lab) + "switch" }
 func NodeNetns(lab, node string) string { return NetnsPrefix(lab) + "node." + node }
 func PodNetns(lab, ns, pod string) string {
-	return NetnsPrefix(lab) + "pod." + ns + "." + pod
+	return Shorten(NetnsPrefix(lab)+"pod."+ns+"."+pod, MaxFileName)
 }
+
+// PodDirName names a pod's directory (its resolv.conf and hosts files):
+// <namespace>_<name>, shortened to a file name's limit.
+func PodDirName(ns, pod string) string { return Shorten(ns+"_"+pod, MaxFileName) }
 
 // VTEPName is the VXLAN device's name, after the VNI as flannel does.
 func VTEPName(vni uint32) string { return fmt.Sprintf("vxlan.%d", vni) }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/lab/service"
 )
 
@@ -20,20 +21,29 @@ func PortID(p service.Port) string {
 	return strings.Join([]string{p.Namespace, p.Service, name, proto(p.Protocol)}, "-")
 }
 
+// Limits of nftables names and comments: NFT_NAME_MAXLEN (256) with its
+// NUL, and libnftnl's NFTNL_UDATA_COMMENT_MAXLEN, which nft enforces.
+// Namespace, Service and port names of 63 characters make an ID of up to
+// 196, and a pod name adds up to 253 more: the longest names are shortened.
+const (
+	maxName    = 255
+	maxComment = 128
+)
+
 // Chain and map names for one service port.
-func ClusterChain(id string) string  { return "svc-" + id }
-func LocalChain(id string) string    { return "local-" + id }
-func ExternalChain(id string) string { return "ext-" + id }
+func ClusterChain(id string) string  { return plan.Shorten("svc-"+id, maxName) }
+func LocalChain(id string) string    { return plan.Shorten("local-"+id, maxName) }
+func ExternalChain(id string) string { return plan.Shorten("ext-"+id, maxName) }
 
 // EndpointChain names the chain that DNATs to one endpoint of one service
 // port (per service port, because affinity state is per service).
 func EndpointChain(id string, ep service.Endpoint) string {
-	return "ep-" + id + "/" + endpointName(ep)
+	return plan.Shorten("ep-"+id+"/"+endpointName(ep), maxName)
 }
 
 // AffinitySet names the set of clients stuck to one endpoint.
 func AffinitySet(id string, ep service.Endpoint) string {
-	return "aff-" + id + "/" + endpointName(ep)
+	return plan.Shorten("aff-"+id+"/"+endpointName(ep), maxName)
 }
 
 func endpointName(ep service.Endpoint) string {
@@ -199,7 +209,7 @@ func (b *builder) endpoint(p service.Port, id string, ep service.Endpoint) {
 	rules := []Rule{rule("hairpin: a pod reaching itself", SaddrIs{ep.IP}, jump(ChainMarkMasq))}
 	if p.Affinity > 0 {
 		set := AffinitySet(id, ep)
-		b.addMap(&Map{Name: set, Key: KeyAddr, Timeout: p.Affinity, Comment: "clients stuck to " + endpointName(ep)})
+		b.addMap(&Map{Name: set, Key: KeyAddr, Timeout: p.Affinity, Comment: plan.Shorten("clients stuck to "+endpointName(ep), maxComment)})
 		rules = append(rules, rule("", UpdateSaddr{Set: set, Timeout: p.Affinity}))
 	}
 	rules = append(rules, rule("", L4Proto{p.Protocol}, DNAT{Addr: ep.IP, Port: ep.Port}))
