@@ -52,7 +52,7 @@ func TestLabNameCannotLeaveItsRoot(t *testing.T) {
 		if err == nil {
 			t.Errorf("kinn %s: want an error, got success:\n%s", strings.Join(args, " "), out)
 		}
-		if !strings.Contains(string(out), "to name a lab") {
+		if !strings.Contains(string(out), "invalid lab name") {
 			t.Errorf("kinn %s: want the name refused, got:\n%s", strings.Join(args, " "), out)
 		}
 	}
