@@ -133,19 +133,18 @@ func (c *Confinement) ambient() ([]uintptr, error) {
 }
 
 // run is pod-view's work for a program once its /etc and hostname are the
-// pod's: it confines the program and waits for it as the PID namespace's
-// init, and returns its exit status.
+// pod's, as the init of a new PID namespace: it confines the program,
+// waits for it, and returns its exit status.
 func (c *Confinement) run(argv []string) (int, error) {
-	if os.Getpid() != 1 {
-		return 127, errors.New("pod-view: a program runs as the init of a PID namespace of its own (the lab process starts it in one)")
-	}
 	caps, err := c.ambient()
 	if err != nil {
 		return 127, err
 	}
 	// Pods may bind ports below 1024 without privileges, as in Kubernetes.
 	// The sysctl is the pod's network namespace's own.
-	if err := os.WriteFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", []byte("0"), 0); err != nil {
+	// (Kernels before 4.11 have no such sysctl: root alone binds them.)
+	err = os.WriteFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", []byte("0"), 0)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 127, fmt.Errorf("pod-view: %w", err)
 	}
 	if err := c.mounts(); err != nil {
@@ -314,8 +313,38 @@ func readOnly(dir string, recursive bool) error {
 	if recursive {
 		flags = unix.AT_RECURSIVE
 	}
-	if err := unix.MountSetattr(-1, dir, flags, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+	err := unix.MountSetattr(-1, dir, flags, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
+	if errors.Is(err, unix.ENOSYS) {
+		err = remountReadOnly(dir, recursive) // before Linux 5.12
+	}
+	if err != nil {
 		return fmt.Errorf("make %s read-only: %w", dir, err)
+	}
+	return nil
+}
+
+// remountReadOnly is readOnly for kernels without mount_setattr: a bind
+// remount of each mount, parents first, keeping the flags it has (a
+// remount sets them all).
+func remountReadOnly(dir string, recursive bool) error {
+	points, err := mountPoints(func(point, _ string) bool {
+		return point == dir || recursive && (dir == "/" || strings.HasPrefix(point, dir+"/"))
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range points {
+		var st unix.Statfs_t
+		if err := unix.Statfs(p, &st); err != nil {
+			continue // gone, or covered by a later mount
+		}
+		keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+		err := unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|keep, "")
+		// EINVAL: p is no mount point any more where a later mount
+		// covers it, and what covers it has its own line.
+		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("remount %s: %w", p, err)
+		}
 	}
 	return nil
 }
@@ -323,9 +352,24 @@ func readOnly(dir string, recursive bool) error {
 // detachNamespaces drops this mount namespace's nsfs mounts (the copies of
 // /run/netns/* that unshare made), deepest first.
 func detachNamespaces() error {
-	f, err := os.Open("/proc/self/mountinfo")
+	points, err := mountPoints(func(_, fstype string) bool { return fstype == "nsfs" })
 	if err != nil {
 		return err
+	}
+	for _, p := range slices.Backward(points) {
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("detach %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// mountPoints lists this mount namespace's mount points that match, in
+// mountinfo's order (a mount after the one it is mounted on).
+func mountPoints(match func(point, fstype string) bool) ([]string, error) {
+	f, err := os.Open("/proc/thread-self/mountinfo") // this thread's mount namespace
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	var points []string
@@ -335,19 +379,13 @@ func detachNamespaces() error {
 		// ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER
 		fields := strings.Fields(sc.Text())
 		sep := slices.Index(fields, "-")
-		if len(fields) > 4 && sep > 0 && sep+1 < len(fields) && fields[sep+1] == "nsfs" {
-			points = append(points, unescapeMount(fields[4]))
+		if len(fields) > 4 && sep > 4 && sep+1 < len(fields) {
+			if p := unescapeMount(fields[4]); match(p, fields[sep+1]) {
+				points = append(points, p)
+			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	for _, p := range slices.Backward(points) {
-		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("detach %s: %w", p, err)
-		}
-	}
-	return nil
+	return points, sc.Err()
 }
 
 // unescapeMount undoes mountinfo's octal escapes (\040 for a space).

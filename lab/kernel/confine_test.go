@@ -1,8 +1,16 @@
 package kernel
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"kinn.dev/kinn/lab/kernel/kerneltest"
 )
 
 func TestConfinementCaps(t *testing.T) {
@@ -32,5 +40,54 @@ func TestUnescapeMount(t *testing.T) {
 		if got := unescapeMount(in); got != want {
 			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestRemountReadOnly: on kernels without mount_setattr, a program's view
+// of the host is made read-only mount by mount; every mount below the
+// directory becomes read-only and keeps its other flags. The test works in
+// a mount namespace of its own, on one thread that it never hands back.
+func TestRemountReadOnly(t *testing.T) {
+	kerneltest.RequireRoot(t)
+	dir := t.TempDir()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			t.Errorf("unshare: %v", err)
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			t.Errorf("make / private: %v", err)
+			return
+		}
+		sub := filepath.Join(dir, "sub")
+		if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"); err != nil {
+			t.Errorf("mount: %v", err)
+			return
+		}
+		os.Mkdir(sub, 0o755)
+		if err := unix.Mount("tmpfs", sub, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k"); err != nil {
+			t.Errorf("mount: %v", err)
+			return
+		}
+		if err := remountReadOnly(dir, true); err != nil {
+			t.Errorf("remountReadOnly: %v", err)
+			return
+		}
+		for _, d := range []string{dir, sub} {
+			if err := os.WriteFile(filepath.Join(d, "f"), nil, 0o644); !errors.Is(err, unix.EROFS) {
+				t.Errorf("writing in %s: %v, want EROFS", d, err)
+			}
+		}
+		var st unix.Statfs_t
+		if err := unix.Statfs(sub, &st); err != nil || st.Flags&(unix.ST_NOSUID|unix.ST_NODEV) != unix.ST_NOSUID|unix.ST_NODEV {
+			t.Errorf("%s lost nosuid or nodev: flags %#x, %v", sub, st.Flags, err)
+		}
+	}()
+	<-done
+	if _, err := os.Stat(filepath.Join(dir, "sub")); err == nil {
+		t.Error("the test's mounts showed in the host's mount namespace")
 	}
 }

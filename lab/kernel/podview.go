@@ -76,6 +76,9 @@ func (v PodView) Enter(argv []string) (int, error) {
 			return 127, fmt.Errorf("pod-view: refusing to run outside a private %s namespace (kinn exec starts it in one)", ns)
 		}
 	}
+	if v.Confine != nil && os.Getpid() != 1 {
+		return 127, errors.New("pod-view: a confined program runs as the init of a PID namespace of its own (the lab process starts it in one)")
+	}
 	for _, m := range [][2]string{{v.ResolvConf, "/etc/resolv.conf"}, {v.Hosts, "/etc/hosts"}} {
 		if m[0] == "" {
 			continue
