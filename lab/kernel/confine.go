@@ -116,11 +116,14 @@ func (c *Confinement) ambient() ([]uintptr, error) {
 	var caps []uintptr
 	for _, name := range c.Caps {
 		n := strings.TrimPrefix(strings.ToUpper(name), "CAP_")
-		all = all || n == "ALL"
+		if n == "ALL" {
+			all = true
+			continue
+		}
 		caps = append(caps, capsByName[n])
 	}
 	if all {
-		caps = caps[:0]
+		caps = nil
 		for cp := uintptr(0); cp < 64; cp++ {
 			// A capability this process lacks cannot be handed on.
 			if in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, cp, 0, 0, 0); err == nil && in == 1 {

@@ -21,8 +21,8 @@ import (
 // the command's last process.
 //
 // A kinn.dev/run program also gets a PID namespace of its own and runs
-// confined (confine.go); `kinn exec` runs its command as root with the
-// host's filesystem, as kubectl exec's user would expect of a debug shell.
+// confined (confine.go); `kinn exec` runs its command as root on the
+// host's filesystem: it is the lab owner's tool, not the pod's program.
 
 // PodViewVerb is the hidden kinn command that sets a pod's view up.
 const PodViewVerb = "pod-view"
