@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -163,6 +164,9 @@ func checkPodSpec(d *doc, r *report, p path, spec *corev1.PodSpec) {
 	if len(spec.Containers) == 0 {
 		r.errorf(d.at(p.with("containers")...), "%s: at least one container is required", p.with("containers"))
 	}
+	if sc := spec.SecurityContext; sc != nil {
+		checkIDs(d, r, p.with("securityContext"), sc.RunAsUser, sc.RunAsGroup)
+	}
 	names := make(map[string]bool)
 	portNames := make(map[string]bool)
 	for i := range spec.Containers {
@@ -179,6 +183,46 @@ func checkPodSpec(d *doc, r *report, p path, spec *corev1.PodSpec) {
 		names[c.Name] = true
 		for j := range c.Ports {
 			checkContainerPort(d, r, cp.with("ports", j), &c.Ports[j], portNames)
+		}
+		checkRunAs(d, r, p, spec.SecurityContext, cp, c.SecurityContext)
+	}
+}
+
+// checkRunAs checks the user a container runs as (a kinn.dev/run program
+// runs as the first's): the container's securityContext over the pod's,
+// as the kubelet reads them. Kubernetes would fail to start a container
+// whose runAsNonRoot contradicts its runAsUser; kinn says so up front.
+func checkRunAs(d *doc, r *report, p path, pod *corev1.PodSecurityContext, cp path, c *corev1.SecurityContext) {
+	var user *int64
+	var nonRoot *bool
+	userAt := p.with("securityContext", "runAsUser")
+	if pod != nil {
+		user, nonRoot = pod.RunAsUser, pod.RunAsNonRoot
+	}
+	if c != nil {
+		checkIDs(d, r, cp.with("securityContext"), c.RunAsUser, c.RunAsGroup)
+		if c.RunAsUser != nil {
+			user, userAt = c.RunAsUser, cp.with("securityContext", "runAsUser")
+		}
+		if c.RunAsNonRoot != nil {
+			nonRoot = c.RunAsNonRoot
+		}
+	}
+	if user != nil && *user == 0 && nonRoot != nil && *nonRoot {
+		r.errorf(d.at(userAt...), "%s: %s is 0 but runAsNonRoot is true: name another user or drop runAsNonRoot", cp, userAt)
+	}
+}
+
+// checkIDs checks a securityContext's user and group ids as the API server
+// does.
+func checkIDs(d *doc, r *report, sc path, user, group *int64) {
+	for _, id := range []struct {
+		field string
+		v     *int64
+	}{{"runAsUser", user}, {"runAsGroup", group}} {
+		if id.v != nil && (*id.v < 0 || *id.v > math.MaxInt32) {
+			at := sc.with(id.field)
+			r.errorf(d.at(at...), "%s %d must be in 0..%d", at, *id.v, math.MaxInt32)
 		}
 	}
 }

@@ -274,6 +274,12 @@ func TestInvalid(t *testing.T) {
 			`8:18: networking.kubeProxyMode "userspace" must be one of`,
 			`12:5: label key "bad key!" is invalid`,
 		}},
+		{"invalid-security.yaml", []string{
+			"5:32: spec.containers[0]: spec.securityContext.runAsUser is 0 but runAsNonRoot is true: name another user or drop runAsNonRoot",
+			"13:53: spec.securityContext.runAsGroup -1 must be in 0..2147483647",
+			"17:34: spec.containers[0]: spec.containers[0].securityContext.runAsUser is 0 but runAsNonRoot is true: name another user or drop runAsNonRoot",
+			"30:55: spec.containers[1].securityContext.runAsUser 4294967296 must be in 0..2147483647",
+		}},
 		{"invalid-cni.yaml", []string{
 			"6:22: networking.disableDefaultCNI: true needs a cni block",
 		}},

@@ -161,6 +161,12 @@ func TestPodViewRefusesTheHost(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "refusing to run outside a private") {
 		t.Errorf("pod-view in the host's namespaces: exit %d, %s", code, errOut)
 	}
+	// A program's confinement (mounts over the host's /proc, /dev, /tmp)
+	// refuses the host's namespaces alike.
+	_, errOut, code = e.run("pod-view", "--confine", `{"uid":65534,"gid":65534}`, "--", "true")
+	if code == 0 || !strings.Contains(errOut, "refusing to run outside a private") {
+		t.Errorf("pod-view --confine in the host's namespaces: exit %d, %s", code, errOut)
+	}
 	if h, _ := os.Hostname(); h != host || fileHash(t, "/etc/resolv.conf") != resolv {
 		t.Errorf("pod-view changed the host")
 	}

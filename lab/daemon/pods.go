@@ -89,7 +89,7 @@ func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
 	w.pods[tp.Key()] = rt
 	log.Printf("pod %s started on %s (%s)", tp.Key(), pp.Node, pp.IP.Addr())
 	if argv, ok := workload.ParseRun(tp.Pod); ok {
-		rt.cmd, err = w.podCommand(tp.Key(), argv)
+		rt.cmd, err = w.podCommand(tp, argv)
 		if err == nil {
 			err = kernel.StartIn(pp.Netns, rt.cmd)
 		}
@@ -131,11 +131,20 @@ func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
 }
 
 // podCommand is a kinn.dev/run program as it runs in its pod: with the
-// pod's hostname, resolv.conf and hosts.
-func (w *world) podCommand(key string, argv []string) (*exec.Cmd, error) {
-	v, err := w.st.PodView(key)
+// pod's hostname, resolv.conf and hosts, in a PID namespace of its own, as
+// the user its securityContext names (else nobody), with the capabilities
+// it adds and no other, on a read-only view of the host's filesystem that
+// hides every network namespace and kinn's own directories.
+func (w *world) podCommand(tp topology.Pod, argv []string) (*exec.Cmd, error) {
+	v, err := w.st.PodView(tp.Key())
 	if err != nil {
 		return nil, err
+	}
+	uid, gid := workload.RunAs(tp.Pod)
+	caps, privileged := workload.Capabilities(tp.Pod)
+	v.Confine = &kernel.Confinement{
+		UID: uint32(uid), GID: uint32(gid), Caps: caps, Privileged: privileged,
+		Hide: []string{w.o.StateDir(""), w.o.RuntimeDir("")},
 	}
 	cmd, err := v.Command(argv)
 	if err != nil {
@@ -143,7 +152,8 @@ func (w *world) podCommand(key string, argv []string) (*exec.Cmd, error) {
 	}
 	cmd.Stdout, cmd.Stderr = log.Writer(), log.Writer()
 	// The program carries its lab in its environment, so `kinn down`
-	// finds it even if the lab process died without stopping it.
+	// finds it (its PID namespace's init, kinn, and the program) even if
+	// the lab process died without stopping it.
 	cmd.Env = append(os.Environ(), labEnv(w.o, w.name)...)
 	cmd.SysProcAttr.Setpgid = true // stopped as a group
 	return cmd, nil
@@ -179,6 +189,8 @@ func (w *world) stopPod(key string) {
 		rt.dns.Shutdown(context.Background())
 	}
 	if rt.cmd != nil && rt.cmd.Process != nil {
+		// The group's leader is the program's PID namespace's init: with
+		// it the kernel kills whatever the program left, detached or not.
 		syscall.Kill(-rt.cmd.Process.Pid, syscall.SIGKILL)
 	}
 }

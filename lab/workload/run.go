@@ -109,3 +109,63 @@ func doubleQuoted(s string, w *strings.Builder) (int, error) {
 	}
 	return 0, errors.New("unterminated double quote")
 }
+
+// Nobody is the uid, and the gid, of a program whose pod names no user:
+// nobody and nogroup.
+const Nobody = 65534
+
+// RunAs is who a pod's program runs as: its first container's
+// securityContext runAsUser and runAsGroup, else the pod's, as in
+// Kubernetes, else nobody. A group left unsaid is root's for root and
+// nogroup for any other user (there is no image to take it from).
+func RunAs(pod *corev1.Pod) (uid, gid int64) {
+	uid, gid = -1, -1
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		uid, gid = deref(sc.RunAsUser, uid), deref(sc.RunAsGroup, gid)
+	}
+	if sc := firstContainerSecurity(pod); sc != nil {
+		uid, gid = deref(sc.RunAsUser, uid), deref(sc.RunAsGroup, gid)
+	}
+	if uid < 0 {
+		uid = Nobody
+	}
+	if gid < 0 && uid == 0 {
+		gid = 0
+	} else if gid < 0 {
+		gid = Nobody
+	}
+	return uid, gid
+}
+
+// Capabilities are the capabilities a pod's first container adds
+// (securityContext.capabilities.add, NET_BIND_SERVICE or CAP_NET_BIND_SERVICE
+// or ALL) and whether it is privileged. A program has no other: nothing
+// is there for capabilities.drop to take away.
+func Capabilities(pod *corev1.Pod) (add []string, privileged bool) {
+	sc := firstContainerSecurity(pod)
+	if sc == nil {
+		return nil, false
+	}
+	if sc.Capabilities != nil {
+		for _, c := range sc.Capabilities.Add {
+			add = append(add, string(c))
+		}
+	}
+	return add, sc.Privileged != nil && *sc.Privileged
+}
+
+// firstContainerSecurity is the securityContext of the container whose
+// place the program takes.
+func firstContainerSecurity(pod *corev1.Pod) *corev1.SecurityContext {
+	if len(pod.Spec.Containers) == 0 {
+		return nil
+	}
+	return pod.Spec.Containers[0].SecurityContext
+}
+
+func deref(p *int64, def int64) int64 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
