@@ -220,3 +220,39 @@ func TestNetworkChangeConverges(t *testing.T) {
 		t.Errorf("the switch kept the old nodeSubnet's address:\n%s", out)
 	}
 }
+
+// TestExecHoldsNoOtherLab: `kinn exec POD` runs its command in a private
+// mount namespace, which once copied every /run/netns mount of every lab,
+// keeping another lab's namespaces alive while the command ran.
+func TestExecHoldsNoOtherLab(t *testing.T) {
+	e := newEnv(t, "exechold")
+	e.up(smallLab(t))
+	pod := e.userPods()[0]
+	marker := fmt.Sprintf("%d", 4000+os.Getpid()%1000)
+	cmd := kinnCmd(e.dirs, "exec", "--name", e.name, pod.Name, "--", "sleep", marker)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var pid string
+	for i := 0; i < 100 && pid == ""; i++ {
+		time.Sleep(20 * time.Millisecond)
+		for _, p := range kerneltest.Processes(marker) {
+			if id, args, _ := strings.Cut(p, ": "); strings.HasPrefix(args, "sleep ") {
+				pid = id // the command itself, not kinn exec waiting for it
+			}
+		}
+	}
+	if pid == "" {
+		t.Fatal("the exec'd command did not start")
+	}
+	b, err := os.ReadFile("/proc/" + pid + "/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, " nsfs ") {
+			t.Errorf("kinn exec's command holds a namespace mount: %s", l)
+		}
+	}
+}

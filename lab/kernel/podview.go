@@ -98,6 +98,12 @@ func (v PodView) Enter(argv []string) (int, error) {
 	if v.Confine != nil {
 		return v.Confine.run(argv)
 	}
+	// The private mount namespace copied every lab's /run/netns mounts:
+	// held by this command, another lab's deleted namespace would live on
+	// (its veths and addresses too) for as long as the command runs.
+	if err := detachNamespaces(); err != nil {
+		return 127, fmt.Errorf("pod-view: %w", err)
+	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return 127, err
