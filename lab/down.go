@@ -20,6 +20,11 @@ func Down(ctx context.Context, o Options, name string) error {
 		return err
 	}
 	defer unlock()
+	return DownLocked(ctx, o, name)
+}
+
+// DownLocked is Down for a caller that holds the lab's lock (Lock).
+func DownLocked(ctx context.Context, o Options, name string) error {
 	dir := o.StateDir(name)
 	var errs []error
 	if p := loadPlan(dir); p != nil {

@@ -19,6 +19,11 @@ func Edit(ctx context.Context, o Options, name string, change func(raw []byte, f
 		return nil, err
 	}
 	defer unlock()
+	return EditLocked(ctx, o, name, change)
+}
+
+// EditLocked is Edit for a caller that holds the lab's lock (Lock).
+func EditLocked(ctx context.Context, o Options, name string, change func(raw []byte, file string) ([]byte, error)) (*Result, error) {
 	dir := o.StateDir(name)
 	raw, err := os.ReadFile(filepath.Join(dir, fileTopology))
 	if err != nil {

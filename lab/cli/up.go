@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
 
 	"kinn.dev/kinn/lab"
 	"kinn.dev/kinn/lab/daemon"
@@ -22,17 +27,23 @@ func upCommand() *cli.Command {
 		Usage:     "create a lab, or converge it to its topology file",
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "topology file (default: the built-in one, examples/default.yaml)"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "topology file (default: an existing lab's recorded topology, else the built-in one, examples/default.yaml)"},
 			nameFlag(),
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "apply a file that takes away what the lab runs now (pods, nodes, namespaces, objects, settings) without asking"},
 			&cli.BoolFlag{Name: "tui", Usage: "open the terminal UI once the lab is up"},
 		},
 		Action: runUp,
 	}
 }
 
+// runUp holds the lab's lock from reading the lab's record to the lab
+// process's reload, so that a down (or another up) never comes in between:
+// without it, an up could restart the lab process of a lab a down had just
+// removed.
 func runUp(ctx context.Context, cmd *cli.Command) error {
 	stderr := cmd.Root().ErrWriter
-	src, warnings, err := readTopology(cmd.String("file"))
+	file := cmd.String("file")
+	src, warnings, err := readTopology(file)
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
@@ -42,30 +53,140 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	if n := cmd.String("name"); n != "" {
 		src.Lab.Name = n
 	}
+	name := src.Lab.Name
 	if err := needRoot("up"); err != nil {
 		return err
 	}
 	o := options(cmd, stderr)
-	fmt.Fprintf(stderr, "Bringing up lab %q from %s\n", src.Lab.Name, src.Path)
-	res, err := lab.Up(ctx, o, src)
+	// A chain that cannot work is bad input, reported before anything of
+	// the lab exists (the lock makes its runtime directory).
+	if err := src.Check(ctx); err != nil {
+		return upError(name, err)
+	}
+	var shown topology.Changes
+	if file != "" && !cmd.Bool("yes") {
+		if shown, err = confirmChanges(cmd, o, src); err != nil {
+			return err
+		}
+	}
+	unlock, err := lab.Lock(o, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, warnings, err := lab.Recorded(o, name)
+	if err != nil {
+		return err
+	}
+	switch {
+	case file == "" && rec != nil:
+		// The lab as it is now, live changes included: never the
+		// built-in default over a lab made from another file.
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+		src = *rec
+	case file != "" && !cmd.Bool("yes"):
+		// What was shown (and agreed to) is what happens: nothing may
+		// have changed the lab in between.
+		now, _, err := lab.Preview(o, src)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(now, shown) {
+			return &ExitError{Code: 1, Err: fmt.Errorf("up %s: the lab changed while the changes were shown; nothing was changed: run the command again to see the new ones", name)}
+		}
+	}
+	fmt.Fprintf(stderr, "Bringing up lab %q from %s\n", name, describeSource(src, file == "" && rec != nil))
+	res, err := lab.UpLocked(ctx, o, src)
+	if err != nil {
+		return upFailed(ctx, o, name, rec != nil, err)
+	}
+	if err := daemon.EnsureReplacing(ctx, o, name); err != nil {
+		return fmt.Errorf("up %s: %w", name, err)
+	}
+	unlock()
+	if cmd.Bool("tui") {
+		return openTUI(ctx, cmd, o, name)
+	}
+	printSummary(cmd.Root().Writer, res)
+	return nil
+}
+
+func describeSource(src lab.Source, recorded bool) string {
+	if recorded {
+		return "its recorded topology (" + src.Path + ", with the live changes since)"
+	}
+	return src.Path
+}
+
+// upError gives a bad file's error its exit status: 2, nothing was created.
+func upError(name string, err error) error {
+	var bad *lab.ConfigError
+	if errors.As(err, &bad) {
+		return &ExitError{Code: 2, Err: err}
+	}
+	return fmt.Errorf("up %s: %w", name, err)
+}
+
+// upFailed handles an up that failed part-way, with the lab's lock held. A
+// lab that is new and ran out of disk is removed again: its record may be
+// cut short, and nothing of it may be left running. Otherwise what did come
+// up (pods attach one by one) still gets its servers and rules, if the
+// lab's record can be read.
+func upFailed(ctx context.Context, o lab.Options, name string, existed bool, err error) error {
 	var bad *lab.ConfigError
 	if errors.As(err, &bad) {
 		return &ExitError{Code: 2, Err: err} // nothing was created
 	}
+	if !existed && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)) {
+		daemon.Stop(o, name)
+		if derr := lab.DownLocked(ctx, o, name); derr != nil {
+			return fmt.Errorf("up %s: %w; removing what it made failed too: %v (run `kinn down --name %s` once there is space)", name, err, derr, name)
+		}
+		return fmt.Errorf("up %s: %w: the disk holding %s is full; nothing of the lab was left: free some space and run `kinn up` again", name, err, o.StateDir(name))
+	}
+	daemon.EnsureReplacing(ctx, o, name)
+	return fmt.Errorf("up %s: %w (run `kinn up` again to converge, or `kinn down --name %s`)", name, err, name)
+}
+
+// confirmChanges shows what the file changes in the lab's desired state
+// (nothing for a new lab) and, when that takes away something running,
+// asks on a terminal and refuses elsewhere. It returns what it showed.
+func confirmChanges(cmd *cli.Command, o lab.Options, src lab.Source) (topology.Changes, error) {
+	stderr := cmd.Root().ErrWriter
+	name := src.Lab.Name
+	cs, ok, err := lab.Preview(o, src)
 	if err != nil {
-		// What did come up (pods attach one by one) still gets its servers
-		// and rules.
-		daemon.Ensure(ctx, o, src.Lab.Name)
-		return fmt.Errorf("up %s: %w (run `kinn up` again to converge, or `kinn down --name %s`)", src.Lab.Name, err, src.Lab.Name)
+		return nil, fmt.Errorf("up %s: compare %s with the lab: %w (--yes skips the comparison)", name, src.Path, err)
 	}
-	if err := daemon.Ensure(ctx, o, src.Lab.Name); err != nil {
-		return fmt.Errorf("up %s: %w", src.Lab.Name, err)
+	if !ok || len(cs) == 0 {
+		return cs, nil
 	}
-	if cmd.Bool("tui") {
-		return openTUI(ctx, cmd, o, src.Lab.Name)
+	fmt.Fprintf(stderr, "%s changes lab %q as it is now (with its live changes):\n%s", src.Path, name, cs.Format("  "))
+	if !cs.Destructive() {
+		return cs, nil
 	}
-	printSummary(cmd.Root().Writer, res)
-	return nil
+	if !isTerminal(cmd.Root().Reader) {
+		return nil, &ExitError{Code: 1, Err: fmt.Errorf("up %s: %s takes away what the lab runs now (above); nothing was changed: "+
+			"run again with --yes to apply it, or without -f to keep the lab as it is", name, src.Path)}
+	}
+	fmt.Fprint(stderr, "Apply these changes? [y/N] ")
+	answer, _ := bufio.NewReader(cmd.Root().Reader).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		return nil, &ExitError{Code: 1, Err: fmt.Errorf("up %s: nothing was changed", name)}
+	}
+	return cs, nil
+}
+
+// isTerminal reports whether r is a terminal someone could answer from.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 func readTopology(path string) (lab.Source, []topology.Warning, error) {
