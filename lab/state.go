@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
@@ -159,7 +158,7 @@ func lock(o Options, name string) (unlock func(), err error) {
 				f.Close()
 				return lock(o, name)
 			}
-			return sync.OnceFunc(func() { f.Close() }), nil
+			return func() { f.Close() }, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) || time.Now().After(deadline) {
 			f.Close()
@@ -192,10 +191,7 @@ func Recorded(o Options, name string) (*Source, []topology.Warning, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	path, err := os.ReadFile(filepath.Join(dir, fileSource))
-	if err != nil {
-		return nil, nil, fmt.Errorf("recorded topology of lab %s: %w", name, err)
-	}
+	path, _ := os.ReadFile(filepath.Join(dir, fileSource)) // as Load: an up killed between the two writes
 	t, warns, err := topology.Parse(string(path), raw)
 	if err != nil {
 		return nil, warns, fmt.Errorf("recorded topology of lab %s: %w", name, err)

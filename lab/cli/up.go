@@ -36,10 +36,6 @@ func upCommand() *cli.Command {
 	}
 }
 
-// runUp holds the lab's lock from reading the lab's record to the lab
-// process's reload, so that a down (or another up) never comes in between:
-// without it, an up could restart the lab process of a lab a down had just
-// removed.
 func runUp(ctx context.Context, cmd *cli.Command) error {
 	stderr := cmd.Root().ErrWriter
 	file := cmd.String("file")
@@ -53,7 +49,6 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	if n := cmd.String("name"); n != "" {
 		src.Lab.Name = n
 	}
-	name := src.Lab.Name
 	if err := needRoot("up"); err != nil {
 		return err
 	}
@@ -61,7 +56,7 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	// A chain that cannot work is bad input, reported before anything of
 	// the lab exists (the lock makes its runtime directory).
 	if err := src.Check(ctx); err != nil {
-		return upError(name, err)
+		return upError(src.Lab.Name, err)
 	}
 	var shown topology.Changes
 	if file != "" && !cmd.Bool("yes") {
@@ -69,48 +64,70 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 	}
-	unlock, err := lab.Lock(o, name)
+	res, err := upLocked(ctx, cmd, o, src, shown)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	rec, warnings, err := lab.Recorded(o, name)
-	if err != nil {
-		return err
-	}
-	switch {
-	case file == "" && rec != nil:
-		// The lab as it is now, live changes included: never the
-		// built-in default over a lab made from another file.
-		for _, w := range warnings {
-			fmt.Fprintf(stderr, "warning: %s\n", w)
-		}
-		src = *rec
-	case file != "" && !cmd.Bool("yes"):
-		// What was shown (and agreed to) is what happens: nothing may
-		// have changed the lab in between.
-		now, _, err := lab.Preview(o, src)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(now, shown) {
-			return &ExitError{Code: 1, Err: fmt.Errorf("up %s: the lab changed while the changes were shown; nothing was changed: run the command again to see the new ones", name)}
-		}
-	}
-	fmt.Fprintf(stderr, "Bringing up lab %q from %s\n", name, describeSource(src, file == "" && rec != nil))
-	res, err := lab.UpLocked(ctx, o, src)
-	if err != nil {
-		return upFailed(ctx, o, name, rec != nil, err)
-	}
-	if err := daemon.EnsureReplacing(ctx, o, name); err != nil {
-		return fmt.Errorf("up %s: %w", name, err)
-	}
-	unlock()
 	if cmd.Bool("tui") {
-		return openTUI(ctx, cmd, o, name)
+		return openTUI(ctx, cmd, o, src.Lab.Name)
 	}
 	printSummary(cmd.Root().Writer, res)
 	return nil
+}
+
+// upLocked holds the lab's lock from reading the lab's record to the lab
+// process's reload, so that a down (or another up) never comes in between:
+// without it, an up could restart the lab process of a lab a down had just
+// removed.
+func upLocked(ctx context.Context, cmd *cli.Command, o lab.Options, src lab.Source, shown topology.Changes) (*lab.Result, error) {
+	name := src.Lab.Name
+	unlock, err := lab.Lock(o, name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	src, existed, err := desired(cmd, o, src, shown)
+	if err != nil {
+		return nil, err
+	}
+	res, err := lab.UpLocked(ctx, o, src)
+	if err != nil {
+		return nil, upFailed(ctx, o, name, existed, err)
+	}
+	if err := daemon.EnsureReplacing(ctx, o, name); err != nil {
+		return nil, fmt.Errorf("up %s: %w", name, err)
+	}
+	return res, nil
+}
+
+// desired is what up converges the lab to, read under the lab's lock:
+// without -f, a lab that exists stays what it is now, live changes
+// included (never the built-in default over a lab made from another file);
+// with -f, the file, provided the lab is still as it was when the changes
+// were shown. existed says whether the lab had a record.
+func desired(cmd *cli.Command, o lab.Options, src lab.Source, shown topology.Changes) (_ lab.Source, existed bool, _ error) {
+	file, name := cmd.String("file"), src.Lab.Name
+	rec, warnings, err := lab.Recorded(o, name)
+	existed = rec != nil || err != nil
+	switch {
+	case file == "" && err != nil:
+		return src, existed, fmt.Errorf("up %s: %w (bring it up from a file with -f)", name, err)
+	case file == "" && rec != nil:
+		for _, w := range warnings {
+			fmt.Fprintf(cmd.Root().ErrWriter, "warning: %s\n", w)
+		}
+		src = *rec
+	case file != "" && !cmd.Bool("yes"):
+		now, _, err := lab.Preview(o, src)
+		if err != nil {
+			return src, existed, err
+		}
+		if !slices.Equal(now, shown) {
+			return src, existed, &ExitError{Code: 1, Err: fmt.Errorf("up %s: the lab changed while the changes were shown; nothing was changed: run the command again to see the new ones", name)}
+		}
+	}
+	fmt.Fprintf(cmd.Root().ErrWriter, "Bringing up lab %q from %s\n", name, describeSource(src, file == "" && rec != nil))
+	return src, existed, nil
 }
 
 func describeSource(src lab.Source, recorded bool) string {
