@@ -175,6 +175,9 @@ func TestStoppedLabProcess(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, fmt.Sprintf("lab process (pid %d) is stopped", old)) || !strings.Contains(errOut, "kinn up") {
 		t.Fatalf("ready with a stopped lab process: exit %d, want 1 and a message naming it stopped and `kinn up`:\n%s", code, errOut)
 	}
+	if _, errOut, _ := e.run("get", "pods", "--name", e.name); !strings.Contains(errOut, "is stopped") {
+		t.Errorf("get pods with a stopped lab process does not warn that the readiness it shows is unknown:\n%s", errOut)
+	}
 
 	_, errOut, code = e.run("up", "--name", e.name)
 	if code != 0 {
