@@ -56,7 +56,7 @@ func Up(ctx context.Context, o Options, src Source) (*Result, error) {
 }
 
 // Check checks what must work before anything of the lab exists, even its
-// runtime directory: the plugin chain. A failure is a *ConfigError.
+// runtime directory: the plugin chain (a bad one is a *ConfigError).
 // UpLocked checks it itself when this was not called.
 func (s *Source) Check(ctx context.Context) error {
 	chain, err := checkChain(ctx, s.Lab)
