@@ -15,14 +15,19 @@ import (
 // directories. It works without the record too — after a kill or a lost
 // state directory — by finding the lab's namespaces by name.
 func Down(ctx context.Context, o Options, name string) error {
-	if err := CheckName(name); err != nil {
-		return err
-	}
 	unlock, err := lock(o, name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	return DownLocked(ctx, o, name)
+}
+
+// DownLocked is Down for a caller that holds the lab's lock (Lock).
+func DownLocked(ctx context.Context, o Options, name string) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
 	if err := CheckOwner(o, name); err != nil {
 		return err
 	}

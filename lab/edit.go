@@ -14,14 +14,16 @@ import (
 // the new one (or an error, and then nothing changes). The result must
 // still parse; a change that breaks it is refused as a whole.
 func Edit(ctx context.Context, o Options, name string, change func(raw []byte, file string) ([]byte, error)) (*Result, error) {
-	if err := CheckName(name); err != nil {
-		return nil, err
-	}
 	unlock, err := lock(o, name)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	return EditLocked(ctx, o, name, change)
+}
+
+// EditLocked is Edit for a caller that holds the lab's lock (Lock).
+func EditLocked(ctx context.Context, o Options, name string, change func(raw []byte, file string) ([]byte, error)) (*Result, error) {
 	dir := o.StateDir(name)
 	raw, err := os.ReadFile(filepath.Join(dir, fileTopology))
 	if err != nil {

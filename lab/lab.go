@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/plan"
@@ -33,6 +34,11 @@ type Options struct {
 	StateRoot   string    // holds <lab>/: addresses, CNI cache, the applied topology
 	RuntimeRoot string    // holds <lab>/: lock, pids, sockets
 	Progress    io.Writer // short progress lines; nil for none
+	// LockWait is how long to wait for the lab's lock while another command
+	// holds it: 0 means 5 s, a negative value not at all (the lab process,
+	// which retries on its own, must never hold up the command that holds
+	// the lock and waits for it).
+	LockWait time.Duration
 }
 
 func (o Options) withDefaults() Options {

@@ -114,7 +114,8 @@ func savePlan(dir string, p *plan.Lab) error {
 	return ipam.WriteFileAtomic(filepath.Join(dir, filePlan), b)
 }
 
-const lockWait = 5 * time.Second
+// defaultLockWait is how long a command waits for another's lock.
+const defaultLockWait = 5 * time.Second
 
 func fstat(f *os.File) os.FileInfo {
 	st, _ := f.Stat()
@@ -126,9 +127,20 @@ func pathStat(p string) os.FileInfo {
 	return st
 }
 
+// Lock takes the lab's lock, for a command that changes the lab as a whole:
+// the CLI holds it from before it reads the lab's record until the lab
+// process has the result, so that an up and a down never interleave (Up,
+// Down and Edit take it themselves; UpLocked, DownLocked and EditLocked
+// expect it held). The lab process never waits for it: a command holding
+// it may be waiting for the lab process.
+func Lock(o Options, name string) (unlock func(), err error) { return lock(o, name) }
+
 // lock takes the lab's lock for the whole of an up or down, so two never
 // touch one lab at once (CNI forbids parallel operations on a container).
 func lock(o Options, name string) (unlock func(), err error) {
+	if err := CheckName(name); err != nil {
+		return nil, err // the lock's directory is made from the name
+	}
 	dir := o.RuntimeDir(name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -138,7 +150,11 @@ func lock(o Options, name string) (unlock func(), err error) {
 		return nil, err
 	}
 	// Wait a little: a kinn just killed may take a moment to release it.
-	deadline := time.Now().Add(lockWait)
+	wait := o.LockWait
+	if wait == 0 {
+		wait = defaultLockWait
+	}
+	deadline := time.Now().Add(wait)
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
@@ -152,7 +168,7 @@ func lock(o Options, name string) (unlock func(), err error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) || time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("lab %s is busy: another kinn up or down holds %s (%v)", name, f.Name(), err)
+			return nil, fmt.Errorf("lab %s is busy: another kinn command holds %s (%v); try again", name, f.Name(), err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -167,4 +183,70 @@ func runtime(dir string, chain *cni.Chain) *cni.Runtime {
 // CNICalls reads the lab's CNI call log, newest first.
 func CNICalls(o Options, name string) ([]cni.Call, error) {
 	return cni.ReadCalls(filepath.Join(o.StateDir(name), fileCNILog))
+}
+
+// Recorded is the lab's topology as recorded, with every live change since
+// (apply, scale, delete): what `kinn up` without a file converges the lab
+// to. It is nil, with no error, for a lab that has no record.
+func Recorded(o Options, name string) (*Source, []topology.Warning, error) {
+	if err := CheckName(name); err != nil {
+		return nil, nil, err
+	}
+	dir := o.StateDir(name)
+	raw, err := os.ReadFile(filepath.Join(dir, fileTopology))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	path, _ := os.ReadFile(filepath.Join(dir, fileSource)) // as Load: an up killed between the two writes
+	t, warns, err := topology.Parse(string(path), raw)
+	if err != nil {
+		return nil, warns, fmt.Errorf("recorded topology of lab %s: %w", name, err)
+	}
+	t.Name = name
+	return &Source{Lab: t, Raw: raw, Path: string(path)}, warns, nil
+}
+
+// Exists reports whether anything of the lab is on the machine: its state
+// or runtime directory, or a namespace with its prefix.
+func Exists(o Options, name string) (bool, error) {
+	if err := CheckName(name); err != nil {
+		return false, err
+	}
+	for _, dir := range []string{o.StateDir(name), o.RuntimeDir(name)} {
+		if _, err := os.Stat(dir); err == nil {
+			return true, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return false, err
+		}
+	}
+	pods, nodes, other, err := namespaces(name)
+	return len(pods)+len(nodes)+len(other) > 0, err
+}
+
+// Preview is what bringing src up would change in its lab's desired state:
+// the recorded topology against src, both resolved with the lab's live
+// placement, as up will resolve src. ok is false for a lab that has no
+// record (everything would be new).
+func Preview(o Options, src Source) (_ topology.Changes, ok bool, _ error) {
+	dir := o.StateDir(src.Lab.Name)
+	rec, _, err := Recorded(o, src.Lab.Name)
+	if err != nil || rec == nil {
+		return nil, false, err
+	}
+	p := loadPlan(dir)
+	if p == nil {
+		return nil, false, nil // killed before its first plan: nothing runs yet
+	}
+	from, err := resolveAgain(dir, *rec, p)
+	if err != nil {
+		return nil, false, err
+	}
+	to, err := resolveAgain(dir, src, p)
+	if err != nil {
+		return nil, false, err
+	}
+	return topology.Diff(from, to), true, nil
 }

@@ -77,6 +77,20 @@ func Up(ctx context.Context, o Options, src Source) (*Result, error) {
 	return up(ctx, o, src)
 }
 
+// Check checks what must work before anything of the lab exists, even its
+// runtime directory: the plugin chain (a bad one is a *ConfigError).
+// UpLocked checks it itself when this was not called.
+func (s *Source) Check(ctx context.Context) error {
+	chain, err := checkChain(ctx, s.Lab)
+	s.chain = chain
+	return err
+}
+
+// UpLocked is Up for a caller that holds the lab's lock (Lock).
+func UpLocked(ctx context.Context, o Options, src Source) (*Result, error) {
+	return up(ctx, o, src)
+}
+
 // up is Up with the lab's lock held.
 func up(ctx context.Context, o Options, src Source) (*Result, error) {
 	start := time.Now()

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v3"
 
@@ -38,18 +39,41 @@ func downCommand() *cli.Command {
 				names = []string{n}
 			}
 			for _, n := range names {
-				// Before stopping anything: the lab process of a lab
-				// recorded elsewhere is not this one's to stop.
-				if err := lab.CheckOwner(o, n); err != nil {
-					return fmt.Errorf("down %s: %w", n, err)
+				if err := down(ctx, o, n, cmd.Root().ErrWriter); err != nil {
+					return err
 				}
-				daemon.Stop(o, n) // first: it would repair what down removes
-				if err := lab.Down(ctx, o, n); err != nil {
-					return fmt.Errorf("down %s: %w", n, err)
-				}
-				fmt.Fprintf(cmd.Root().ErrWriter, "Lab %q is down\n", n)
 			}
 			return nil
 		},
 	}
+}
+
+// down removes one lab, holding its lock from stopping the lab process to
+// the removal of its directories, so that no up can come in between and
+// leave a lab process behind for a lab that no longer exists.
+func down(ctx context.Context, o lab.Options, name string, w io.Writer) error {
+	exists, err := lab.Exists(o, name)
+	if err != nil {
+		return err
+	}
+	if !exists && len(daemon.Find(o, name)) == 0 {
+		fmt.Fprintf(w, "Lab %q does not exist: nothing to remove\n", name)
+		return nil
+	}
+	unlock, err := lab.Lock(o, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Before stopping anything: the lab process of a lab recorded in
+	// another state directory is not this one's to stop.
+	if err := lab.CheckOwner(o, name); err != nil {
+		return fmt.Errorf("down %s: %w", name, err)
+	}
+	daemon.Stop(o, name) // first: it would repair what down removes
+	if err := lab.DownLocked(ctx, o, name); err != nil {
+		return fmt.Errorf("down %s: %w", name, err)
+	}
+	fmt.Fprintf(w, "Lab %q is down\n", name)
+	return nil
 }

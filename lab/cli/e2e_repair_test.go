@@ -270,7 +270,7 @@ func TestConvergeRemoves(t *testing.T) {
 	for _, p := range e.pods() {
 		before[p.Name] = p
 	}
-	e.up(small)
+	e.must("up", "--name", e.name, "-f", small, "--yes") // it removes pods and nodes
 	pods := e.userPods()
 	if len(pods) != 5 || len(e.nodes()) != 3 {
 		t.Fatalf("after shrinking: %d pods, %d nodes; want 5 and 3", len(pods), len(e.nodes()))
@@ -302,7 +302,7 @@ func TestPodMovesNode(t *testing.T) {
 	os.WriteFile(f, []byte(doc), 0o644)
 	e.up(f)
 	os.WriteFile(f, []byte(strings.Replace(doc, "{name: p}\nspec: {nodeName: kinn-worker,", "{name: p}\nspec: {nodeName: kinn-worker2,", 1)), 0o644)
-	e.up(f)
+	e.must("up", "--name", e.name, "-f", f, "--yes") // p is recreated on its new node
 	var p, q corev1.Pod
 	for _, pod := range e.pods() {
 		switch pod.Name {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -63,7 +64,7 @@ func runGet(ctx context.Context, cmd *cli.Command) error {
 		if cmd.Bool("all-namespaces") {
 			ns = ""
 		}
-		status, _ := daemon.NewClient(o, name).Status(ctx)
+		status := liveStatus(ctx, cmd, o, name)
 		return getPods(w, st.Pods(status.Readiness()), ns, one, out)
 	case "svc", "service", "services":
 		return getServices(w, st, cmd, one, out)
@@ -103,7 +104,7 @@ func getServices(w io.Writer, st *lab.State, cmd *cli.Command, one, out string) 
 }
 
 func getSlices(ctx context.Context, w io.Writer, st *lab.State, o lab.Options, name string, cmd *cli.Command, one, out string) error {
-	status, _ := daemon.NewClient(o, name).Status(ctx)
+	status := liveStatus(ctx, cmd, o, name)
 	ns := nsFilter(cmd)
 	var svcs []*corev1.Service
 	for _, s := range st.Services {
@@ -276,4 +277,16 @@ func encode(w io.Writer, format string, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "    ")
 	return enc.Encode(v)
+}
+
+// liveStatus is the lab process's view of the pods for a listing, nil
+// without one (no pod is ready then). One that runs but does not answer is
+// worth a warning: the listing would say the pods are not ready.
+func liveStatus(ctx context.Context, cmd *cli.Command, o lab.Options, name string) *daemon.Status {
+	status, err := daemon.NewClient(o, name).Status(ctx)
+	var stuck *daemon.NotAnsweringError
+	if errors.As(err, &stuck) {
+		fmt.Fprintf(cmd.Root().ErrWriter, "warning: %v\n", err)
+	}
+	return status
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"kinn.dev/kinn/lab"
-	"kinn.dev/kinn/lab/daemon"
 	"kinn.dev/kinn/lab/service"
 )
 
@@ -30,7 +29,7 @@ func rulesCommand() *cli.Command {
 			if node == "" && len(st.Plan.Nodes) > 0 {
 				node = st.Plan.Nodes[len(st.Plan.Nodes)-1].Name
 			}
-			status, _ := daemon.NewClient(s.o, s.name).Status(ctx)
+			status := liveStatus(ctx, cmd, s.o, s.name)
 			ports := service.Ports(st.Services, st.PodStates(status.Readiness()))
 			v, err := st.Rules(node, ports)
 			if err != nil {

@@ -9,12 +9,27 @@ import (
 	"io"
 	"net/http"
 	"syscall"
+	"time"
 
 	"kinn.dev/kinn/lab"
 )
 
-// call sends one request; in and out are JSON bodies (nil for none).
-func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+// How long a call waits for the lab process. A question must be answered
+// at once; work (a reload converges every pod's servers and every node's
+// rules) may take a while on a large lab. Past it, the lab process is
+// reported as not answering instead of the command hanging.
+const (
+	askTimeout  = 5 * time.Second
+	workTimeout = 30 * time.Second
+)
+
+// call sends one request; in and out are JSON bodies (nil for none). A lab
+// process that is stopped is reported at once, one that does not answer
+// within timeout after it.
+func (c *Client) call(ctx context.Context, timeout time.Duration, method, path string, in, out any) error {
+	if pid := labPID(c.o, c.name); pid > 0 && stopped(pid) {
+		return &NotAnsweringError{Lab: c.name, PID: pid, Stopped: true}
+	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -23,21 +38,20 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://lab"+path, body)
+	callCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(callCtx, method, "http://lab"+path, body)
 	if err != nil {
 		return err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-			return errNotRunning
-		}
-		return err
+		return c.failed(ctx, callCtx, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return c.failed(ctx, callCtx, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error string }
@@ -48,6 +62,30 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// failed says why a call got no answer: no lab process, or one that did
+// not answer in time (the caller's own cancellation is its own news).
+func (c *Client) failed(ctx, callCtx context.Context, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED):
+		return errNotRunning
+	case ctx.Err() == nil && callCtx.Err() != nil:
+		pid := labPID(c.o, c.name)
+		return &NotAnsweringError{Lab: c.name, PID: pid, Stopped: pid > 0 && stopped(pid)}
+	}
+	return err
+}
+
+// ping checks that the lab process answers at all, with the short timeout:
+// any HTTP answer will do (a lab process older than /ping says 404).
+func (c *Client) ping(ctx context.Context) error {
+	err := c.call(ctx, askTimeout, http.MethodGet, "/ping", nil, nil)
+	var stuck *NotAnsweringError
+	if err == nil || errors.Is(err, errNotRunning) || errors.As(err, &stuck) {
+		return err
 	}
 	return nil
 }
@@ -63,12 +101,12 @@ func (r podRequest) key() string { return r.Namespace + "/" + r.Pod }
 
 // SetReady forces a pod unready (false) or lifts that (true).
 func (c *Client) SetReady(ctx context.Context, ns, pod string, ready bool) error {
-	return c.call(ctx, http.MethodPost, "/ready", podRequest{Namespace: ns, Pod: pod, Ready: ready}, nil)
+	return c.call(ctx, workTimeout, http.MethodPost, "/ready", podRequest{Namespace: ns, Pod: pod, Ready: ready}, nil)
 }
 
 // DeletePod starts a pod's termination with the given grace period.
 func (c *Client) DeletePod(ctx context.Context, ns, pod string, grace int64) error {
-	return c.call(ctx, http.MethodPost, "/delete-pod", podRequest{Namespace: ns, Pod: pod, Grace: grace}, nil)
+	return c.call(ctx, workTimeout, http.MethodPost, "/delete-pod", podRequest{Namespace: ns, Pod: pod, Grace: grace}, nil)
 }
 
 // Status is what the lab process reports about its lab.
@@ -100,7 +138,7 @@ func (s *Status) Readiness() lab.Readiness {
 // Status fetches the lab's live status.
 func (c *Client) Status(ctx context.Context) (*Status, error) {
 	var s Status
-	if err := c.call(ctx, http.MethodGet, "/status", nil, &s); err != nil {
+	if err := c.call(ctx, askTimeout, http.MethodGet, "/status", nil, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil

@@ -43,19 +43,47 @@ func LogPath(o lab.Options, name string) string { return filepath.Join(o.Runtime
 func PIDPath(o lab.Options, name string) string { return filepath.Join(o.RuntimeDir(name), filePID) }
 
 // Ensure starts the lab process unless one answers already, then asks it
-// to reload the lab's recorded state and waits until it has.
+// to reload the lab's recorded state and waits until it has. A lab process
+// that runs but does not answer (stopped, hung) is reported, not replaced:
+// it may be stopped on purpose, to watch a lab without its kube-proxy.
 func Ensure(ctx context.Context, o lab.Options, name string) error {
+	return ensure(ctx, o, name, false)
+}
+
+// EnsureReplacing is Ensure for `kinn up`: a lab process that is stopped or
+// does not answer is killed and replaced by a new one.
+func EnsureReplacing(ctx context.Context, o lab.Options, name string) error {
+	return ensure(ctx, o, name, true)
+}
+
+func ensure(ctx context.Context, o lab.Options, name string, replace bool) error {
 	c := NewClient(o, name)
-	err := c.Reload(ctx)
+	err := c.ping(ctx)
+	if err == nil {
+		err = c.Reload(ctx)
+	}
 	if err == nil {
 		return nil
 	}
-	if !errors.Is(err, errNotRunning) {
+	var stuck *NotAnsweringError
+	switch {
+	case errors.As(err, &stuck) && replace:
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "• replacing the lab process: %v\n", stuck.what())
+		}
+		kill(stuck.PID)
+	case errors.Is(err, errNotRunning):
+	default:
 		// It runs and answered (or is busy): its error is the news, and
 		// restarting it would tear down every pod's servers for nothing.
 		return fmt.Errorf("lab process: %w", err)
 	}
 	Stop(o, name) // a stale one that does not answer
+	// A lab process for a lab that cannot be read (never recorded, or cut
+	// short by a full disk) would only log errors forever.
+	if _, err := lab.Load(o, name); err != nil {
+		return err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -82,20 +110,40 @@ func Ensure(ctx context.Context, o lab.Options, name string) error {
 	return fmt.Errorf("the lab process did not come up (%v); see %s", err, LogPath(o, name))
 }
 
+// kill ends a lab process that does not answer at once (SIGTERM would wait
+// for a stopped one to be continued) and waits until it is gone, since it
+// holds the pid file's lock its successor needs.
+func kill(pid int) {
+	if pid <= 0 {
+		return
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitGone(pid, time.Now().Add(2*time.Second))
+}
+
+func waitGone(pid int, deadline time.Time) {
+	for alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Stop ends the lab's process: the one in its pid file and any other whose
 // command line names this lab, SIGTERM first, SIGKILL after two seconds.
 func Stop(o lab.Options, name string) error {
 	pids := Find(o, name)
 	for _, pid := range pids {
-		syscall.Kill(pid, syscall.SIGTERM)
+		if stopped(pid) {
+			syscall.Kill(pid, syscall.SIGKILL) // SIGTERM would wait for SIGCONT
+		} else {
+			syscall.Kill(pid, syscall.SIGTERM)
+		}
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for _, pid := range pids {
-		for alive(pid) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitGone(pid, deadline)
 		if alive(pid) {
 			syscall.Kill(pid, syscall.SIGKILL)
+			waitGone(pid, time.Now().Add(time.Second))
 		}
 	}
 	os.Remove(SocketPath(o, name))
@@ -165,25 +213,68 @@ func isLabProcess(args []string, runRoot, name string) bool {
 }
 
 func alive(pid int) bool {
-	// A zombie counts as gone: it holds nothing.
+	st := procState(pid)
+	return st != "" && st != "Z" // a zombie counts as gone: it holds nothing
+}
+
+// stopped reports whether pid is stopped by a signal (SIGSTOP, ^Z) or a
+// debugger: it runs, but answers nothing until continued.
+func stopped(pid int) bool {
+	st := procState(pid)
+	return st == "T" || st == "t"
+}
+
+// procState is the state letter of /proc/PID/stat ("" when there is no
+// such process). It follows the command name, which is in parentheses and
+// may hold spaces and parentheses itself.
+func procState(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return ""
 	}
-	f := strings.Fields(string(b))
-	return len(f) > 2 && f[2] != "Z"
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
+// labPID is the pid of the lab's process: the one in its pid file if that
+// still is the lab process, else one found by its command line; 0 if none.
+func labPID(o lab.Options, name string) int {
+	isLab := func(pid int) bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return err == nil && isLabProcess(strings.Split(string(bytes.TrimRight(b, "\x00")), "\x00"), o.RuntimeDir(""), name)
+	}
+	if b, err := os.ReadFile(PIDPath(o, name)); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && isLab(pid) {
+			return pid
+		}
+	}
+	for _, pid := range Find(o, name) {
+		if isLab(pid) {
+			return pid
+		}
+	}
+	return 0
 }
 
 // Client talks to a lab process over its socket.
 type Client struct {
 	http *http.Client
+	o    lab.Options
+	name string
 }
 
 // NewClient returns a client for the named lab's process.
 func NewClient(o lab.Options, name string) *Client {
 	sock := SocketPath(o, name)
-	return &Client{http: &http.Client{
-		Timeout: 30 * time.Second,
+	return &Client{o: o, name: name, http: &http.Client{
+		// Each call has its own timeout (see call).
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
@@ -193,16 +284,47 @@ func NewClient(o lab.Options, name string) *Client {
 
 // Reload asks the lab process to re-read the lab's state and converge to it.
 func (c *Client) Reload(ctx context.Context) error {
-	return c.call(ctx, http.MethodPost, "/reload", nil, nil)
+	return c.call(ctx, workTimeout, http.MethodPost, "/reload", nil, nil)
 }
 
 var errNotRunning = errors.New("the lab process is not running (run `kinn up` to start it)")
 
+// NotAnsweringError is a lab process that runs but does not answer:
+// stopped (SIGSTOP, ^Z, a debugger) or hung. `kinn up` replaces it.
+type NotAnsweringError struct {
+	Lab     string
+	PID     int // 0 if it could not be found
+	Stopped bool
+}
+
+func (e *NotAnsweringError) Error() string {
+	return fmt.Sprintf("%s: run `kinn up --name %s` to replace it", e.what(), e.Lab)
+}
+
+func (e *NotAnsweringError) what() string {
+	proc := "the lab process"
+	if e.PID > 0 {
+		proc = fmt.Sprintf("the lab process (pid %d)", e.PID)
+	}
+	if e.Stopped {
+		return proc + " is stopped (SIGSTOP?) and answers nothing until continued"
+	}
+	return proc + " does not answer"
+}
+
 // Edit changes a running lab's topology (lab.Edit) and has its lab process
 // re-sync: the one path the CLI's live-change verbs and the terminal UI's
 // actions share.
+//
+// The lab's lock is held throughout, so that no up or down comes between
+// the change and the lab process's reload.
 func Edit(ctx context.Context, o lab.Options, name string, change func([]byte, string) ([]byte, error)) (*lab.Result, error) {
-	res, err := lab.Edit(ctx, o, name, change)
+	unlock, err := lab.Lock(o, name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	res, err := lab.EditLocked(ctx, o, name, change)
 	if err != nil {
 		var probs topology.Problems
 		if !errors.As(err, &probs) {

@@ -20,6 +20,10 @@ import (
 // Run is the lab process: it serves the CLI on the lab's socket and keeps
 // the lab's pods and proxies converged until ctx ends.
 func Run(ctx context.Context, o lab.Options, name string) error {
+	// Its own edits (a terminated pod leaves) never wait for the lab's
+	// lock: the command holding it may be waiting for this process. They
+	// are retried on the next tick.
+	o.LockWait = -1
 	// One lab process per lab: the pid file is locked for its whole life,
 	// so a second one started by two racing commands exits at once.
 	pidf, err := os.OpenFile(PIDPath(o, name), os.O_CREATE|os.O_RDWR, 0o644)
@@ -106,6 +110,11 @@ func (d *daemon) reconcile(reload bool) error {
 	if err := d.w.reconcile(reload); err != nil {
 		return err
 	}
+	if reload {
+		// A reload comes from a command that may hold the lab's lock, which
+		// removing a terminated pod takes: the next tick does it.
+		return nil
+	}
 	return d.w.expire()
 }
 
@@ -123,6 +132,9 @@ func (d *daemon) locked(f func() error) error {
 
 func (d *daemon) routes() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, nil, nil) // no lock: it says the process runs, not that it is idle
+	})
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, nil, d.reconcile(true))
 	})
