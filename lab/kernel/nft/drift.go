@@ -30,49 +30,46 @@ import (
 
 // Repair compares the table with the ruleset the last Sync wrote and puts
 // back what differs: drifted chains rewritten, elements re-added or
-// deleted, or the whole table reloaded when that is the only way. Unless
-// force is set it first asks the ruleset generation and does nothing more
-// when nobody committed since the table was last known to be right. It
-// returns what it found (and repaired); with no Sync yet there is nothing
-// to compare with.
-func (t *Table) Repair(force bool) (proxy.Drift, error) {
+// deleted, or the whole table reloaded (full) when that is the only way.
+// Unless force is set it first asks the ruleset generation and does
+// nothing more when nobody committed since the table was last known to be
+// right. It returns what it found (and repaired); with no Sync yet there
+// is nothing to compare with.
+func (t *Table) Repair(force bool) (d proxy.Drift, full bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.synced == nil {
-		return proxy.Drift{}, nil
+		return d, false, nil
 	}
 	g, err := t.gen()
 	if err != nil {
-		return proxy.Drift{}, err
+		return d, false, err
 	}
 	if !force && g == t.verified {
-		return proxy.Drift{}, nil
+		return d, false, nil
 	}
 	want := proxy.Build(t.synced.node, t.synced.ports)
 	have, err := t.observe()
 	if err != nil {
-		return proxy.Drift{}, err
+		return d, false, err
 	}
-	d, err := compare(want, have)
-	if err != nil {
-		return d, err
+	if d, err = compare(want, have); err != nil {
+		return d, false, err
 	}
 	if d.Empty() {
 		t.verified = g
-		return d, nil
+		return d, false, nil
 	}
 	ops, reload := d.Repair(want)
-	if !reload {
-		err = t.commit(false, g, func() error { return t.flush(ops) })
-		if err == nil {
-			return d, nil
-		}
-		// The kernel refused the repair (nothing was applied): reload.
+	if !reload && t.commit(false, g, func() error { return t.flush(ops) }) == nil {
+		return d, false, nil
 	}
+	// A reload, needed or because the kernel refused the repair (then
+	// nothing of it was applied).
 	if err := t.load(want); err != nil {
-		return d, fmt.Errorf("repair table %s in %s: %w", proxy.TableName, t.netns, err)
+		return d, true, fmt.Errorf("repair table %s in %s: %w", proxy.TableName, t.netns, err)
 	}
-	return d, nil
+	return d, true, nil
 }
 
 // Inspect reads the table back once for `kinn rules`: its counters (as

@@ -49,7 +49,7 @@ func TestReadBackMatches(t *testing.T) {
 	if !d.Empty() {
 		t.Fatalf("a table as written compares different:\n%s\n%s", strings.Join(d.Lines(), "\n"), f.nft("list", "table", "ip", "kinn"))
 	}
-	if d, err := f.table.Repair(true); err != nil || !d.Empty() {
+	if d, _, err := f.table.Repair(true); err != nil || !d.Empty() {
 		t.Fatalf("forced repair of an intact table: %v %v", d.Lines(), err)
 	}
 }
@@ -80,7 +80,7 @@ func TestRuleDeletedByHand(t *testing.T) {
 	if _, err := f.table.Sync(fixtureNode, ports); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := f.table.Repair(false); err != nil || !d.Empty() {
+	if d, _, err := f.table.Repair(false); err != nil || !d.Empty() {
 		t.Fatalf("check right after a sync: %v %v", d.Lines(), err)
 	}
 	for range 3 {
@@ -105,8 +105,8 @@ func TestRuleDeletedByHand(t *testing.T) {
 	}
 	before, _ := f.table.Counters()
 
-	d, err = f.table.Repair(false)
-	if err != nil {
+	d, full, err := f.table.Repair(false)
+	if err != nil || full {
 		t.Fatal(err)
 	}
 	if got := strings.Join(d.Lines(), "\n"); !strings.Contains(got, "chain "+epChain+" had 1 of 2 rules") {
@@ -121,7 +121,7 @@ func TestRuleDeletedByHand(t *testing.T) {
 	if c := proxy.ClusterChain(proxy.PortID(other)); after[c].Packets < before[c].Packets || before[c].Packets < 3 {
 		t.Fatalf("%s counted %d then %d: the repair reloaded the table", c, before[c].Packets, after[c].Packets)
 	}
-	if d, err := f.table.Repair(false); err != nil || !d.Empty() {
+	if d, _, err := f.table.Repair(false); err != nil || !d.Empty() {
 		t.Fatalf("check after the repair: %v %v", d.Lines(), err)
 	}
 	if f.table.verified == 0 {
@@ -136,9 +136,9 @@ func TestDriftKinds(t *testing.T) {
 	web, sticky := ports[0], ports[1]
 	webID, stickyID := proxy.PortID(web), proxy.PortID(sticky)
 	for _, c := range []struct {
-		name  string
+		name   string
 		break_ func()
-		want  string // in the drift's lines
+		want   string // in the drift's lines
 	}{
 		{"element deleted", func() {
 			f.nft("delete", "element", "ip", "kinn", proxy.MapServiceIPs, "{ 10.96.0.10 . tcp . 80 }")
@@ -177,7 +177,7 @@ func TestDriftKinds(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.break_()
-		d, err := f.table.Repair(false)
+		d, _, err := f.table.Repair(false)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -203,7 +203,7 @@ func TestOthersCommitsAreNotDrift(t *testing.T) {
 	}
 	before := f.table.verified
 	f.nft("add", "table", "ip", "someone-else")
-	d, err := f.table.Repair(false)
+	d, _, err := f.table.Repair(false)
 	if err != nil || !d.Empty() {
 		t.Fatalf("drift %q %v after a commit to another table", d.Lines(), err)
 	}
