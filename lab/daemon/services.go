@@ -67,15 +67,15 @@ func (p *proxies) recreated() bool {
 
 // repair puts back what someone changed in the nodes' tables since they
 // were last known to be right (nft.Table.Repair: one generation read per
-// node when nothing changed), or compares every table in full with force.
-// Each repair is logged in words, for lab.log and the Events screen.
-func (p *proxies) repair(nodes []plan.Node, force bool) {
+// node when nothing changed, a full comparison when it moved). Each repair
+// is logged in words, for lab.log and the Events screen.
+func (p *proxies) repair(nodes []plan.Node) {
 	for _, n := range nodes {
 		t := p.tables[n.Netns]
 		if t == nil {
 			continue
 		}
-		d, full, err := t.Repair(force)
+		d, full, err := t.Repair()
 		for _, line := range d.Lines() {
 			log.Printf("proxy node %s: %s: restored", n.Name, line)
 		}

@@ -72,10 +72,11 @@ func (w *world) reconcile(reload bool) error {
 			return err
 		}
 	}
-	// A reload (`kinn up`) compares every table in full; the periodic
-	// check only those whose namespace's ruleset generation moved.
+	// Every second, or only when asked (`kinn up`) in manual mode: a
+	// table whose namespace's ruleset generation moved since kinn last
+	// knew it right is compared in full and repaired.
 	if reload || w.proxy.auto {
-		w.proxy.repair(w.st.Plan.Nodes, reload)
+		w.proxy.repair(w.st.Plan.Nodes)
 	}
 	return nil
 }

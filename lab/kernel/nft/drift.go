@@ -31,11 +31,10 @@ import (
 // Repair compares the table with the ruleset the last Sync wrote and puts
 // back what differs: drifted chains rewritten, elements re-added or
 // deleted, or the whole table reloaded (full) when that is the only way.
-// Unless force is set it first asks the ruleset generation and does
-// nothing more when nobody committed since the table was last known to be
-// right. It returns what it found (and repaired); with no Sync yet there
-// is nothing to compare with.
-func (t *Table) Repair(force bool) (d proxy.Drift, full bool, err error) {
+// It first asks the ruleset generation and does nothing more when nobody
+// committed since the table was last known to be right. It returns what it
+// found (and repaired); with no Sync yet there is nothing to compare with.
+func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.synced == nil {
@@ -45,7 +44,7 @@ func (t *Table) Repair(force bool) (d proxy.Drift, full bool, err error) {
 	if err != nil {
 		return d, false, err
 	}
-	if !force && g == t.verified {
+	if g == t.verified {
 		return d, false, nil
 	}
 	want := proxy.Build(t.synced.node, t.synced.ports)
@@ -123,33 +122,46 @@ func compare(want *proxy.Ruleset, have *kernelTable) (proxy.Drift, error) {
 		d.NoTable = true
 		return d, nil
 	}
-	described := map[string]string{} // rule key -> its text, for foreign copies
+	// Every wanted rule's key first: a kernel rule kinn did not write
+	// there may be one it wrote elsewhere, and is then described as such.
+	keys := make(map[string][]string, len(want.Chains))
+	described := map[string]proxy.Rule{}
 	for _, c := range want.Chains {
-		cd, err := compareChain(c, have.chains[c.Name], described)
-		if err != nil {
-			return d, err
+		for _, r := range c.Rules {
+			k, err := wantKey(c.Name, r)
+			if err != nil {
+				return d, err
+			}
+			keys[c.Name] = append(keys[c.Name], k)
+			described[k] = r
 		}
+	}
+	wanted := map[string]bool{}
+	for _, c := range want.Chains {
+		wanted[c.Name] = true
+		cd := compareChain(c, keys[c.Name], have.chains[c.Name], described)
 		if cd != nil {
 			d.Chains = append(d.Chains, *cd)
 		}
 	}
 	for _, name := range have.order {
-		if want.Chain(name) == nil {
+		if !wanted[name] {
 			kc := have.chains[name]
 			cd := proxy.ChainDrift{Name: name, State: proxy.Extra, Have: len(kc.rules)}
 			for _, r := range kc.rules {
-				cd.Extra = append(cd.Extra, describe(r, described))
+				cd.Extra = append(cd.Extra, describe(r, ruleKey(r), described))
 			}
 			d.Chains = append(d.Chains, cd)
 		}
 	}
 	for _, m := range want.Maps {
+		wanted[m.Name] = true
 		if md := compareMap(m, have.maps[m.Name]); md != nil {
 			d.Maps = append(d.Maps, *md)
 		}
 	}
 	for name := range have.maps {
-		if want.Map(name) == nil {
+		if !wanted[name] {
 			d.Maps = append(d.Maps, proxy.MapDrift{Name: name, State: proxy.Extra, Key: proxy.KeyAddr})
 		}
 	}
@@ -157,37 +169,37 @@ func compare(want *proxy.Ruleset, have *kernelTable) (proxy.Drift, error) {
 	return d, nil
 }
 
-func compareChain(c *proxy.Chain, kc *kernelChain, described map[string]string) (*proxy.ChainDrift, error) {
+// compareChain matches the chain's wanted rules with the kernel's, each
+// to the first equal one not matched yet: what is left over on either side
+// is missing or extra, and matches out of order mean the rules were
+// reordered.
+func compareChain(c *proxy.Chain, keys []string, kc *kernelChain, described map[string]proxy.Rule) *proxy.ChainDrift {
 	cd := &proxy.ChainDrift{Name: c.Name, State: proxy.Changed, Want: len(c.Rules)}
 	if kc == nil {
 		cd.State, cd.Missing = proxy.Missing, c.Rules
-		return cd, nil
+		return cd
 	}
 	cd.Have = len(kc.rules)
 	if want := hookDef(c.Hook); kc.hook != want {
 		cd.Redefined = fmt.Sprintf("%q, want %q", kc.hook, want)
 	}
-	keys := make([]string, len(c.Rules))
-	for i, r := range c.Rules {
-		k, err := wantKey(c.Name, r)
-		if err != nil {
-			return nil, err
-		}
-		keys[i] = k
-		described[k] = r.String()
+	haveKeys := make([]string, len(kc.rules))
+	for i, kr := range kc.rules {
+		haveKeys[i] = ruleKey(kr)
 	}
 	used := make([]bool, len(kc.rules))
 	last := -1
-	for i, k := range keys {
+	for i, r := range c.Rules {
+		k := keys[i]
 		j := -1
-		for n, kr := range kc.rules {
-			if !used[n] && ruleKey(kr) == k {
+		for n, hk := range haveKeys {
+			if !used[n] && hk == k {
 				j = n
 				break
 			}
 		}
 		if j < 0 {
-			cd.Missing = append(cd.Missing, c.Rules[i])
+			cd.Missing = append(cd.Missing, r)
 			continue
 		}
 		used[j] = true
@@ -198,13 +210,13 @@ func compareChain(c *proxy.Chain, kc *kernelChain, described map[string]string) 
 	}
 	for n, kr := range kc.rules {
 		if !used[n] {
-			cd.Extra = append(cd.Extra, describe(kr, described))
+			cd.Extra = append(cd.Extra, describe(kr, haveKeys[n], described))
 		}
 	}
 	if len(cd.Missing) == 0 && len(cd.Extra) == 0 && !cd.Reordered && cd.Redefined == "" {
-		return nil, nil
+		return nil
 	}
-	return cd, nil
+	return cd
 }
 
 func compareMap(m *proxy.Map, km *kernelMap) *proxy.MapDrift {
@@ -309,9 +321,9 @@ func normalize(e expr.Any) expr.Any {
 // describe renders a kernel rule kinn did not write there: as the rule it
 // equals elsewhere in the ruleset if any (moved or duplicated), else by
 // its handle and its expressions' kinds.
-func describe(r kernelRule, described map[string]string) string {
-	if s, ok := described[ruleKey(r)]; ok {
-		return fmt.Sprintf("%s (handle %d)", s, r.handle)
+func describe(r kernelRule, key string, described map[string]proxy.Rule) string {
+	if wr, ok := described[key]; ok {
+		return fmt.Sprintf("%s (handle %d)", wr, r.handle)
 	}
 	var parts []string
 	for _, e := range r.exprs {

@@ -49,9 +49,6 @@ func TestReadBackMatches(t *testing.T) {
 	if !d.Empty() {
 		t.Fatalf("a table as written compares different:\n%s\n%s", strings.Join(d.Lines(), "\n"), f.nft("list", "table", "ip", "kinn"))
 	}
-	if d, _, err := f.table.Repair(true); err != nil || !d.Empty() {
-		t.Fatalf("forced repair of an intact table: %v %v", d.Lines(), err)
-	}
 }
 
 // handle finds the handle of the rule in chain whose nft text contains
@@ -80,7 +77,7 @@ func TestRuleDeletedByHand(t *testing.T) {
 	if _, err := f.table.Sync(fixtureNode, ports); err != nil {
 		t.Fatal(err)
 	}
-	if d, _, err := f.table.Repair(false); err != nil || !d.Empty() {
+	if d, _, err := f.table.Repair(); err != nil || !d.Empty() {
 		t.Fatalf("check right after a sync: %v %v", d.Lines(), err)
 	}
 	for range 3 {
@@ -105,7 +102,7 @@ func TestRuleDeletedByHand(t *testing.T) {
 	}
 	before, _ := f.table.Counters()
 
-	d, full, err := f.table.Repair(false)
+	d, full, err := f.table.Repair()
 	if err != nil || full {
 		t.Fatal(err)
 	}
@@ -121,7 +118,7 @@ func TestRuleDeletedByHand(t *testing.T) {
 	if c := proxy.ClusterChain(proxy.PortID(other)); after[c].Packets < before[c].Packets || before[c].Packets < 3 {
 		t.Fatalf("%s counted %d then %d: the repair reloaded the table", c, before[c].Packets, after[c].Packets)
 	}
-	if d, _, err := f.table.Repair(false); err != nil || !d.Empty() {
+	if d, _, err := f.table.Repair(); err != nil || !d.Empty() {
 		t.Fatalf("check after the repair: %v %v", d.Lines(), err)
 	}
 	if f.table.verified == 0 {
@@ -177,7 +174,7 @@ func TestDriftKinds(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.break_()
-		d, _, err := f.table.Repair(false)
+		d, _, err := f.table.Repair()
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -203,7 +200,7 @@ func TestOthersCommitsAreNotDrift(t *testing.T) {
 	}
 	before := f.table.verified
 	f.nft("add", "table", "ip", "someone-else")
-	d, _, err := f.table.Repair(false)
+	d, _, err := f.table.Repair()
 	if err != nil || !d.Empty() {
 		t.Fatalf("drift %q %v after a commit to another table", d.Lines(), err)
 	}
