@@ -71,13 +71,13 @@ func printRules(w io.Writer, v *lab.RulesView) {
 	fmt.Fprintln(w, "\nSERVICES  (nftables table ip kinn; NAT chains see the first packet of each connection,\n          so a counter is the connections through that chain since it was last written)")
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	for _, f := range v.Services {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t-> %s\t%d conns\t%s\n", f.Frontend, f.Kind, f.Service, f.Chain, f.Packets, note(f.Drift, f.Note))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t-> %s\t%d conns\t%s\n", f.Frontend, f.Kind, f.Service, f.Chain, f.Packets, driftNote(f.Drift, f.Note))
 		for _, e := range f.Endpoints {
 			use := "  "
 			if e.Used {
 				use = "=>"
 			}
-			fmt.Fprintf(tw, "    %s %s\t%s\t%s on %s\t-> %s\t%d conns\t%s\n", use, e.Addr, e.State, e.Pod, e.Node, e.Chain, e.Packets, note(e.Drift, ""))
+			fmt.Fprintf(tw, "    %s %s\t%s\t%s on %s\t-> %s\t%d conns\t%s\n", use, e.Addr, e.State, e.Pod, e.Node, e.Chain, e.Packets, driftNote(e.Drift, ""))
 		}
 	}
 	tw.Flush()
@@ -94,8 +94,8 @@ func printRules(w io.Writer, v *lab.RulesView) {
 	}
 }
 
-// note puts a line's drift (MISSING in the kernel, ...) before its note.
-func note(drift, note string) string {
+// driftNote puts a line's drift (MISSING in the kernel, ...) before its note.
+func driftNote(drift, note string) string {
 	if drift == "" {
 		return note
 	}

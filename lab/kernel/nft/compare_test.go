@@ -44,7 +44,7 @@ func asKernel(t testing.TB, rs *proxy.Ruleset) *kernelTable {
 		kt.order = append(kt.order, c.Name)
 	}
 	for _, m := range rs.Maps {
-		km := &kernelMap{def: setDef(set(&nftables.Table{}, m)), dynamic: m.IsSet()}
+		km := &kernelMap{def: setDef(set(&nftables.Table{}, m))}
 		for _, e := range m.Elems {
 			km.elems = append(km.elems, nftables.SetElement{Key: key(m.Key, e.Key), Val: verdictBytes(e.Verdict)})
 		}

@@ -7,20 +7,10 @@ type Counter struct {
 	Packets, Bytes uint64
 }
 
-// Counters reads the kinn table's counters. A chain's name maps to its
-// first counter, which proxy.Build puts first in the chain's first rule, so
-// it counts every packet that entered the chain; "chain/comment" maps to
-// each further commented rule's counter, if it has one.
-func (t *Table) Counters() (map[string]Counter, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	kt, err := t.observe()
-	if err != nil {
-		return nil, err
-	}
-	return kt.counters(), nil
-}
-
+// counters are the table's counters as read back. A chain's name maps to
+// its first counter, which proxy.Build puts first in the chain's first
+// rule, so it counts every packet that entered the chain; "chain/comment"
+// maps to each further commented rule's counter, if it has one.
 func (kt *kernelTable) counters() map[string]Counter {
 	out := map[string]Counter{}
 	for _, name := range kt.order {

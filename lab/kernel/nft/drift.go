@@ -71,8 +71,10 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	return d, true, nil
 }
 
-// Inspect reads the table back once for `kinn rules`: its counters (as
-// Counters) and how it differs from want.
+// Inspect reads the table back once for `kinn rules` and the Rules screen:
+// its counters (a chain's name maps to the counter first in its first rule,
+// "chain/comment" to a further commented rule's) and how it differs from
+// want.
 func (t *Table) Inspect(want *proxy.Ruleset) (map[string]Counter, proxy.Drift, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

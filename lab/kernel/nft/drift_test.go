@@ -100,7 +100,7 @@ func TestRuleDeletedByHand(t *testing.T) {
 		len(cd.Missing) != 1 || !strings.Contains(cd.Missing[0].String(), "dnat to 10.244.0.11:8080") || cd.Want != 2 || cd.Have != 1 {
 		t.Fatalf("drift = %q, want only %s missing its dnat rule", d.Lines(), epChain)
 	}
-	before, _ := f.table.Counters()
+	before, _ := f.counters()
 
 	d, full, err := f.table.Repair()
 	if err != nil || full {
@@ -114,7 +114,7 @@ func TestRuleDeletedByHand(t *testing.T) {
 	}
 	// Only the drifted chain was rewritten: the other Service's counter
 	// carried on.
-	after, _ := f.table.Counters()
+	after, _ := f.counters()
 	if c := proxy.ClusterChain(proxy.PortID(other)); after[c].Packets < before[c].Packets || before[c].Packets < 3 {
 		t.Fatalf("%s counted %d then %d: the repair reloaded the table", c, before[c].Packets, after[c].Packets)
 	}

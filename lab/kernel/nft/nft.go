@@ -8,6 +8,10 @@
 // an incremental Apply carries out proxy.Diff's ops. Batches are large (a
 // message per rule, and the kernel acknowledges each), so the socket's
 // buffers are sized to the batch before it is sent.
+//
+// Someone may change the table by hand; Repair (drift.go) finds out from
+// the namespace's ruleset generation, reads the table back, compares it
+// with what kinn wrote and restores the difference.
 package nft
 
 import (
