@@ -52,6 +52,9 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	if err != nil {
 		return d, false, err
 	}
+	if now, err := t.gen(); err != nil || now != g {
+		return d, false, err // changed while read: compare next time
+	}
 	if d, err = compare(want, have); err != nil {
 		return d, false, err
 	}
@@ -156,14 +159,15 @@ func compare(want *proxy.Ruleset, have *kernelTable) (proxy.Drift, error) {
 			d.Chains = append(d.Chains, cd)
 		}
 	}
+	wantedMaps := map[string]bool{}
 	for _, m := range want.Maps {
-		wanted[m.Name] = true
+		wantedMaps[m.Name] = true
 		if md := compareMap(m, have.maps[m.Name]); md != nil {
 			d.Maps = append(d.Maps, *md)
 		}
 	}
 	for name := range have.maps {
-		if !wanted[name] {
+		if !wantedMaps[name] {
 			d.Maps = append(d.Maps, proxy.MapDrift{Name: name, State: proxy.Extra, Key: proxy.KeyAddr})
 		}
 	}
