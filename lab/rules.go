@@ -15,7 +15,10 @@ import (
 // RulesView is one node's dataplane laid out for a learner: each Service
 // frontend with the chain that handles it and its endpoints, with live
 // packet counters; the node's routes; and its overlay entries, each named
-// after the node it leads to.
+// after the node it leads to. What the kernel lacks or has in excess of
+// what kinn wants there (someone's `nft delete rule`, `bridge fdb del`) is
+// shown as such: entries marked MISSING or EXTRA, and Drift listing every
+// chain and map of the table that differs.
 type RulesView struct {
 	Node     string         `json:"node"`
 	IP       string         `json:"ip"`
@@ -24,7 +27,27 @@ type RulesView struct {
 	Routes   []EntryView    `json:"routes"`
 	Neigh    []EntryView    `json:"neighbours"`
 	FDB      []EntryView    `json:"fdb"`
+	Drift    []DriftView    `json:"drift,omitempty"`
 	Ruleset  string         `json:"ruleset,omitempty"` // the table in nft syntax, when asked for (RulesetText)
+}
+
+// Drift states of RulesView's lines: "" when the kernel has the line as
+// kinn wants it.
+const (
+	DriftMissing = string(proxy.Missing) // kinn wants it, the kernel lacks it
+	DriftExtra   = string(proxy.Extra)   // the kernel has it, kinn does not want it
+	DriftChanged = string(proxy.Changed) // both: some of it missing, some extra
+)
+
+// DriftView is one chain or map of the node's kinn table that differs in
+// the kernel from what kinn wants there (or the table itself, missing).
+type DriftView struct {
+	State   string   `json:"state"`  // MISSING, EXTRA or CHANGED
+	Object  string   `json:"object"` // table, chain or map
+	Name    string   `json:"name"`
+	Missing []string `json:"missing,omitempty"` // wanted rules or elements the kernel lacks, in nft syntax
+	Extra   []string `json:"extra,omitempty"`   // rules or elements kinn did not write
+	Summary string   `json:"summary"`           // the difference in words
 }
 
 // FrontendView is one way into a Service port on this node.
@@ -37,6 +60,9 @@ type FrontendView struct {
 	Bytes     uint64         `json:"bytes"`
 	Endpoints []EndpointView `json:"endpoints"`
 	Note      string         `json:"note,omitempty"`
+	// Drift is set when the kernel's rules or map entries for this
+	// frontend differ from kinn's (DriftMissing, DriftExtra, DriftChanged).
+	Drift string `json:"drift,omitempty"`
 }
 
 // EndpointView is one endpoint as this node's proxy sees it.
@@ -49,15 +75,22 @@ type EndpointView struct {
 	Chain   string `json:"chain"`
 	Packets uint64 `json:"packets"`
 	Bytes   uint64 `json:"bytes"`
+	Drift   string `json:"drift,omitempty"` // as FrontendView's, for this endpoint's chain and the rule choosing it
 }
 
 // EntryView is a route, neighbour or FDB entry and what it is for.
 type EntryView struct {
 	Entry string `json:"entry"`
 	Note  string `json:"note,omitempty"`
+	// State is DriftMissing for an entry the plan has and the kernel
+	// lacks, DriftExtra for one the kernel has on kinn's devices and the
+	// plan does not, "" for the rest.
+	State string `json:"state,omitempty"`
 }
 
-// Rules reads a node's rules, counters, routes and overlay entries.
+// Rules reads a node's rules, counters, routes and overlay entries, and
+// compares them with what kinn wants there: the ruleset of ports (the
+// endpoints' readiness as the caller knows it) and the node's plan.
 func (s *State) Rules(nodeName string, ports []service.Port) (*RulesView, error) {
 	n := findNode(s.Plan, nodeName)
 	if n == nil {
@@ -65,18 +98,25 @@ func (s *State) Rules(nodeName string, ports []service.Port) (*RulesView, error)
 	}
 	v := &RulesView{Node: n.Name, IP: n.Underlay.Addr().String(), PodCIDR: n.PodCIDR.String()}
 	counters := map[string]nft.Counter{}
-	if t, err := nft.Open(n.Netns); err == nil {
-		counters, _ = t.Counters()
-		t.Close()
+	var drift proxy.Drift
+	if s.Topology.Networking.KubeProxyMode != "none" {
+		if t, err := nft.Open(n.Netns); err == nil {
+			counters, drift, err = t.Inspect(proxy.Build(proxy.Node{Name: n.Name}, ports))
+			t.Close()
+			if err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, p := range ports {
-		v.Services = append(v.Services, frontends(p, n.Name, counters)...)
+		v.Services = append(v.Services, frontends(p, n.Name, counters, &drift)...)
 	}
+	v.Drift = driftViews(&drift)
 	have, err := kernel.ObserveNode(*n)
 	if err != nil {
 		return nil, err
 	}
-	v.Routes, v.Neigh, v.FDB = overlayViews(s.Plan, have)
+	v.Routes, v.Neigh, v.FDB = overlayViews(s.Plan, *n, have)
 	return v, nil
 }
 
@@ -91,19 +131,20 @@ func (s *State) RulesetText(nodeName string, ports []service.Port) (string, erro
 	return proxy.Build(proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr()}}, ports).String(), nil
 }
 
-func frontends(p service.Port, node string, ctr map[string]nft.Counter) []FrontendView {
+func frontends(p service.Port, node string, ctr map[string]nft.Counter, d *proxy.Drift) []FrontendView {
 	id := proxy.PortID(p)
 	svc := p.Namespace + "/" + p.Service
 	cluster, local := proxy.Endpoints(p, node)
-	mk := func(front, kind, chain string, used []service.Endpoint) FrontendView {
+	mk := func(front, kind, chain string, used []service.Endpoint, k proxy.Key) FrontendView {
 		f := FrontendView{Service: svc, Frontend: front + "/" + string(p.Protocol), Kind: kind, Chain: chain,
-			Packets: ctr[chain].Packets, Bytes: ctr[chain].Bytes}
+			Packets: ctr[chain].Packets, Bytes: ctr[chain].Bytes, Drift: frontendDrift(d, k, chain, proxy.LocalChain(id))}
 		for _, ep := range p.Endpoints {
 			ec := proxy.EndpointChain(id, ep)
+			isUsed := slices.ContainsFunc(used, func(u service.Endpoint) bool { return u.IP == ep.IP && u.Port == ep.Port })
 			f.Endpoints = append(f.Endpoints, EndpointView{
 				Pod: ep.Namespace + "/" + ep.Pod, Addr: netip.AddrPortFrom(ep.IP, ep.Port).String(), Node: ep.Node,
-				State: epState(ep), Used: slices.ContainsFunc(used, func(u service.Endpoint) bool { return u.IP == ep.IP && u.Port == ep.Port }),
-				Chain: ec, Packets: ctr[ec].Packets, Bytes: ctr[ec].Bytes,
+				State: epState(ep), Used: isUsed,
+				Chain: ec, Packets: ctr[ec].Packets, Bytes: ctr[ec].Bytes, Drift: endpointDrift(d, ec, isUsed),
 			})
 		}
 		if len(used) == 0 {
@@ -116,7 +157,8 @@ func frontends(p service.Port, node string, ctr map[string]nft.Counter) []Fronte
 		clusterUsed = local
 		clusterNote = "internalTrafficPolicy Local: this node's endpoints only"
 	}
-	front := mk(netip.AddrPortFrom(p.ClusterIP, p.Port).String(), "ClusterIP", proxy.ClusterChain(id), clusterUsed)
+	front := mk(netip.AddrPortFrom(p.ClusterIP, p.Port).String(), "ClusterIP", proxy.ClusterChain(id), clusterUsed,
+		proxy.Key{Addr: p.ClusterIP, Proto: p.Protocol, Port: p.Port})
 	if clusterNote != "" {
 		front.Note = clusterNote
 	}
@@ -126,10 +168,11 @@ func frontends(p service.Port, node string, ctr map[string]nft.Counter) []Fronte
 		extUsed = local
 	}
 	for _, ip := range p.ExternalIPs {
-		out = append(out, mk(netip.AddrPortFrom(ip, p.Port).String(), "externalIP", extChain, extUsed))
+		out = append(out, mk(netip.AddrPortFrom(ip, p.Port).String(), "externalIP", extChain, extUsed,
+			proxy.Key{Addr: ip, Proto: p.Protocol, Port: p.Port}))
 	}
 	if p.NodePort != 0 {
-		f := mk(fmt.Sprintf("<node>:%d", p.NodePort), "NodePort", extChain, extUsed)
+		f := mk(fmt.Sprintf("<node>:%d", p.NodePort), "NodePort", extChain, extUsed, proxy.Key{Proto: p.Protocol, Port: p.NodePort})
 		if p.ExternalLocal {
 			f.Note = "externalTrafficPolicy Local: this node's endpoints only, client address kept"
 			if len(local) == 0 {
@@ -137,6 +180,106 @@ func frontends(p service.Port, node string, ctr map[string]nft.Counter) []Fronte
 			}
 		}
 		out = append(out, f)
+	}
+	return out
+}
+
+// frontendDrift is how the kernel differs for one frontend: the map
+// elements that dispatch (or reject) its key, and its chains.
+func frontendDrift(d *proxy.Drift, k proxy.Key, chains ...string) string {
+	if d.NoTable {
+		return DriftMissing
+	}
+	var missing, extra bool
+	for _, m := range d.Maps {
+		has := func(es []proxy.Elem) bool {
+			return slices.ContainsFunc(es, func(e proxy.Elem) bool { return e.Key == k })
+		}
+		missing = missing || has(m.Missing)
+		extra = extra || has(m.Extra)
+	}
+	for _, c := range chains {
+		cm, ce := chainDrift(d.Chain(c))
+		missing, extra = missing || cm, extra || ce
+	}
+	return driftState(missing, extra)
+}
+
+// endpointDrift is how the kernel differs for one endpoint: its chain, and
+// the rules that choose it.
+func endpointDrift(d *proxy.Drift, chain string, used bool) string {
+	if d.NoTable {
+		if used {
+			return DriftMissing
+		}
+		return ""
+	}
+	missing, extra := chainDrift(d.Chain(chain))
+	for _, c := range d.Chains {
+		for _, r := range c.Missing {
+			missing = missing || slices.ContainsFunc(r.Exprs, func(e proxy.Expr) bool {
+				v, ok := e.(proxy.Verdict)
+				return ok && v.Chain == chain
+			})
+		}
+	}
+	return driftState(missing, extra)
+}
+
+// chainDrift says whether a chain lacks something kinn wants and whether
+// it has something kinn does not; a base chain redefined or rules out of
+// order count as both.
+func chainDrift(c *proxy.ChainDrift) (missing, extra bool) {
+	switch {
+	case c == nil:
+		return false, false
+	case c.State == proxy.Missing:
+		return true, false
+	case c.State == proxy.Extra:
+		return false, true
+	case c.Redefined != "" || c.Reordered:
+		return true, true
+	}
+	return len(c.Missing) > 0, len(c.Extra) > 0
+}
+
+func driftState(missing, extra bool) string {
+	switch {
+	case missing && extra:
+		return DriftChanged
+	case missing:
+		return DriftMissing
+	case extra:
+		return DriftExtra
+	}
+	return ""
+}
+
+// driftViews lists the table's drift, one view per chain or map.
+func driftViews(d *proxy.Drift) []DriftView {
+	if d.NoTable {
+		return []DriftView{{State: DriftMissing, Object: "table", Name: proxy.TableName, Summary: d.Lines()[0]}}
+	}
+	var out []DriftView
+	for _, c := range d.Chains {
+		v := DriftView{State: driftState(chainDrift(&c)), Object: "chain", Name: c.Name, Extra: c.Extra, Summary: c.String()}
+		for _, r := range c.Missing {
+			v.Missing = append(v.Missing, r.String())
+		}
+		out = append(out, v)
+	}
+	for _, m := range d.Maps {
+		v := DriftView{State: string(m.State), Object: "map", Name: m.Name, Summary: m.String()}
+		if m.State == proxy.Changed {
+			v.State = driftState(len(m.Missing) > 0 || m.Redefined != "", len(m.Extra) > 0 || m.Redefined != "")
+		}
+		for _, e := range m.Missing {
+			v.Missing = append(v.Missing, e.String(m.Key))
+		}
+		for _, e := range m.Extra {
+			v.Extra = append(v.Extra, e.String(m.Key))
+		}
+		out = append(out, v)
 	}
 	return out
 }
@@ -152,8 +295,9 @@ func epState(ep service.Endpoint) string {
 }
 
 // overlayViews names each route, neighbour and FDB entry after the node it
-// leads to, so a learner can follow a packet.
-func overlayViews(p *plan.Lab, have plan.NodeState) (routes, neigh, fdb []EntryView) {
+// leads to, so a learner can follow a packet, and marks what the plan has
+// and the kernel lacks (MISSING) or the other way round (EXTRA).
+func overlayViews(p *plan.Lab, want plan.Node, have plan.NodeState) (routes, neigh, fdb []EntryView) {
 	owner := map[string]string{}
 	for _, n := range p.Nodes {
 		owner[n.PodCIDR.Masked().String()] = n.Name + "'s pods"
@@ -162,14 +306,44 @@ func overlayViews(p *plan.Lab, have plan.NodeState) (routes, neigh, fdb []EntryV
 		owner[n.Underlay.Addr().String()] = n.Name
 	}
 	owner["0.0.0.0/0"] = "everything else, to the switch (the outside world)"
-	for _, r := range have.Routes {
-		routes = append(routes, EntryView{r.String(), owner[r.Dst.String()]})
+	kinns := func(dev string) bool {
+		return slices.ContainsFunc(want.Links, func(l plan.Link) bool { return l.Name == dev })
 	}
-	for _, n := range have.Neigh {
-		neigh = append(neigh, EntryView{fmt.Sprintf("%s lladdr %s dev %s permanent", n.IP, n.MAC, n.Dev), owner[n.IP.String()]})
-	}
-	for _, f := range have.FDB {
-		fdb = append(fdb, EntryView{fmt.Sprintf("%s dst %s dev %s self permanent", f.MAC, f.Dst, f.Dev), "to " + owner[f.Dst.String()]})
-	}
+	routes = entryViews(want.Routes, have.Routes, kinns,
+		func(r plan.Route) string { return r.Dev },
+		func(r plan.Route) EntryView { return EntryView{Entry: r.String(), Note: owner[r.Dst.String()]} })
+	neigh = entryViews(want.Neigh, have.Neigh, kinns,
+		func(n plan.Neigh) string { return n.Dev },
+		func(n plan.Neigh) EntryView {
+			return EntryView{Entry: fmt.Sprintf("%s lladdr %s dev %s permanent", n.IP, n.MAC, n.Dev), Note: owner[n.IP.String()]}
+		})
+	fdb = entryViews(want.FDB, have.FDB, kinns,
+		func(f plan.FDB) string { return f.Dev },
+		func(f plan.FDB) EntryView {
+			return EntryView{Entry: fmt.Sprintf("%s dst %s dev %s self permanent", f.MAC, f.Dst, f.Dev), Note: "to " + owner[f.Dst.String()]}
+		})
 	return routes, neigh, fdb
+}
+
+// entryViews lists the kernel's entries in the kernel's order, each marked
+// EXTRA if it is on one of kinn's devices and not planned (others', like a
+// CNI chain's routes, are shown unmarked), then the planned entries the
+// kernel lacks, marked MISSING.
+func entryViews[T comparable](want, have []T, kinns func(dev string) bool, dev func(T) string, view func(T) EntryView) []EntryView {
+	var out []EntryView
+	for _, h := range have {
+		v := view(h)
+		if !slices.Contains(want, h) && kinns(dev(h)) {
+			v.State = DriftExtra
+		}
+		out = append(out, v)
+	}
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			v := view(w)
+			v.State = DriftMissing
+			out = append(out, v)
+		}
+	}
+	return out
 }

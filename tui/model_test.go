@@ -486,3 +486,30 @@ func TestNoColorEnv(t *testing.T) {
 		t.Error("NO_COLOR is not honoured")
 	}
 }
+
+// TestRulesDrift: what the kernel lacks is shown as such, not left out:
+// the drift lines, the endpoint and the FDB entry marked MISSING.
+func TestRulesDrift(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	m, _ := newTestModel(t, f, 200, 60)
+	press(m, "4")
+	node := m.rules.node()
+	f.mu.Lock()
+	v := *f.rules[node]
+	v.Services = slices.Clone(v.Services)
+	v.Services[0].Endpoints = slices.Clone(v.Services[0].Endpoints)
+	v.Services[0].Endpoints[0].Drift = lab.DriftMissing
+	v.FDB = append(slices.Clone(v.FDB), lab.EntryView{Entry: "02:6b:00:00:00:02 dst 172.30.0.3 dev vxlan.kinn self permanent", Note: "to demo-worker", State: lab.DriftMissing})
+	v.Drift = []lab.DriftView{{State: lab.DriftMissing, Object: "chain", Name: "sep-web-80-x2k9p", Summary: "chain sep-web-80-x2k9p had 1 of 2 rules; missing: meta l4proto tcp dnat to 10.244.1.3:8080"}}
+	f.rules[node] = &v
+	f.mu.Unlock()
+	load(m, kindRules)
+	out := screenText(m)
+	for _, re := range []string{`(?m)^  DRIFT \(1\)`, `MISSING  chain sep-web-80-x2k9p had 1 of 2 rules`,
+		`(?m)^\s+=> web-7d4b9c8f6-x2k9p\s+10\.244\.1\.3:8080\s+ready MISSING`, `dst 172\.30\.0\.3 .*# to demo-worker MISSING`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("no line matching %s:\n%s", re, out)
+		}
+	}
+}

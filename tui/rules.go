@@ -185,6 +185,14 @@ func (r *rulesScreen) observe(v *lab.RulesView) {
 	}
 }
 
+// withDrift appends a line's drift state (MISSING in the kernel, ...).
+func withDrift(cell, drift string) string {
+	if drift == "" {
+		return cell
+	}
+	return strings.TrimSpace(cell + " " + drift)
+}
+
 func (r *rulesScreen) rebuild() {
 	v := r.cur
 	if v == nil {
@@ -219,6 +227,7 @@ func (r *rulesScreen) rebuild() {
 		cells []string
 		key   string
 		note  string
+		drift bool // the kernel lacks or has more of it than kinn wants
 	}
 	var lines []line
 	addFront := func(f *lab.FrontendView, sign string) {
@@ -226,8 +235,8 @@ func (r *rulesScreen) rebuild() {
 		if sign == "" {
 			sign = mark(k)
 		}
-		lines = append(lines, line{cells: []string{sign, f.Service, f.Frontend, f.Kind, "", f.Chain,
-			count(k, f.Packets), humanBytes(float64(f.Bytes))}, key: k, note: f.Note})
+		lines = append(lines, line{cells: []string{sign, f.Service, f.Frontend, withDrift(f.Kind, f.Drift), "", f.Chain,
+			count(k, f.Packets), humanBytes(float64(f.Bytes))}, key: k, note: f.Note, drift: f.Drift != ""})
 	}
 	addEp := func(f *lab.FrontendView, e *lab.EndpointView, sign string) {
 		k := epKey(f, e)
@@ -240,8 +249,8 @@ func (r *rulesScreen) rebuild() {
 		}
 		// The Service's own namespace goes without saying.
 		pod := strings.TrimPrefix(e.Pod, strings.SplitN(f.Service, "/", 2)[0]+"/")
-		lines = append(lines, line{cells: []string{sign, "  " + use + " " + pod, e.Addr, e.State, e.Node,
-			e.Chain, count(k, e.Packets), humanBytes(float64(e.Bytes))}, key: k})
+		lines = append(lines, line{cells: []string{sign, "  " + use + " " + pod, e.Addr, withDrift(e.State, e.Drift), e.Node,
+			e.Chain, count(k, e.Packets), humanBytes(float64(e.Bytes))}, key: k, drift: e.Drift != ""})
 	}
 	// Gone things, by the frontend they belonged to, in a stable order.
 	var goneKeys []string
@@ -276,13 +285,20 @@ func (r *rulesScreen) rebuild() {
 		c.measure(l.cells)
 	}
 	c.fitTo(r.width())
-	rows := r.section(nil, fmt.Sprintf("SERVICES (%d frontends)  => used by this node  ↑ grew  +/- changed", len(v.Services)), c)
+	var rows []row
+	if len(v.Drift) > 0 {
+		rows = r.section(rows, fmt.Sprintf("DRIFT (%d): the kernel differs from what kinn wants", len(v.Drift)), nil)
+		for _, d := range v.Drift {
+			rows = append(rows, row{text: clip(d.State+"  "+d.Summary, r.width()), style: st.Removed, selectable: true, key: "drift " + d.Name})
+		}
+	}
+	rows = r.section(rows, fmt.Sprintf("SERVICES (%d frontends)  => used by this node  ↑ grew  +/- changed", len(v.Services)), c)
 	for _, l := range lines {
 		rw := row{text: c.row(l.cells), selectable: true, key: l.key}
 		switch {
 		case l.cells[0] == "+":
 			rw.style = st.Added
-		case l.cells[0] == "-":
+		case l.cells[0] == "-" || l.drift:
 			rw.style = st.Removed
 		case r.grew[l.key]:
 			rw.style = st.Grew
@@ -298,7 +314,7 @@ func (r *rulesScreen) rebuild() {
 	}{{"ROUTES", v.Routes}, {"NEIGHBOURS", v.Neigh}, {"FDB", v.FDB}} {
 		ec := newColumns("ENTRY", "NOTE").capAt(0, 72)
 		for _, e := range sec.es {
-			ec.measure([]string{e.Entry, "# " + e.Note})
+			ec.measure([]string{e.Entry, withDrift("# "+e.Note, e.State)})
 		}
 		ec.fitTo(r.width())
 		rows = r.section(rows, fmt.Sprintf("%s (%d)", sec.title, len(sec.es)), nil)
@@ -307,8 +323,11 @@ func (r *rulesScreen) rebuild() {
 			if e.Note != "" {
 				note = "# " + e.Note
 			}
-			rows = append(rows, row{text: ec.row([]string{e.Entry, note}), selectable: true,
-				key: sec.title + " " + e.Entry})
+			rw := row{text: ec.row([]string{e.Entry, withDrift(note, e.State)}), selectable: true, key: sec.title + " " + e.Entry}
+			if e.State != "" {
+				rw.style = st.Removed
+			}
+			rows = append(rows, rw)
 		}
 	}
 	r.l.setRows(rows)

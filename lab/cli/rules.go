@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
@@ -29,7 +30,10 @@ func rulesCommand() *cli.Command {
 			if node == "" && len(st.Plan.Nodes) > 0 {
 				node = st.Plan.Nodes[len(st.Plan.Nodes)-1].Name
 			}
-			status := liveStatus(ctx, cmd, s.o, s.name)
+status := liveStatus(ctx, cmd, s.o, s.name)
+			if status == nil {
+				fmt.Fprintf(cmd.Root().ErrWriter, "warning: the lab process did not answer: no pod counts as ready, so the table is compared with one without endpoints\n")
+			}
 			ports := service.Ports(st.Services, st.PodStates(status.Readiness()))
 			v, err := st.Rules(node, ports)
 			if err != nil {
@@ -56,17 +60,23 @@ func rulesCommand() *cli.Command {
 }
 
 func printRules(w io.Writer, v *lab.RulesView) {
-	fmt.Fprintf(w, "Node %s  %s  pods %s\n\n", v.Node, v.IP, v.PodCIDR)
-	fmt.Fprintln(w, "SERVICES  (nftables table ip kinn; NAT chains see the first packet of each connection,\n          so a counter is the connections through that chain since it was last written)")
+	fmt.Fprintf(w, "Node %s  %s  pods %s\n", v.Node, v.IP, v.PodCIDR)
+	if len(v.Drift) > 0 {
+		fmt.Fprintln(w, "\nDRIFT  (the kernel's table differs from what kinn wants; the lab process or `kinn up` puts it back)")
+		for _, d := range v.Drift {
+			fmt.Fprintf(w, "  %s  %s\n", d.State, d.Summary)
+		}
+	}
+	fmt.Fprintln(w, "\nSERVICES  (nftables table ip kinn; NAT chains see the first packet of each connection,\n          so a counter is the connections through that chain since it was last written)")
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	for _, f := range v.Services {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t-> %s\t%d conns\t%s\n", f.Frontend, f.Kind, f.Service, f.Chain, f.Packets, f.Note)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t-> %s\t%d conns\t%s\n", f.Frontend, f.Kind, f.Service, f.Chain, f.Packets, driftNote(f.Drift, f.Note))
 		for _, e := range f.Endpoints {
 			use := "  "
 			if e.Used {
 				use = "=>"
 			}
-			fmt.Fprintf(tw, "    %s %s\t%s\t%s on %s\t-> %s\t%d conns\t\n", use, e.Addr, e.State, e.Pod, e.Node, e.Chain, e.Packets)
+			fmt.Fprintf(tw, "    %s %s\t%s\t%s on %s\t-> %s\t%d conns\t%s\n", use, e.Addr, e.State, e.Pod, e.Node, e.Chain, e.Packets, driftNote(e.Drift, ""))
 		}
 	}
 	tw.Flush()
@@ -77,8 +87,16 @@ func printRules(w io.Writer, v *lab.RulesView) {
 		fmt.Fprintf(w, "\n%s\n", sec.title)
 		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 		for _, r := range sec.rows {
-			fmt.Fprintf(tw, "  %s\t%s\n", r.Entry, r.Note)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Entry, r.Note, r.State)
 		}
 		tw.Flush()
 	}
+}
+
+// driftNote puts a line's drift (MISSING in the kernel, ...) before its note.
+func driftNote(drift, note string) string {
+	if drift == "" {
+		return note
+	}
+	return strings.TrimSpace(drift + " in the kernel  " + note)
 }

@@ -247,6 +247,13 @@ func printSummary(w io.Writer, res *lab.Result) {
 	}
 	fmt.Fprintf(w, "Lab %q is up: %d nodes, %d pods (%d kernel changes, %d pods attached, %d namespaces removed) in %.2fs\n\n",
 		p.Name, len(p.Nodes), len(p.Pods), res.Changes, res.Attached, res.Removed, res.Took.Seconds())
+	if len(res.Repairs) > 0 {
+		fmt.Fprintf(w, "Found and fixed %d differences from the lab's desired state:\n", len(res.Repairs))
+		for _, r := range res.Repairs {
+			fmt.Fprintf(w, "  - %s\n", r)
+		}
+		fmt.Fprintln(w)
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tINTERNAL-IP\tPOD-CIDR\tPODS")
 	for _, n := range p.Nodes {

@@ -15,9 +15,18 @@ import (
 	"kinn.dev/kinn/lab/service"
 )
 
+// EnvProxyRepair, set to "manual" in the environment of the `kinn up`
+// that starts the lab process, keeps the lab process from repairing the
+// proxy tables on its own: a change by hand stays until the next `kinn
+// up`, so a learner can watch `kinn rules` show it. The default, "auto",
+// repairs within a second.
+const EnvProxyRepair = "KINN_PROXY_REPAIR"
+
 // proxies is kube-proxy for every node: one nftables table per node,
-// synced incrementally, plus the health-check node ports.
+// synced incrementally and kept as wanted (see repair), plus the
+// health-check node ports.
 type proxies struct {
+	auto    bool                  // repair drift every second, not only on reload
 	tables  map[string]*nft.Table // by node namespace
 	ids     map[string]uint64     // the namespace each table was opened in
 	serving map[string][]netip.Addr
@@ -27,8 +36,12 @@ type proxies struct {
 	endpoints map[string]string
 }
 
-func newProxies() *proxies {
-	return &proxies{tables: map[string]*nft.Table{}, ids: map[string]uint64{}, serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}}
+func newProxies(repair string) *proxies {
+	if repair != "" && repair != "auto" && repair != "manual" {
+		log.Printf("%s=%q: want auto or manual; repairing automatically", EnvProxyRepair, repair)
+	}
+	return &proxies{auto: repair != "manual", tables: map[string]*nft.Table{}, ids: map[string]uint64{},
+		serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}}
 }
 
 func (p *proxies) close() {
@@ -40,18 +53,39 @@ func (p *proxies) close() {
 	}
 }
 
-// drifted reports whether a table vanished (deleted by hand): the next
-// sync reloads it.
-func (p *proxies) drifted() bool {
-	for netns, t := range p.tables {
+// recreated reports whether a node's namespace was recreated (by `kinn
+// up`, after someone deleted it): its table is in the old one, and the
+// next sync opens the new one.
+func (p *proxies) recreated() bool {
+	for netns := range p.tables {
 		if kernel.NetnsID(netns) != p.ids[netns] {
-			return true // the node was recreated: its table is in the old one
-		}
-		if ok, err := t.Exists(); err != nil || !ok {
 			return true
 		}
 	}
 	return false
+}
+
+// repair puts back what someone changed in the nodes' tables since they
+// were last known to be right (nft.Table.Repair: one generation read per
+// node when nothing changed, a full comparison when it moved). Each repair
+// is logged in words, for lab.log and the Events screen.
+func (p *proxies) repair(nodes []plan.Node) {
+	for _, n := range nodes {
+		t := p.tables[n.Netns]
+		if t == nil {
+			continue
+		}
+		d, full, err := t.Repair()
+		for _, line := range d.Lines() {
+			log.Printf("proxy node %s: %s: restored", n.Name, line)
+		}
+		if full {
+			log.Printf("proxy %s: loaded %s", n.Netns, proxy.TableName)
+		}
+		if err != nil {
+			log.Printf("proxy node %s: %v", n.Name, err)
+		}
+	}
 }
 
 // syncServices recomputes endpoints from the pods' readiness and brings

@@ -41,7 +41,7 @@ const fileMarks = "marks.json"
 func newWorld(o lab.Options, name string, locker *sync.Mutex) *world {
 	w := &world{o: o, name: name, locker: locker, pods: map[string]*podRT{}}
 	w.marks = marks{Ready: map[string]bool{}, Terminating: map[string]time.Time{}}
-	w.proxy = newProxies()
+	w.proxy = newProxies(os.Getenv(EnvProxyRepair))
 	return w
 }
 
@@ -67,8 +67,16 @@ func (w *world) reconcile(reload bool) error {
 	}
 	w.api.sync(w.st.Plan, w.st.Topology)
 	changed := w.syncPods()
-	if reload || changed || w.proxy.drifted() {
-		return w.syncServices()
+	if reload || changed || w.proxy.recreated() {
+		if err := w.syncServices(); err != nil {
+			return err
+		}
+	}
+	// Every second, or only when asked (`kinn up`) in manual mode: a
+	// table whose namespace's ruleset generation moved since kinn last
+	// knew it right is compared in full and repaired.
+	if reload || w.proxy.auto {
+		w.proxy.repair(w.st.Plan.Nodes)
 	}
 	return nil
 }

@@ -248,3 +248,47 @@ func BenchmarkOneEndpointChangeIncremental(b *testing.B) {
 	}
 	b.ReportMetric(float64(ops), "ops/change")
 }
+
+// BenchmarkDriftCheck: with 1,000 Services synced into one node, the lab
+// process's periodic check when nothing changed (one ruleset generation
+// read), a full comparison (what a moved generation costs: build, read
+// back, compare), what `kinn rules` and the Rules screen pay per call
+// (Inspect), and the old check (does the table exist?) for reference.
+func BenchmarkDriftCheck(b *testing.B) {
+	t := benchTable(b)
+	node := proxy.Node{Name: "n1"}
+	ports := manyPorts(1000)
+	if _, err := t.Sync(node, ports); err != nil {
+		b.Fatal(err)
+	}
+	check := func(moved bool) func(b *testing.B) {
+		return func(b *testing.B) {
+			for b.Loop() {
+				if moved {
+					t.verified = 0 // as if someone had committed
+				}
+				d, _, err := t.Repair()
+				if err != nil || !d.Empty() {
+					b.Fatal(d.Lines(), err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/check")
+		}
+	}
+	b.Run("unchanged", check(false))
+	b.Run("compare", check(true))
+	b.Run("inspect", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := t.Inspect(proxy.Build(node, ports)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("exists", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := t.Exists(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,55 +1,36 @@
 package nft
 
-import (
-	"fmt"
-
-	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
-	"github.com/google/nftables/userdata"
-
-	"kinn.dev/kinn/lab/proxy"
-)
+import "github.com/google/nftables/expr"
 
 // Counter is what one nftables counter has seen.
 type Counter struct {
 	Packets, Bytes uint64
 }
 
-// Counters reads the kinn table's counters. A chain's name maps to its
-// first counter, which proxy.Build puts first in the chain's first rule, so
-// it counts every packet that entered the chain; "chain/comment" maps to
-// each further commented rule's counter, if it has one.
-func (t *Table) Counters() (map[string]Counter, error) {
-	chains, err := t.conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
-	if err != nil {
-		return nil, fmt.Errorf("list chains in %s: %w", t.netns, err)
-	}
+// counters are the table's counters as read back. A chain's name maps to
+// its first counter, which proxy.Build puts first in the chain's first
+// rule, so it counts every packet that entered the chain; "chain/comment"
+// maps to each further commented rule's counter, if it has one.
+func (kt *kernelTable) counters() map[string]Counter {
 	out := map[string]Counter{}
-	for _, c := range chains {
-		if c.Table.Name != proxy.TableName {
-			continue
-		}
-		rules, err := t.conn.GetRules(t.table, c)
-		if err != nil {
-			return nil, fmt.Errorf("list rules of %s in %s: %w", c.Name, t.netns, err)
-		}
-		for i, r := range rules {
-			ctr, ok := counterOf(r)
+	for _, name := range kt.order {
+		for i, r := range kt.chains[name].rules {
+			ctr, ok := counterOf(r.exprs)
 			if !ok {
 				continue
 			}
 			if i == 0 {
-				out[c.Name] = ctr
-			} else if comment, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok {
-				out[c.Name+"/"+comment] = ctr
+				out[name] = ctr
+			} else if r.comment != "" {
+				out[name+"/"+r.comment] = ctr
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
-func counterOf(r *nftables.Rule) (Counter, bool) {
-	for _, e := range r.Exprs {
+func counterOf(exprs []expr.Any) (Counter, bool) {
+	for _, e := range exprs {
 		if c, ok := e.(*expr.Counter); ok {
 			return Counter{Packets: c.Packets, Bytes: c.Bytes}, true
 		}

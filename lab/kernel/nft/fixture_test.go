@@ -217,6 +217,17 @@ func (f *fixture) load(ports ...service.Port) *proxy.Ruleset {
 	return rs
 }
 
+// counters reads the table's counters, as Inspect does for `kinn rules`.
+func (f *fixture) counters() (map[string]Counter, error) {
+	f.table.mu.Lock()
+	defer f.table.mu.Unlock()
+	kt, err := f.table.observe()
+	if err != nil {
+		return nil, err
+	}
+	return kt.counters(), nil
+}
+
 // ep is a ready endpoint on pod at :8080 (on this node unless node is set).
 func ep(pod string, node ...string) service.Endpoint {
 	n := nodeName

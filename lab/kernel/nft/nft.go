@@ -8,6 +8,10 @@
 // an incremental Apply carries out proxy.Diff's ops. Batches are large (a
 // message per rule, and the kernel acknowledges each), so the socket's
 // buffers are sized to the batch before it is sent.
+//
+// Someone may change the table by hand; Repair (drift.go) finds out from
+// the namespace's ruleset generation, reads the table back, compares it
+// with what kinn wrote and restores the difference.
 package nft
 
 import (
@@ -36,8 +40,13 @@ type Table struct {
 	conn  *nftables.Conn
 	nl    *netlink.Conn // the socket under conn, to size its buffers
 	table *nftables.Table
-	// synced is what the last Sync wrote, for the next one's changes.
+	// synced is what the last Sync wrote, for the next one's changes and
+	// for Repair's comparisons.
 	synced *syncedState
+	// verified is the ruleset generation at which the table was last known
+	// to be as kinn wants it; 0 (a generation the kernel never uses) when
+	// it is not known. See drift.go.
+	verified uint32
 }
 
 type syncedState struct {
@@ -87,15 +96,25 @@ func (t *Table) Close() error {
 func (t *Table) Load(rs *proxy.Ruleset) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	// Adding first makes the delete valid whether or not the table exists.
-	t.conn.AddTable(t.table)
-	t.conn.DelTable(t.table)
-	t.conn.AddTable(t.table)
-	ops := proxy.Diff(nil, rs)
-	if err := t.flush(ops); err != nil {
-		return fmt.Errorf("load table %s in %s: %w", proxy.TableName, t.netns, err)
+	if err := t.load(rs); err != nil {
+		return err
 	}
 	t.synced = nil // a ruleset from elsewhere: the next Sync loads in full
+	return nil
+}
+
+// load is Load with t.mu held.
+func (t *Table) load(rs *proxy.Ruleset) error {
+	err := t.commit(true, 0, func() error {
+		// Adding first makes the delete valid whether or not the table exists.
+		t.conn.AddTable(t.table)
+		t.conn.DelTable(t.table)
+		t.conn.AddTable(t.table)
+		return t.flush(proxy.Diff(nil, rs))
+	})
+	if err != nil {
+		return fmt.Errorf("load table %s in %s: %w", proxy.TableName, t.netns, err)
+	}
 	return nil
 }
 
@@ -103,7 +122,7 @@ func (t *Table) Load(rs *proxy.Ruleset) error {
 func (t *Table) Apply(ops []proxy.Op) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.flush(ops); err != nil {
+	if err := t.commit(false, t.verified, func() error { return t.flush(ops) }); err != nil {
 		return fmt.Errorf("update table %s in %s: %w", proxy.TableName, t.netns, err)
 	}
 	t.synced = nil // unknown now: the caller's old ruleset may not be ours
@@ -168,10 +187,10 @@ func (t *Table) Delete() error {
 	defer t.mu.Unlock()
 	t.conn.AddTable(t.table)
 	t.conn.DelTable(t.table)
+	t.synced, t.verified = nil, 0
 	if err := t.conn.Flush(); err != nil {
 		return fmt.Errorf("delete table %s in %s: %w", proxy.TableName, t.netns, err)
 	}
-	t.synced = nil
 	return nil
 }
 

@@ -45,7 +45,7 @@ func TestClusterIPSpreadsAndKeepsClientIP(t *testing.T) {
 		t.Fatalf("answers not spread: tcp %v, udp %v", tcp, udp)
 	}
 	t.Logf("tcp %v, udp %v", tcp, udp)
-	ctr, err := f.table.Counters()
+	ctr, err := f.counters()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestIncrementalUpdate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before, err := f.table.Counters()
+	before, err := f.counters()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestIncrementalUpdate(t *testing.T) {
 	if seen["p1"] > 0 || seen["p2"] == 0 || seen["p3"] == 0 {
 		t.Fatalf("after the update b answered from %v, want p2 and p3", seen)
 	}
-	after, err := f.table.Counters()
+	after, err := f.counters()
 	if err != nil {
 		t.Fatal(err)
 	}
