@@ -211,7 +211,7 @@ func TestNetworkChangeConverges(t *testing.T) {
 		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if out, errOut, code := e.run("up", "--name", e.name, "-f", f); code != 0 {
+		if out, errOut, code := e.run("up", "--name", e.name, "-f", f, "--yes"); code != 0 {
 			t.Fatalf("up with %q: exit %d\n%s%s", networking, code, out, errOut)
 		}
 		e.checkPasses()
