@@ -17,7 +17,7 @@ const MaxFileSize = 8 << 20
 // up when ctx ends: a FIFO nobody writes to, or a slow device, must not
 // make kinn deaf to Ctrl-C.
 func ReadFile(ctx context.Context, path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +29,7 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 	}()
 	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("read %s: %w", path, context.Cause(ctx))
+		return nil, fmt.Errorf("read %s: %w", path, ctx.Err())
 	}
 	if err != nil {
 		return nil, err
@@ -38,4 +38,30 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d MiB, the most kinn reads of a file", path, MaxFileSize>>20)
 	}
 	return b, nil
+}
+
+// open opens path for reading, giving up when ctx ends: opening a FIFO
+// blocks until someone opens it for writing. The abandoned open finishes
+// (and its file is closed) if a writer ever comes.
+func open(ctx context.Context, path string) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	c := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path)
+		c <- opened{f, err}
+	}()
+	select {
+	case o := <-c:
+		return o.f, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-c; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, fmt.Errorf("open %s: %w", path, ctx.Err())
+	}
 }

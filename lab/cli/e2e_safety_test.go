@@ -129,17 +129,25 @@ func TestUnboundedInput(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// Hold the write end open without writing, so the read blocks.
+	// No writer at all: the open blocks. Then a writer that never writes:
+	// the read blocks. SIGTERM ends both.
+	e.upFromFIFOStopsAtSIGTERM(fifo)
 	w, err := os.OpenFile(fifo, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	e.upFromFIFOStopsAtSIGTERM(fifo)
+	e.assertGone()
+}
+
+func (e *env) upFromFIFOStopsAtSIGTERM(fifo string) {
+	e.t.Helper()
 	cmd := kinnCmd(e.dirs, "up", "--name", e.name, "-f", fifo)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -147,14 +155,14 @@ func TestUnboundedInput(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err == nil {
-			t.Errorf("up from a silent FIFO succeeded after SIGTERM")
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 130 || !strings.Contains(errb.String(), "interrupted") {
+			e.t.Errorf("up from a silent FIFO after SIGTERM: want exit 130 saying interrupted, got %v:\n%s", err, errb.String())
 		}
 	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("up reading a silent FIFO ignored SIGTERM for 10 s")
+		e.t.Fatalf("up reading a silent FIFO ignored SIGTERM for 10 s")
 	}
-	e.assertGone()
 }
 
 // TestInterruptedUp: SIGTERM during a large up stops it at its next step
@@ -228,7 +236,7 @@ func TestExecHoldsNoOtherLab(t *testing.T) {
 	e := newEnv(t, "exechold")
 	e.up(smallLab(t))
 	pod := e.userPods()[0]
-	marker := fmt.Sprintf("%d", 4000+os.Getpid()%1000)
+	marker := fmt.Sprintf("4%03d.%06d", os.Getpid()%1000, time.Now().Nanosecond()/1000) // seconds no other process sleeps
 	cmd := kinnCmd(e.dirs, "exec", "--name", e.name, pod.Name, "--", "sleep", marker)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -232,6 +232,9 @@ func readTopology(ctx context.Context, path string) (lab.Source, []topology.Warn
 		return lab.Source{Lab: t, Raw: topology.DefaultYAML(), Path: "<default>"}, w, err
 	}
 	raw, err := topology.ReadFile(ctx, path)
+	if err != nil && ctx.Err() != nil {
+		return lab.Source{}, nil, err // interrupted, not bad input
+	}
 	if err != nil {
 		return lab.Source{}, nil, &ExitError{Code: 2, Err: fmt.Errorf("read topology: %w", err)}
 	}

@@ -57,9 +57,13 @@ func EnsureReplacing(ctx context.Context, o lab.Options, name string) error {
 }
 
 func ensure(ctx context.Context, o lab.Options, name string, replace bool) error {
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: start nothing
+	}
 	c := NewClient(o, name)
 	err := c.ping(ctx)
-	if err == nil {
+	answered := err == nil
+	if answered {
 		err = c.Reload(ctx)
 	}
 	if err == nil {
@@ -67,7 +71,10 @@ func ensure(ctx context.Context, o lab.Options, name string, replace bool) error
 	}
 	var stuck *NotAnsweringError
 	switch {
-	case errors.As(err, &stuck) && replace:
+	case errors.As(err, &stuck) && replace && (!answered || stuck.Stopped):
+		// Only one that does not even answer /ping is hung: one that
+		// answered and then took longer than the reload's timeout is busy
+		// (a large lab), and killing it would tear every pod's servers down.
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, "• replacing the lab process: %v\n", stuck.what())
 		}
@@ -275,7 +282,9 @@ func NewClient(o lab.Options, name string) *Client {
 	sock := SocketPath(o, name)
 	return &Client{o: o, name: name, http: &http.Client{
 		// Each call has its own timeout (see call).
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		// No keep-alive: the TUI and get make a client per poll, and idle
+		// connections would pile up on both sides.
+		Transport: &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
 		}},
