@@ -17,14 +17,14 @@ import (
 // TestObserveTraffic: pings between two pods on different nodes show up in
 // both pods' counters, in the VTEPs' counters, and as tracked connections.
 func TestObserveTraffic(t *testing.T) {
-	kerneltest.RequireRoot(t)
-	name := kerneltest.UniqueName("obs")
+	l := kerneltest.NewLab(t, "obs")
+	name := l.Name
 	doc := kerneltest.Topology(name, 2, 2)
 	tl, _, err := topology.Parse("obs.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{StateRoot: t.TempDir(), RuntimeRoot: t.TempDir()}
+	o := Options{StateRoot: l.StateDir, RuntimeRoot: l.RunDir}
 	t.Cleanup(func() { Down(context.Background(), o, name) })
 	if _, err := Up(context.Background(), o, Source{Lab: tl, Raw: []byte(doc), Path: "obs.yaml"}); err != nil {
 		t.Fatal(err)

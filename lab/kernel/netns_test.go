@@ -14,8 +14,7 @@ import (
 // checks that each is a real, distinct namespace, that no thread of the test
 // was left outside the host namespace, and that delete removes the mount.
 func TestNetnsLifecycle(t *testing.T) {
-	kerneltest.RequireRoot(t)
-	prefix := "kinn." + kerneltest.UniqueName("kt") + "."
+	prefix := kerneltest.NewLab(t, "kt").NetnsPrefix()
 	t.Cleanup(func() {
 		names, _ := ListNetns(prefix)
 		for _, n := range names {
