@@ -32,20 +32,35 @@ func newProxies() *proxies {
 }
 
 func (p *proxies) close() {
-	for _, t := range p.tables {
-		t.Close()
+	for netns := range p.tables {
+		p.drop(netns)
 	}
-	for _, h := range p.health {
+	for key, h := range p.health {
 		h.close()
+		delete(p.health, key)
 	}
 }
 
-// drifted reports whether a table vanished (deleted by hand): the next
-// sync reloads it.
-func (p *proxies) drifted() bool {
-	for netns, t := range p.tables {
-		if kernel.NetnsID(netns) != p.ids[netns] {
-			return true // the node was recreated: its table is in the old one
+// drop closes a node's table and forgets it. A closed table must never be
+// found again: once its namespace is freed, a namespace made anew under the
+// same name can get the same inode number, so the ids check would take the
+// closed table for current.
+func (p *proxies) drop(netns string) {
+	if t := p.tables[netns]; t != nil {
+		t.Close()
+	}
+	delete(p.tables, netns)
+	delete(p.ids, netns)
+}
+
+// drifted reports whether a node's table vanished (deleted by hand), is in
+// a namespace since made anew, or could not be made at the last sync: the
+// next sync loads it.
+func (p *proxies) drifted(nodes []plan.Node) bool {
+	for _, n := range nodes {
+		t := p.tables[n.Netns]
+		if t == nil || kernel.NetnsID(n.Netns) != p.ids[n.Netns] {
+			return true
 		}
 		if ok, err := t.Exists(); err != nil || !ok {
 			return true
@@ -103,8 +118,7 @@ func (p *proxies) logEndpoints(ports []service.Port) {
 func (p *proxies) removeAll() {
 	for netns, t := range p.tables {
 		t.Delete()
-		t.Close()
-		delete(p.tables, netns)
+		p.drop(netns)
 	}
 	p.forget(nil)
 }
@@ -117,11 +131,9 @@ func (p *proxies) forget(nodes []plan.Node) {
 	for _, n := range nodes {
 		keep[n.Netns] = true
 	}
-	for netns, t := range p.tables {
+	for netns := range p.tables {
 		if !keep[netns] {
-			t.Close()
-			delete(p.tables, netns)
-			delete(p.ids, netns)
+			p.drop(netns)
 		}
 	}
 	for key, h := range p.health {
@@ -137,7 +149,7 @@ func (p *proxies) forget(nodes []plan.Node) {
 func (p *proxies) sync(netns string, node proxy.Node, ports []service.Port) error {
 	t := p.tables[netns]
 	if t != nil && kernel.NetnsID(netns) != p.ids[netns] {
-		t.Close()
+		p.drop(netns)
 		t = nil
 	}
 	if t == nil {
@@ -149,8 +161,7 @@ func (p *proxies) sync(netns string, node proxy.Node, ports []service.Port) erro
 	}
 	full, err := t.Sync(node, ports)
 	if err != nil {
-		t.Close()
-		delete(p.tables, netns)
+		p.drop(netns)
 		return err
 	}
 	if full {

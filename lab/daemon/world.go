@@ -67,7 +67,8 @@ func (w *world) reconcile(reload bool) error {
 	}
 	w.api.sync(w.st.Plan, w.st.Topology)
 	changed := w.syncPods()
-	if reload || changed || w.proxy.drifted() {
+	proxyOn := w.st.Topology.Networking.KubeProxyMode != "none"
+	if reload || changed || (proxyOn && w.proxy.drifted(w.st.Plan.Nodes)) {
 		return w.syncServices()
 	}
 	return nil

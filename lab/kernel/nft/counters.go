@@ -20,6 +20,11 @@ type Counter struct {
 // it counts every packet that entered the chain; "chain/comment" maps to
 // each further commented rule's counter, if it has one.
 func (t *Table) Counters() (map[string]Counter, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
 	chains, err := t.conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
 	if err != nil {
 		return nil, fmt.Errorf("list chains in %s: %w", t.netns, err)

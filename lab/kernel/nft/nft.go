@@ -28,12 +28,16 @@ import (
 )
 
 // Table is one node's kinn table, reached through a netlink socket in the
-// node's namespace.
+// node's namespace. Every method holds mu while it uses conn, and none uses
+// it after Close: with its lasting socket closed, the nftables library
+// would dial a new one in whatever namespace ns's descriptor number names by
+// then — none (EBADF), the host's own, or another node's.
 type Table struct {
-	mu    sync.Mutex
-	netns string
-	ns    *os.File // keeps the namespace reference alive while conn lives
-	conn  *nftables.Conn
+	mu     sync.Mutex
+	closed bool
+	netns  string
+	ns     *os.File // keeps the namespace reference alive while conn lives
+	conn   *nftables.Conn
 	nl    *netlink.Conn // the socket under conn, to size its buffers
 	table *nftables.Table
 	// synced is what the last Sync wrote, for the next one's changes.
@@ -76,10 +80,25 @@ func (t *Table) discard() error {
 	return t.dial()
 }
 
-// Close releases the socket and the namespace reference.
+// Close releases the socket and the namespace reference; later calls fail
+// with os.ErrClosed. Closing twice is fine.
 func (t *Table) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
 	err := t.conn.CloseLasting()
 	return errors.Join(err, t.ns.Close())
+}
+
+// usable is nil unless the Table was closed; call it with mu held.
+func (t *Table) usable() error {
+	if t.closed {
+		return fmt.Errorf("table %s in %s: %w", proxy.TableName, t.netns, os.ErrClosed)
+	}
+	return nil
 }
 
 // Load replaces whatever kinn table the namespace has with rs, in one
@@ -87,6 +106,9 @@ func (t *Table) Close() error {
 func (t *Table) Load(rs *proxy.Ruleset) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return err
+	}
 	// Adding first makes the delete valid whether or not the table exists.
 	t.conn.AddTable(t.table)
 	t.conn.DelTable(t.table)
@@ -103,6 +125,9 @@ func (t *Table) Load(rs *proxy.Ruleset) error {
 func (t *Table) Apply(ops []proxy.Op) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return err
+	}
 	if err := t.flush(ops); err != nil {
 		return fmt.Errorf("update table %s in %s: %w", proxy.TableName, t.netns, err)
 	}
@@ -150,6 +175,11 @@ func (t *Table) remember(node proxy.Node, ports []service.Port) {
 // Exists reports whether the kinn table is present: false after someone
 // deleted it by hand, so the caller can reload.
 func (t *Table) Exists() (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return false, err
+	}
 	tables, err := t.conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
 	if err != nil {
 		return false, fmt.Errorf("list tables in %s: %w", t.netns, err)
@@ -166,6 +196,9 @@ func (t *Table) Exists() (bool, error) {
 func (t *Table) Delete() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return err
+	}
 	t.conn.AddTable(t.table)
 	t.conn.DelTable(t.table)
 	if err := t.conn.Flush(); err != nil {
