@@ -38,8 +38,8 @@ type Table struct {
 	netns  string
 	ns     *os.File // keeps the namespace reference alive while conn lives
 	conn   *nftables.Conn
-	nl    *netlink.Conn // the socket under conn, to size its buffers
-	table *nftables.Table
+	nl     *netlink.Conn // the socket under conn, to size its buffers
+	table  *nftables.Table
 	// synced is what the last Sync wrote, for the next one's changes.
 	synced *syncedState
 }
