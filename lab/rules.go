@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -57,26 +58,35 @@ type EntryView struct {
 	Note  string `json:"note,omitempty"`
 }
 
-// Rules reads a node's rules, counters, routes and overlay entries.
-func (s *State) Rules(nodeName string, ports []service.Port) (*RulesView, error) {
+// Rules reads a node's rules, counters, routes and overlay entries; the
+// kernel's answer is awaited until ctx ends.
+func (s *State) Rules(ctx context.Context, nodeName string, ports []service.Port) (*RulesView, error) {
 	n := findNode(s.Plan, nodeName)
 	if n == nil {
 		return nil, fmt.Errorf("node %q %w in lab %s", nodeName, ErrNotFound, s.Plan.Name)
 	}
-	v := &RulesView{Node: n.Name, IP: n.Underlay.Addr().String(), PodCIDR: n.PodCIDR.String()}
-	counters := map[string]nft.Counter{}
-	if t, err := nft.Open(n.Netns); err == nil {
-		counters, _ = t.Counters()
-		t.Close()
+	type observed struct {
+		counters map[string]nft.Counter
+		have     plan.NodeState
 	}
-	for _, p := range ports {
-		v.Services = append(v.Services, frontends(p, n.Name, counters)...)
-	}
-	have, err := kernel.ObserveNode(*n)
+	node := *n
+	o, err := bounded(ctx, "rules "+node.Netns, func() (observed, error) {
+		counters := map[string]nft.Counter{}
+		if t, err := nft.Open(node.Netns); err == nil {
+			counters, _ = t.Counters()
+			t.Close()
+		}
+		have, err := kernel.ObserveNode(node)
+		return observed{counters, have}, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	v.Routes, v.Neigh, v.FDB = overlayViews(s.Plan, have)
+	v := &RulesView{Node: n.Name, IP: n.Underlay.Addr().String(), PodCIDR: n.PodCIDR.String()}
+	for _, p := range ports {
+		v.Services = append(v.Services, frontends(p, n.Name, o.counters)...)
+	}
+	v.Routes, v.Neigh, v.FDB = overlayViews(s.Plan, o.have)
 	return v, nil
 }
 

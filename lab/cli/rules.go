@@ -32,7 +32,7 @@ func rulesCommand() *cli.Command {
 			}
 			status, _ := daemon.NewClient(s.o, s.name).Status(ctx)
 			ports := service.Ports(st.Services, st.PodStates(status.Readiness()))
-			v, err := st.Rules(node, ports)
+			v, err := st.Rules(ctx, node, ports)
 			if err != nil {
 				return &ExitError{Code: 1, Err: err}
 			}
