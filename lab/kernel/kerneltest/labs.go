@@ -7,7 +7,8 @@ package kerneltest
 // dead ones left.
 //
 // Whether a test process is dead is decided by a lock, not by its pid: the
-// process holds an exclusive flock on its directory for its whole life, and
+// process holds an exclusive flock on its directory for as long as the
+// directory exists (it removes it, empty, when its last lab is gone), and
 // the kernel drops the lock when the process ends, however it ends. Its
 // children do not inherit it (the descriptor is close-on-exec), so a lab
 // process left running does not keep its test "alive". Suites running side
