@@ -16,13 +16,13 @@ import (
 // ADD all 100 pods of a two-node lab through the reference bridge and
 // host-local plugins, run as binaries (`go test -bench Reattach ./lab`).
 func BenchmarkReattach(b *testing.B) {
-	kerneltest.RequireRoot(b)
+	l := kerneltest.NewLab(b, "reat")
 	defer cnitest.Cleanup()
 	dir := b.TempDir()
 	if err := os.Symlink(cnitest.Plugins(b), filepath.Join(dir, "bin")); err != nil {
 		b.Fatal(err)
 	}
-	name := kerneltest.UniqueName("reat")
+	name := l.Name
 	doc := kerneltest.Topology(name, 2, 100)
 	doc = strings.Replace(doc, "apiVersion: kinn.dev/v1alpha1\n", `apiVersion: kinn.dev/v1alpha1
 cni:
@@ -35,7 +35,7 @@ cni:
 	if err != nil {
 		b.Fatal(err)
 	}
-	o := Options{StateRoot: b.TempDir(), RuntimeRoot: b.TempDir()}
+	o := Options{StateRoot: l.StateDir, RuntimeRoot: l.RunDir}
 	b.Cleanup(func() { Down(context.Background(), o, name) })
 	if _, err := Up(context.Background(), o, Source{Lab: t, Raw: []byte(doc), Path: file}); err != nil {
 		b.Fatal(err)

@@ -27,8 +27,9 @@ func BenchmarkUpDown(b *testing.B) {
 	kerneltest.RequireRoot(b)
 	for _, sz := range []struct{ nodes, pods int }{{10, 20}, {20, 50}} {
 		b.Run(fmt.Sprintf("nodes=%d/pods=%d", sz.nodes, sz.nodes*sz.pods), func(b *testing.B) {
-			o := Options{StateRoot: b.TempDir(), RuntimeRoot: b.TempDir()}
-			src := benchTopology(b, kerneltest.UniqueName("bench"), sz.nodes, sz.pods)
+			l := kerneltest.NewLab(b, "bench")
+			o := Options{StateRoot: l.StateDir, RuntimeRoot: l.RunDir}
+			src := benchTopology(b, l.Name, sz.nodes, sz.pods)
 			b.Cleanup(func() { Down(context.Background(), o, src.Lab.Name) })
 			var up, down, again time.Duration
 			for b.Loop() {

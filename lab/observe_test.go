@@ -17,14 +17,14 @@ import (
 // TestObserveTraffic: pings between two pods on different nodes show up in
 // both pods' counters, in the VTEPs' counters, and as tracked connections.
 func TestObserveTraffic(t *testing.T) {
-	kerneltest.RequireRoot(t)
-	name := kerneltest.UniqueName("obs")
+	l := kerneltest.NewLab(t, "obs")
+	name := l.Name
 	doc := kerneltest.Topology(name, 2, 2)
 	tl, _, err := topology.Parse("obs.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{StateRoot: t.TempDir(), RuntimeRoot: t.TempDir()}
+	o := Options{StateRoot: l.StateDir, RuntimeRoot: l.RunDir}
 	t.Cleanup(func() { Down(context.Background(), o, name) })
 	if _, err := Up(context.Background(), o, Source{Lab: tl, Raw: []byte(doc), Path: "obs.yaml"}); err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func TestObserveTraffic(t *testing.T) {
 	// conntrack events, not through the first dump.
 	ct := NewConnTracker()
 	defer ct.Close()
-	if _, errs := st.Connections(ct); len(errs) != 0 {
+	if _, errs := st.Connections(context.Background(), ct); len(errs) != 0 {
 		t.Fatal(errs)
 	}
 	before := samples(t, st)
@@ -75,7 +75,7 @@ func TestObserveTraffic(t *testing.T) {
 	found := false
 	for try := 0; try < 20 && !found; try++ {
 		time.Sleep(50 * time.Millisecond) // events are applied asynchronously
-		conns, errs := st.Connections(ct)
+		conns, errs := st.Connections(context.Background(), ct)
 		if len(errs) != 0 {
 			t.Fatal(errs)
 		}
@@ -89,7 +89,7 @@ func TestObserveTraffic(t *testing.T) {
 }
 
 func samples(t *testing.T, st *State) map[string]LinkSample {
-	s, errs := st.LinkSamples()
+	s, errs := st.LinkSamples(context.Background())
 	if len(errs) != 0 {
 		t.Fatal(errs)
 	}

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -90,33 +91,47 @@ type EntryView struct {
 
 // Rules reads a node's rules, counters, routes and overlay entries, and
 // compares them with what kinn wants there: the ruleset of ports (the
-// endpoints' readiness as the caller knows it) and the node's plan.
-func (s *State) Rules(nodeName string, ports []service.Port) (*RulesView, error) {
+// endpoints' readiness as the caller knows it) and the node's plan. The
+// kernel's answer is awaited until ctx ends.
+func (s *State) Rules(ctx context.Context, nodeName string, ports []service.Port) (*RulesView, error) {
 	n := findNode(s.Plan, nodeName)
 	if n == nil {
 		return nil, fmt.Errorf("node %q %w in lab %s", nodeName, ErrNotFound, s.Plan.Name)
 	}
-	v := &RulesView{Node: n.Name, IP: n.Underlay.Addr().String(), PodCIDR: n.PodCIDR.String()}
-	counters := map[string]nft.Counter{}
-	var drift proxy.Drift
-	if s.Topology.Networking.KubeProxyMode != "none" {
-		if t, err := nft.Open(n.Netns); err == nil {
-			counters, drift, err = t.Inspect(proxy.Build(proxy.Node{Name: n.Name}, ports))
+	type observed struct {
+		counters map[string]nft.Counter
+		drift    proxy.Drift
+		have     plan.NodeState
+	}
+	node, proxyOn := *n, s.Topology.Networking.KubeProxyMode != "none"
+	o, err := bounded(ctx, "rules "+node.Netns, func() (observed, error) {
+		o := observed{counters: map[string]nft.Counter{}}
+		if proxyOn {
+			// An unreadable table is an error, not an empty table: that
+			// would read as "no drift, no traffic".
+			t, err := nft.Open(node.Netns)
+			if err != nil {
+				return o, err
+			}
+			o.counters, o.drift, err = t.Inspect(proxy.Build(proxy.Node{Name: node.Name}, ports))
 			t.Close()
 			if err != nil {
-				return nil, err
+				return o, err
 			}
 		}
-	}
-	for _, p := range ports {
-		v.Services = append(v.Services, frontends(p, n.Name, counters, &drift)...)
-	}
-	v.Drift = driftViews(&drift)
-	have, err := kernel.ObserveNode(*n)
+		var err error
+		o.have, err = kernel.ObserveNode(node)
+		return o, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	v.Routes, v.Neigh, v.FDB = overlayViews(s.Plan, *n, have)
+	v := &RulesView{Node: n.Name, IP: n.Underlay.Addr().String(), PodCIDR: n.PodCIDR.String()}
+	for _, p := range ports {
+		v.Services = append(v.Services, frontends(p, n.Name, o.counters, &o.drift)...)
+	}
+	v.Drift = driftViews(&o.drift)
+	v.Routes, v.Neigh, v.FDB = overlayViews(s.Plan, *n, o.have)
 	return v, nil
 }
 

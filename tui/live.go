@@ -22,6 +22,8 @@ import (
 
 // Live is the Source of a running lab: the lab's recorded state, its lab
 // process's status and the kernel's counters, all through package lab.
+// Every read of the kernel or the lab process is bounded by readTimeout,
+// whatever the caller's context allows, and no lock is held across one.
 type Live struct {
 	o    lab.Options
 	name string
@@ -36,6 +38,11 @@ type Live struct {
 }
 
 var _ Source = (*Live)(nil)
+
+// readTimeout bounds a read of the kernel or the lab process: one that has
+// not come back by then is stuck, not slow (a read takes milliseconds), and
+// the next refresh tries again.
+const readTimeout = 5 * time.Second
 
 // NewLive watches the named lab.
 func NewLive(o lab.Options, name string) *Live {
@@ -66,6 +73,8 @@ func (l *Live) state() (*lab.State, error) {
 }
 
 func (l *Live) status(ctx context.Context) *daemon.Status {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	s, _ := daemon.NewClient(l.o, l.name).Status(ctx)
 	return s
 }
@@ -155,8 +164,10 @@ func (l *Live) Rates(ctx context.Context) ([]Rate, error) {
 	if err != nil {
 		return nil, err
 	}
-	samples, errs := st.LinkSamples()
-	tunnels, terrs := st.TunnelSamples(l.tracker)
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	samples, errs := st.LinkSamples(ctx)
+	tunnels, terrs := st.TunnelSamples(ctx, l.tracker)
 	samples, errs = append(samples, tunnels...), append(errs, terrs...)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -197,7 +208,9 @@ func (l *Live) Flows(ctx context.Context) ([]Flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	conns, errs := st.Connections(l.tracker)
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	conns, errs := st.Connections(ctx, l.tracker)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
@@ -255,7 +268,10 @@ func (l *Live) Rules(ctx context.Context, node string) (*lab.RulesView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st.Rules(node, service.Ports(st.Services, st.PodStates(l.status(ctx).Readiness())))
+	ports := service.Ports(st.Services, st.PodStates(l.status(ctx).Readiness()))
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	return st.Rules(ctx, node, ports)
 }
 
 // Events implements Source: the lab process's log, newest first.

@@ -17,8 +17,9 @@ import (
 func BenchmarkLabProcessAtRest(b *testing.B) {
 	kerneltest.RequireRoot(b)
 	for b.Loop() {
-		name := kerneltest.UniqueName("rest")
-		dirs := []string{"--state-dir", b.TempDir(), "--run-dir", b.TempDir()}
+		l := kerneltest.NewLab(b, "rest")
+		name := l.Name
+		dirs := []string{"--state-dir", l.StateDir, "--run-dir", l.RunDir}
 		f := filepath.Join(b.TempDir(), "lab.yaml")
 		os.WriteFile(f, []byte(kerneltest.Topology(name, 20, 1000)), 0o644)
 		if out, err := kinnCmd(dirs, "up", "-f", f).CombinedOutput(); err != nil {

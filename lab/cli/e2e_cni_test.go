@@ -136,7 +136,9 @@ func TestPTPPlugins(t *testing.T) {
 	e := newEnv(t, "cnip")
 	e.up(withPlugins(t, "../../examples/cni-ptp.yaml"))
 	e.checkPasses()
-	rates, err := tui.NewLive(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name).Rates(context.Background())
+	src := tui.NewLive(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name)
+	defer src.Close()
+	rates, err := src.Rates(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

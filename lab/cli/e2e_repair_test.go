@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -214,7 +215,9 @@ func (e *env) explainUnreachable(p, q corev1.Pod) {
 	}
 	if st, err := lab.Load(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name); err == nil {
 		ct := lab.NewConnTracker()
-		conns, errs := st.Connections(ct)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		conns, errs := st.Connections(ctx, ct)
+		cancel()
 		ct.Close()
 		for _, c := range conns {
 			t.Logf("conntrack %s: %s %s -> %s (%s) %s", c.Node, c.Proto, c.Client, c.Dest, c.Endpoint, c.State)

@@ -27,13 +27,15 @@ func TestMain(m *testing.M) {
 		if os.Geteuid() != 0 {
 			return m.Run() // the tests skip themselves
 		}
-		dir, err := os.MkdirTemp("", "kinn-e2e")
+		// In this process's test directory, which a later run removes
+		// if this one is killed.
+		dir, err := kerneltest.ProcessDir()
 		if err != nil {
 			panic(err)
 		}
-		defer os.RemoveAll(dir)
-		os.Chmod(dir, 0o755) // the unprivileged test runs the binary as nobody
+		defer kerneltest.ReleaseProcessDir()
 		kinnBin = filepath.Join(dir, "kinn")
+		defer os.Remove(kinnBin)
 		out, err := exec.Command("go", "build", "-o", kinnBin, "kinn.dev/kinn").CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "build kinn: %v\n%s", err, out)
@@ -54,10 +56,9 @@ type env struct {
 
 func newEnv(t *testing.T, prefix string) *env {
 	t.Helper()
-	kerneltest.RequireRoot(t)
-	e := &env{t: t, name: kerneltest.UniqueName(prefix)}
-	state, run := t.TempDir(), t.TempDir()
-	e.dirs = []string{"--state-dir", state, "--run-dir", run}
+	l := kerneltest.NewLab(t, prefix)
+	e := &env{t: t, name: l.Name}
+	e.dirs = []string{"--state-dir", l.StateDir, "--run-dir", l.RunDir}
 	t.Cleanup(func() {
 		// Always take the lab down, also when the test failed half-way.
 		if _, errOut, code := e.run("down", "--name", e.name); code != 0 {

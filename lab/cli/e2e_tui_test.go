@@ -22,6 +22,7 @@ func TestLiveSource(t *testing.T) {
 	e.up("")
 	ctx := context.Background()
 	src := tui.NewLive(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name)
+	defer src.Close()
 	snap, err := src.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)

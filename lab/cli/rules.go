@@ -30,12 +30,12 @@ func rulesCommand() *cli.Command {
 			if node == "" && len(st.Plan.Nodes) > 0 {
 				node = st.Plan.Nodes[len(st.Plan.Nodes)-1].Name
 			}
-status := liveStatus(ctx, cmd, s.o, s.name)
+			status := liveStatus(ctx, cmd, s.o, s.name)
 			if status == nil {
 				fmt.Fprintf(cmd.Root().ErrWriter, "warning: the lab process did not answer: no pod counts as ready, so the table is compared with one without endpoints\n")
 			}
 			ports := service.Ports(st.Services, st.PodStates(status.Readiness()))
-			v, err := st.Rules(node, ports)
+			v, err := st.Rules(ctx, node, ports)
 			if err != nil {
 				return &ExitError{Code: 1, Err: err}
 			}

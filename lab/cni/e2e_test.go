@@ -24,13 +24,13 @@ import (
 // in-process plugin and another through the kinn binary run as a plugin,
 // on the same node, and checks both get the same result and really work.
 func TestInProcessMatchesBinary(t *testing.T) {
-	kerneltest.RequireRoot(t)
-	bin := filepath.Join(t.TempDir(), "kinn")
+	l := kerneltest.NewLab(t, "cni")
+	bin := filepath.Join(l.StateDir, "kinn")
 	if out, err := exec.Command("go", "build", "-o", bin, "kinn.dev/kinn").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	name := kerneltest.UniqueName("cni")
-	res := upOneNode(t, name, "")
+	name := l.Name
+	res := upOneNode(t, l, "")
 	node := res.Plan.Nodes[0]
 	pod := func(n string, ip string) plan.Pod {
 		p := plan.Pod{Namespace: "default", Name: n, Node: node.Name, NodeNetns: node.Netns,
@@ -104,9 +104,9 @@ func TestInProcessMatchesBinary(t *testing.T) {
 // TestGCRemovesStrayVeths: GC through libcni leaves the valid pods alone and
 // removes a pod veth on the bridge that no attachment accounts for.
 func TestGCRemovesStrayVeths(t *testing.T) {
-	kerneltest.RequireRoot(t)
-	name := kerneltest.UniqueName("cnigc")
-	res := upOneNode(t, name, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\n")
+	l := kerneltest.NewLab(t, "cnigc")
+	name := l.Name
+	res := upOneNode(t, l, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\n")
 	node := res.Plan.Nodes[0]
 	stray := plan.PodNetns(name, "default", "stray")
 	if _, err := kernel.CreateNetns(stray); err != nil {
@@ -147,14 +147,15 @@ func must(b []byte, err error) []byte {
 
 // upOneNode brings up a one-node lab with the given objects, taken down
 // when the test ends.
-func upOneNode(t *testing.T, name, objects string) *lab.Result {
+func upOneNode(t *testing.T, l *kerneltest.Lab, objects string) *lab.Result {
 	t.Helper()
+	name := l.Name
 	doc := "kind: Cluster\napiVersion: kinn.dev/v1alpha1\nname: " + name + "\nnodes: [{role: control-plane}]\n" + objects
 	tl, _, err := topology.Parse("t.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := lab.Options{StateRoot: t.TempDir(), RuntimeRoot: t.TempDir()}
+	o := lab.Options{StateRoot: l.StateDir, RuntimeRoot: l.RunDir}
 	t.Cleanup(func() { lab.Down(context.Background(), o, name) })
 	res, err := lab.Up(context.Background(), o, lab.Source{Lab: tl, Raw: []byte(doc), Path: "t.yaml"})
 	if err != nil {

@@ -45,24 +45,38 @@ func newProxies(repair string) *proxies {
 }
 
 func (p *proxies) close() {
-	for _, t := range p.tables {
-		t.Close()
+	for netns := range p.tables {
+		p.drop(netns)
 	}
-	for _, h := range p.health {
+	for key, h := range p.health {
 		h.close()
+		delete(p.health, key)
 	}
 }
 
-// recreated reports whether a node's namespace was recreated (by `kinn
-// up`, after someone deleted it): its table is in the old one, and the
-// next sync opens the new one.
-func (p *proxies) recreated() bool {
-	for netns := range p.tables {
-		if kernel.NetnsID(netns) != p.ids[netns] {
+// recreated reports whether a node's table must be opened and loaded
+// anew: its namespace was recreated (by `kinn up`, after someone deleted
+// it), so the table kinn holds is in the old one, or the last sync could
+// not make it.
+func (p *proxies) recreated(nodes []plan.Node) bool {
+	for _, n := range nodes {
+		if p.tables[n.Netns] == nil || kernel.NetnsID(n.Netns) != p.ids[n.Netns] {
 			return true
 		}
 	}
 	return false
+}
+
+// drop closes a node's table and forgets it. A closed table must never be
+// found again: once its namespace is freed, a namespace made anew under the
+// same name can get the same inode number, so the ids check would take the
+// closed table for current.
+func (p *proxies) drop(netns string) {
+	if t := p.tables[netns]; t != nil {
+		t.Close()
+	}
+	delete(p.tables, netns)
+	delete(p.ids, netns)
 }
 
 // repair puts back what someone changed in the nodes' tables since they
@@ -137,8 +151,7 @@ func (p *proxies) logEndpoints(ports []service.Port) {
 func (p *proxies) removeAll() {
 	for netns, t := range p.tables {
 		t.Delete()
-		t.Close()
-		delete(p.tables, netns)
+		p.drop(netns)
 	}
 	p.forget(nil)
 }
@@ -151,11 +164,9 @@ func (p *proxies) forget(nodes []plan.Node) {
 	for _, n := range nodes {
 		keep[n.Netns] = true
 	}
-	for netns, t := range p.tables {
+	for netns := range p.tables {
 		if !keep[netns] {
-			t.Close()
-			delete(p.tables, netns)
-			delete(p.ids, netns)
+			p.drop(netns)
 		}
 	}
 	for key, h := range p.health {
@@ -171,7 +182,7 @@ func (p *proxies) forget(nodes []plan.Node) {
 func (p *proxies) sync(netns string, node proxy.Node, ports []service.Port) error {
 	t := p.tables[netns]
 	if t != nil && kernel.NetnsID(netns) != p.ids[netns] {
-		t.Close()
+		p.drop(netns)
 		t = nil
 	}
 	if t == nil {
@@ -183,8 +194,7 @@ func (p *proxies) sync(netns string, node proxy.Node, ports []service.Port) erro
 	}
 	full, err := t.Sync(node, ports)
 	if err != nil {
-		t.Close()
-		delete(p.tables, netns)
+		p.drop(netns)
 		return err
 	}
 	if full {

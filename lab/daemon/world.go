@@ -67,7 +67,8 @@ func (w *world) reconcile(reload bool) error {
 	}
 	w.api.sync(w.st.Plan, w.st.Topology)
 	changed := w.syncPods()
-	if reload || changed || w.proxy.recreated() {
+	proxyOn := w.st.Topology.Networking.KubeProxyMode != "none"
+	if reload || changed || (proxyOn && w.proxy.recreated(w.st.Plan.Nodes)) {
 		if err := w.syncServices(); err != nil {
 			return err
 		}

@@ -18,10 +18,9 @@ import (
 // pod a veth into its node, an address and link up; nothing else (no
 // bridge, routes, CNI, state). Sequential, as the reference figure was.
 func BenchmarkRawPods(b *testing.B) {
-	kerneltest.RequireRoot(b)
 	const nodes, perNode = 20, 50
 	for b.Loop() {
-		prefix := "kinn." + kerneltest.UniqueName("raw") + "."
+		prefix := kerneltest.NewLab(b, "raw").NetnsPrefix()
 		for n := range nodes {
 			node := fmt.Sprintf("%snode%d", prefix, n)
 			if _, err := CreateNetns(node); err != nil {

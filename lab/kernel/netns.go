@@ -47,12 +47,11 @@ func CreateNetns(name string) (created bool, err error) {
 	if NetnsExists(name) {
 		return false, nil
 	}
-	if _, err := os.Stat(NetnsDir); err != nil || !shared.Load() {
-		if err := sharedNetnsDir(); err != nil {
-			return false, err
-		}
-		shared.Store(true) // once per process, or when the directory went
+	unlock, err := holdNetnsDir()
+	if err != nil {
+		return false, err
 	}
+	defer unlock()
 	path := NetnsPath(name)
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o444)
 	if err != nil {
@@ -91,7 +90,9 @@ func DeleteNetns(name string) error {
 // isMountPoint reports whether path is a mount point (its device differs
 // from its parent's, or it is bound onto itself: mountinfo says).
 func isMountPoint(path string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	// This thread's view: /proc/self is the main thread's, which a locked
+	// goroutine may have left in a mount namespace of its own.
+	b, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		return false
 	}
@@ -136,16 +137,40 @@ func sharedNetnsDir() error {
 // lockNetnsParent serialises changes to NetnsDir's mount between kinn
 // processes with an advisory lock on its parent directory, which leaves
 // nothing behind.
-func lockNetnsParent() (func(), error) {
+func lockNetnsParent() (func(), error) { return flockNetnsParent(unix.LOCK_EX) }
+
+func flockNetnsParent(how int) (func(), error) {
 	f, err := os.Open(filepath.Dir(NetnsDir))
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return func() { f.Close() }, nil
+}
+
+// holdNetnsDir makes sure NetnsDir is kinn's shared mount point and keeps
+// it so (a shared lock on its parent) until unlock: another kinn's
+// RemoveNetnsDirIfEmpty, which takes the lock exclusively, cannot unmount
+// it between this check and the namespace mounted under it. Without the
+// lock, a namespace created just then landed in a plain directory.
+func holdNetnsDir() (unlock func(), err error) {
+	for {
+		unlock, err := flockNetnsParent(unix.LOCK_SH)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(NetnsDir); err == nil && shared.Load() {
+			return unlock, nil
+		}
+		unlock() // sharedNetnsDir takes the lock exclusively
+		if err := sharedNetnsDir(); err != nil {
+			return nil, err
+		}
+		shared.Store(true) // once per process, or when the directory went
+	}
 }
 
 // RemoveNetnsDirIfEmpty removes NetnsDir, and the mount point it is, when

@@ -15,8 +15,7 @@ import (
 // checks that each is a real, distinct namespace, that no thread of the test
 // was left outside the host namespace, and that delete removes the mount.
 func TestNetnsLifecycle(t *testing.T) {
-	kerneltest.RequireRoot(t)
-	prefix := "kinn." + kerneltest.UniqueName("kt") + "."
+	prefix := kerneltest.NewLab(t, "kt").NetnsPrefix()
 	t.Cleanup(func() {
 		names, _ := ListNetns(prefix)
 		for _, n := range names {
@@ -64,7 +63,8 @@ func TestNetnsLifecycle(t *testing.T) {
 	// (Not tried here: under a parallel test run it would race the other
 	// packages' namespaces.)
 	if !isMountPoint(NetnsDir) {
-		t.Errorf("%s is not a mount point", NetnsDir)
+		b, _ := os.ReadFile("/proc/thread-self/mountinfo")
+		t.Errorf("%s is not a mount point:\n%s", NetnsDir, grepLines(string(b), "netns"))
 	}
 	// A created-again namespace is left alone.
 	if created, err := CreateNetns(names[0]); err != nil || created {
@@ -114,4 +114,14 @@ func TestDeleteNetnsTooLong(t *testing.T) {
 	if err := DeleteNetns(name); err != nil {
 		t.Errorf("DeleteNetns(%d-byte name) = %v, want nil", len(name), err)
 	}
+}
+
+func grepLines(s, word string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, word) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

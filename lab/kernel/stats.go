@@ -1,10 +1,13 @@
 package kernel
 
 import (
+	"fmt"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"kinn.dev/kinn/lab/plan"
@@ -26,14 +29,7 @@ type LinkStat struct {
 // every node every second); names, kinds and bridges from a link dump kept
 // until a link it does not know appears.
 func LinkStats(netnsName string) ([]LinkStat, error) {
-	var msgs [][]byte
-	err := Do(netnsName, func() error {
-		req := nl.NewNetlinkRequest(unix.RTM_GETSTATS, unix.NLM_F_DUMP)
-		req.AddData(&ifStatsMsg{Filter: 1 << (unix.IFLA_STATS_LINK_64 - 1)})
-		var err error
-		msgs, err = req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWSTATS)
-		return err
-	})
+	msgs, err := statsDump(netnsName)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +67,38 @@ func LinkStats(netnsName string) ([]LinkStat, error) {
 		}
 	}
 	return out, nil
+}
+
+// readTimeout bounds each netlink read of a live view: a kernel that has
+// not answered by then is stuck, not slow, and the sockets' deadline ends
+// the read instead of leaving it blocked for good.
+const readTimeout = 10 * time.Second
+
+// statsDump dumps the namespace's 64-bit link statistics through a socket
+// opened inside it, read under readTimeout.
+func statsDump(netnsName string) ([][]byte, error) {
+	var s *nl.NetlinkSocket
+	err := Do(netnsName, func() (err error) {
+		// Neither handle is open: the socket is made on this thread, which
+		// Do has put inside the namespace.
+		s, err = nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_ROUTE)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("netlink in %s: %w", netnsName, err)
+	}
+	defer s.Close()
+	tv := unix.NsecToTimeval(readTimeout.Nanoseconds())
+	s.SetSendTimeout(&tv)
+	s.SetReceiveTimeout(&tv)
+	req := nl.NewNetlinkRequest(unix.RTM_GETSTATS, unix.NLM_F_DUMP)
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}
+	req.AddData(&ifStatsMsg{Filter: 1 << (unix.IFLA_STATS_LINK_64 - 1)})
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWSTATS)
+	if err != nil {
+		return nil, fmt.Errorf("link statistics in %s: %w", netnsName, err)
+	}
+	return msgs, nil
 }
 
 // ifStatsMsg is struct if_stats_msg, RTM_GETSTATS's header.
@@ -128,6 +156,9 @@ func (c *metaCache) refresh(netnsName string) error {
 		return err
 	}
 	defer h.Close()
+	if err := h.SetSocketTimeout(readTimeout); err != nil {
+		return err
+	}
 	all, err := linkList(h)
 	if err != nil {
 		return err

@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -17,16 +15,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/kernel/kerneltest"
 )
 
 // TestServerInNamespace proves Start's sockets live in the pod's namespace:
 // reachable on 127.0.0.1 from inside it, not from the host's 127.0.0.1.
 func TestServerInNamespace(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace")
-	}
-	ns := fmt.Sprintf("kinn.wltest-%08x.pod.x", rand.Uint32())
+	ns := kerneltest.NewLab(t, "wltest").Netns("pod.x")
 	if _, err := kernel.CreateNetns(ns); err != nil {
 		t.Fatal(err)
 	}
@@ -92,10 +88,7 @@ func askHostname(proto, addr string) (string, error) {
 // lab probes pods from their node's namespace.
 func TestProbeInNamespace(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace")
-	}
-	ns := fmt.Sprintf("kinn.wltest-%08x.pod.x", rand.Uint32())
+	ns := kerneltest.NewLab(t, "wltest").Netns("pod.x")
 	if _, err := kernel.CreateNetns(ns); err != nil {
 		t.Fatal(err)
 	}

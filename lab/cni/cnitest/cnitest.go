@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"kinn.dev/kinn/lab/kernel/kerneltest"
 )
 
 // Version of the reference plugins the tests run.
@@ -31,11 +33,18 @@ var (
 
 // Plugins builds every plugin in Packages once per test binary and returns
 // the directory holding them, shared by the binary's tests (so callers must
-// not write into it) and removed by Cleanup.
+// not write into it) and removed by Cleanup. As root it is in the test
+// process's directory, which a later run removes if this one is killed.
 func Plugins(t testing.TB) string {
 	t.Helper()
 	once.Do(func() {
-		binDir, err = os.MkdirTemp("", "kinn-cni-plugins-")
+		parent := ""
+		if os.Geteuid() == 0 {
+			if parent, err = kerneltest.ProcessDir(); err != nil {
+				return
+			}
+		}
+		binDir, err = os.MkdirTemp(parent, "kinn-cni-plugins-")
 		if err != nil {
 			return
 		}
@@ -58,6 +67,7 @@ func Plugins(t testing.TB) string {
 func Cleanup() {
 	if binDir != "" {
 		os.RemoveAll(binDir)
+		kerneltest.ReleaseProcessDir()
 	}
 }
 

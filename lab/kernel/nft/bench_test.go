@@ -35,8 +35,7 @@ func manyPorts(n int) []service.Port {
 
 func benchTable(b *testing.B) *Table {
 	b.Helper()
-	kerneltest.RequireRoot(b)
-	ns := "kinn." + kerneltest.UniqueName("nftbench") + ".node"
+	ns := kerneltest.NewLab(b, "nftbench").Netns("node")
 	if _, err := kernel.CreateNetns(ns); err != nil {
 		b.Fatal(err)
 	}

@@ -37,6 +37,9 @@ import (
 func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return d, false, err
+	}
 	if t.synced == nil {
 		return d, false, nil
 	}

@@ -41,8 +41,7 @@ var pods = map[string]string{"p1": "10.244.0.11", "p2": "10.244.0.12", "p3": "10
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	kerneltest.RequireRoot(t)
-	f := &fixture{t: t, prefix: "kinn." + kerneltest.UniqueName("nfttest") + "."}
+	f := &fixture{t: t, prefix: kerneltest.NewLab(t, "nfttest").NetnsPrefix()}
 	f.node = f.ns("node")
 	t.Cleanup(func() {
 		for _, n := range kerneltest.Namespaces(f.prefix) {

@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -31,20 +32,30 @@ type Conn struct {
 // namespace holds), so a live view of 20 nodes that dumped every second
 // would spend a fifth of a core on it. The tracker dumps once, then keeps
 // its copy up to date from the NEW, UPDATE and DESTROY events.
+//
+// A live view must never hang on it, so no lock is held across a kernel
+// call, a caller waits for a subscription only until its context ends, and
+// ending one never waits: each subscription has one goroutine that owns its
+// sockets, sets them up, applies events, and on close keeps draining the
+// event channels until the library's worker, unblocked, has exited (the
+// library's Close waits for its worker, which waits to hand over an event).
 type Tracker struct {
 	mu    sync.Mutex
 	nodes map[string]*tracked
 }
 
 type tracked struct {
-	id     uint64 // the namespace it follows
-	listen *conntrack.Conn
-	query  *conntrack.Conn // bound to the namespace: dump, then per-flow counters
+	id     uint64        // the namespace it follows
+	ready  chan struct{} // closed once subscribed and dumped, or failed
+	done   chan struct{} // closed by close: stop
+	stop   sync.Once
 	events chan conntrack.Event
-	done   chan struct{}
-	mu     sync.Mutex
-	flows  map[uint32]conntrack.Flow // by conntrack id, with the last counters read
-	err    error                     // the subscription failed: report it and start over
+	// listen and query are the goroutine's: the subscription, and a
+	// socket for the dump and the per-flow counters.
+	listen, query *conntrack.Conn
+	mu            sync.Mutex
+	flows         map[uint32]conntrack.Flow // by conntrack id, with the last counters read
+	err           error                     // setting up or the subscription failed: start over
 }
 
 // Counters: conntrack's NEW and UPDATE events carry no byte counts (only
@@ -60,8 +71,9 @@ const (
 func NewTracker() *Tracker { return &Tracker{nodes: map[string]*tracked{}} }
 
 // Conns returns a namespace's tracked connections, subscribing to its
-// events on the first call.
-func (t *Tracker) Conns(netnsName string) ([]Conn, error) {
+// events on the first call. It waits for the subscription only until ctx
+// ends; a later call picks it up.
+func (t *Tracker) Conns(ctx context.Context, netnsName string) ([]Conn, error) {
 	t.mu.Lock()
 	tr := t.nodes[netnsName]
 	if tr != nil && (tr.id != kernel.NetnsID(netnsName) || tr.failed() != nil) {
@@ -69,16 +81,20 @@ func (t *Tracker) Conns(netnsName string) ([]Conn, error) {
 		tr = nil
 	}
 	if tr == nil {
-		var err error
-		if tr, err = follow(netnsName); err != nil {
-			t.mu.Unlock()
-			return nil, err
-		}
+		tr = follow(netnsName)
 		t.nodes[netnsName] = tr
 	}
 	t.mu.Unlock()
+	select {
+	case <-tr.ready:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("conntrack in %s: %w", netnsName, ctx.Err())
+	}
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
+	if tr.err != nil {
+		return nil, tr.err
+	}
 	out := make([]Conn, 0, len(tr.flows))
 	for _, f := range tr.flows {
 		out = append(out, connOf(f))
@@ -86,11 +102,54 @@ func (t *Tracker) Conns(netnsName string) ([]Conn, error) {
 	return out, nil
 }
 
-// follow subscribes to a namespace's conntrack events, then dumps its
-// table once (in that order, so nothing falls between the two).
-func follow(netnsName string) (*tracked, error) {
-	tr := &tracked{id: kernel.NetnsID(netnsName), events: make(chan conntrack.Event, 1024),
-		done: make(chan struct{}), flows: map[uint32]conntrack.Flow{}}
+// follow starts following a namespace's conntrack table.
+func follow(netnsName string) *tracked {
+	tr := &tracked{id: kernel.NetnsID(netnsName), ready: make(chan struct{}), done: make(chan struct{}),
+		events: make(chan conntrack.Event, 1024), flows: map[uint32]conntrack.Flow{}}
+	go tr.run(netnsName)
+	return tr
+}
+
+// run subscribes, dumps, then applies events and refreshes counters until
+// closed.
+func (tr *tracked) run(netnsName string) {
+	errs, err := tr.subscribe(netnsName)
+	if err != nil {
+		tr.mu.Lock()
+		tr.err = err
+		tr.mu.Unlock()
+	}
+	close(tr.ready)
+	tick := time.NewTicker(refreshEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tr.done:
+			tr.shutdown(errs)
+			return
+		case <-tick.C:
+			if err == nil {
+				tr.refresh()
+			}
+		case e := <-errs:
+			if e != nil && err == nil {
+				err = e
+				tr.mu.Lock()
+				tr.err = fmt.Errorf("conntrack events in %s: %w", netnsName, e)
+				tr.mu.Unlock()
+			}
+		case ev := <-tr.events:
+			if ev.Flow != nil {
+				tr.apply(ev)
+			}
+		}
+	}
+}
+
+// subscribe opens the sockets inside the namespace, subscribes to its
+// events, then dumps its table once (in that order, so nothing falls
+// between the two). The events channel fills meanwhile; run drains it.
+func (tr *tracked) subscribe(netnsName string) (chan error, error) {
 	err := kernel.Do(netnsName, func() error {
 		var err error
 		if tr.listen, err = conntrack.Dial(nil); err != nil {
@@ -100,51 +159,45 @@ func follow(netnsName string) (*tracked, error) {
 		return err
 	})
 	if err != nil {
-		if tr.listen != nil {
-			tr.listen.Close()
-		}
 		return nil, fmt.Errorf("conntrack in %s: %w", netnsName, err)
 	}
 	errs, err := tr.listen.Listen(tr.events, 1, netfilter.GroupsCT)
 	if err != nil {
-		tr.listen.Close()
-		tr.query.Close()
 		return nil, fmt.Errorf("conntrack events in %s: %w", netnsName, err)
 	}
 	flows, err := tr.query.Dump(nil)
 	if err != nil {
-		tr.close()
-		return nil, fmt.Errorf("dump conntrack in %s: %w", netnsName, err)
+		return errs, fmt.Errorf("dump conntrack in %s: %w", netnsName, err)
 	}
+	tr.mu.Lock()
 	for _, f := range flows {
 		tr.flows[f.ID] = f
 	}
-	go tr.run(errs)
-	return tr, nil
+	tr.mu.Unlock()
+	return errs, nil
 }
 
-// run applies events until the subscription ends, and refreshes counters.
-func (tr *tracked) run(errs chan error) {
-	tick := time.NewTicker(refreshEvery)
-	defer tick.Stop()
+// shutdown closes the sockets. Closing the subscription waits for its
+// worker, which may be blocked handing over an event or an error: keep
+// taking both until it is gone.
+func (tr *tracked) shutdown(errs chan error) {
+	if tr.query != nil {
+		tr.query.Close()
+	}
+	if tr.listen == nil {
+		return
+	}
+	closed := make(chan struct{})
+	go func() {
+		tr.listen.Close()
+		close(closed)
+	}()
 	for {
 		select {
-		case <-tr.done:
+		case <-closed:
 			return
-		case <-tick.C:
-			tr.refresh()
-		case err := <-errs:
-			if err != nil {
-				tr.mu.Lock()
-				tr.err = err
-				tr.mu.Unlock()
-				return
-			}
-		case ev := <-tr.events:
-			if ev.Flow == nil {
-				continue
-			}
-			tr.apply(ev)
+		case <-tr.events:
+		case <-errs:
 		}
 	}
 }
@@ -195,17 +248,10 @@ func (tr *tracked) failed() error {
 	return tr.err
 }
 
-func (tr *tracked) close() {
-	select {
-	case <-tr.done:
-	default:
-		close(tr.done)
-	}
-	tr.listen.Close()
-	tr.query.Close()
-}
+// close tells the subscription's goroutine to end; it does not wait.
+func (tr *tracked) close() { tr.stop.Do(func() { close(tr.done) }) }
 
-// Close ends every subscription.
+// Close ends every subscription, without waiting for the kernel.
 func (t *Tracker) Close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()

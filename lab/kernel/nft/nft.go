@@ -32,14 +32,18 @@ import (
 )
 
 // Table is one node's kinn table, reached through a netlink socket in the
-// node's namespace.
+// node's namespace. Every method holds mu while it uses conn, and none uses
+// it after Close: with its lasting socket closed, the nftables library
+// would dial a new one in whatever namespace ns's descriptor number names by
+// then — none (EBADF), the host's own, or another node's.
 type Table struct {
-	mu    sync.Mutex
-	netns string
-	ns    *os.File // keeps the namespace reference alive while conn lives
-	conn  *nftables.Conn
-	nl    *netlink.Conn // the socket under conn, to size its buffers
-	table *nftables.Table
+	mu     sync.Mutex
+	closed bool
+	netns  string
+	ns     *os.File // keeps the namespace reference alive while conn lives
+	conn   *nftables.Conn
+	nl     *netlink.Conn // the socket under conn, to size its buffers
+	table  *nftables.Table
 	// synced is what the last Sync wrote, for the next one's changes and
 	// for Repair's comparisons.
 	synced *syncedState
@@ -85,10 +89,26 @@ func (t *Table) discard() error {
 	return t.dial()
 }
 
-// Close releases the socket and the namespace reference.
+// Close releases the socket and the namespace reference; later calls fail
+// with os.ErrClosed. Closing twice is fine.
 func (t *Table) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
 	err := t.conn.CloseLasting()
 	return errors.Join(err, t.ns.Close())
+}
+
+// usable is nil unless the Table was closed; call it with mu held, before
+// any use of conn.
+func (t *Table) usable() error {
+	if t.closed {
+		return fmt.Errorf("table %s in %s: %w", proxy.TableName, t.netns, os.ErrClosed)
+	}
+	return nil
 }
 
 // Load replaces whatever kinn table the namespace has with rs, in one
@@ -169,6 +189,16 @@ func (t *Table) remember(node proxy.Node, ports []service.Port) {
 // Exists reports whether the kinn table is present: false after someone
 // deleted it by hand, so the caller can reload.
 func (t *Table) Exists() (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.exists()
+}
+
+// exists is Exists with t.mu held.
+func (t *Table) exists() (bool, error) {
+	if err := t.usable(); err != nil {
+		return false, err
+	}
 	tables, err := t.conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
 	if err != nil {
 		return false, fmt.Errorf("list tables in %s: %w", t.netns, err)
@@ -185,6 +215,9 @@ func (t *Table) Exists() (bool, error) {
 func (t *Table) Delete() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return err
+	}
 	t.conn.AddTable(t.table)
 	t.conn.DelTable(t.table)
 	t.synced, t.verified = nil, 0

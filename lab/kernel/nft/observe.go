@@ -45,6 +45,9 @@ type kernelMap struct {
 // gen returns the namespace's nf_tables ruleset generation, which every
 // committed transaction (anyone's, any table's) moves by one.
 func (t *Table) gen() (uint32, error) {
+	if err := t.usable(); err != nil {
+		return 0, err
+	}
 	msg := netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN), Flags: netlink.Request},
 		Data:   []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
@@ -75,7 +78,7 @@ func (t *Table) gen() (uint32, error) {
 // its maps and their elements.
 func (t *Table) observe() (*kernelTable, error) {
 	kt := &kernelTable{chains: map[string]*kernelChain{}, maps: map[string]*kernelMap{}}
-	ok, err := t.Exists()
+	ok, err := t.exists()
 	if err != nil || !ok {
 		return kt, err
 	}
