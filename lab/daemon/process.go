@@ -285,8 +285,13 @@ func NewClient(o lab.Options, name string) *Client {
 		// No keep-alive: the TUI and get make a client per poll, and idle
 		// connections would pile up on both sides.
 		Transport: &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			addr, done, err := socketAddr(sock)
+			if err != nil {
+				return nil, err
+			}
+			defer done()
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
+			return d.DialContext(ctx, "unix", addr)
 		}},
 	}}
 }

@@ -39,7 +39,12 @@ func Run(ctx context.Context, o lab.Options, name string) error {
 	defer removeIfSame(PIDPath(o, name), pidf)
 	sock := SocketPath(o, name)
 	os.Remove(sock) // a dead predecessor's: we hold the lock
-	ln, err := net.Listen("unix", sock)
+	addr, done, err := socketAddr(sock)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("unix", addr)
+	done()
 	if err != nil {
 		return err
 	}
