@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/topology"
@@ -64,10 +66,18 @@ func (o Options) RuntimeDir(lab string) string {
 	return filepath.Join(o.withDefaults().RuntimeRoot, lab)
 }
 
-// CheckName refuses a lab name that is not a valid one (topology's rule),
-// before any path or namespace name is built from it: `--name ..` would
-// otherwise make a lab's directory the parent of its root.
-func CheckName(name string) error { return topology.CheckLabName(name) }
+// CheckName refuses a name that cannot be a lab's, before any path or
+// namespace name is built from it: `--name ..` would otherwise make a
+// lab's directory the parent of its root, and `--name X.pod` select lab
+// X's pods. A DNS-1123 label is all that takes; new labs must also fit
+// every derived name (topology.CheckLabName, checked by up), but a lab
+// made by an older kinn under a longer label can still be read and removed.
+func CheckName(name string) error {
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		return topology.CheckLabName(name) // its message says what a name is
+	}
+	return nil
+}
 
 // childOf proves that dir is a direct child of root, for the commands that
 // remove a lab's directories: the last guard before RemoveAll.

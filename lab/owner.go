@@ -12,44 +12,53 @@ import (
 )
 
 // A lab's namespaces are named after the lab alone (they live in the
-// machine-wide /run/netns), while its record lives under a state root the
-// user may move (--state-dir). So that the same name under another root can
-// never take over, tear down or start a second lab process for a lab
-// recorded elsewhere, the switch's bridge carries its owner: the state
-// directory that records it.
+// machine-wide /run/netns), while its record and its lab process live under
+// roots the user may move (--state-dir, --run-dir). So that the same name
+// under other roots can never take over, tear down or start a second lab
+// process for a lab recorded elsewhere, the switch's bridge carries its
+// owner: the state and runtime directories that hold it.
 
-const ownerPrefix = "kinn state "
+const (
+	ownerPrefix = "kinn state="
+	ownerRun    = " run="
+)
 
-// owner is the alias the lab's switch bridge carries: its state directory,
-// or a digest of it where the path is longer than an alias may be.
+// owner is the alias the lab's switch bridge carries: its directories, or
+// a digest of them where the paths are longer than an alias may be.
 func owner(o Options, name string) string {
-	dir, err := filepath.Abs(o.StateDir(name))
-	if err != nil {
-		dir = o.StateDir(name)
+	state, run := absDir(o.StateDir(name)), absDir(o.RuntimeDir(name))
+	s := ownerPrefix + state + ownerRun + run
+	if len(s) > 250 { // IFALIASZ is 256 with its NUL
+		return fmt.Sprintf("%ssha256:%x", ownerPrefix, sha256.Sum256([]byte(s)))
 	}
-	if len(ownerPrefix)+len(dir) > 250 { // IFALIASZ is 256 with its NUL
-		return fmt.Sprintf("%ssha256:%x", ownerPrefix, sha256.Sum256([]byte(dir)))
+	return s
+}
+
+func absDir(d string) string {
+	if abs, err := filepath.Abs(d); err == nil {
+		return abs
 	}
-	return ownerPrefix + dir
+	return d
 }
 
 // CheckOwner refuses to act on a lab whose namespaces belong to a lab
-// recorded in another state directory that still exists. Namespaces with
-// no owner (a lab made by an older kinn) or whose owner's record is gone
-// (an orphan after a lost state directory) are this lab's to converge or
-// remove.
+// recorded under other directories whose record still exists. Namespaces
+// with no owner (a lab made by an older kinn) or whose owner's record is
+// gone (an orphan after a lost state directory) are this lab's to converge
+// or remove.
 func CheckOwner(o Options, name string) error {
 	have, err := kernel.SwitchOwner(plan.SwitchNetns(name))
 	if err != nil || have == "" || have == owner(o, name) {
 		return err
 	}
-	dir, ok := strings.CutPrefix(have, ownerPrefix)
-	if ok && !strings.HasPrefix(dir, "sha256:") {
-		if _, err := os.Stat(filepath.Join(dir, fileTopology)); err != nil {
-			return nil // its record is gone: an orphan
-		}
-		return fmt.Errorf("lab %q already runs from another state directory, %s: its namespaces are not this one's to change "+
-			"(use --state-dir %s for that lab, or another --name for a new one)", name, dir, filepath.Dir(dir))
+	rest, ok := strings.CutPrefix(have, ownerPrefix)
+	state, run, full := strings.Cut(rest, ownerRun)
+	if !ok || !full {
+		return fmt.Errorf("lab %q already runs from other directories (%s): use their --state-dir and --run-dir, or another --name", name, have)
 	}
-	return fmt.Errorf("lab %q already runs from another state directory (%s): use that one's --state-dir, or another --name", name, have)
+	if _, err := os.Stat(filepath.Join(state, fileTopology)); err != nil {
+		return nil // its record is gone: an orphan
+	}
+	return fmt.Errorf("lab %q already runs from another state directory, %s, with its runtime in %s: its namespaces are not this one's to change "+
+		"(use --state-dir %s --run-dir %s for that lab, or another --name for a new one)", name, state, run, filepath.Dir(state), filepath.Dir(run))
 }

@@ -59,7 +59,7 @@ func (r *repairs) add(format string, a ...any) {
 
 // Up creates or converges the lab described by src.
 func Up(ctx context.Context, o Options, src Source) (*Result, error) {
-	if err := CheckName(src.Lab.Name); err != nil {
+	if err := topology.CheckLabName(src.Lab.Name); err != nil {
 		return nil, &ConfigError{err}
 	}
 	// A chain that cannot work is bad input: reported before anything,

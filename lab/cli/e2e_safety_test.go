@@ -94,14 +94,18 @@ func TestSameNameOtherDirs(t *testing.T) {
 	e := newEnv(t, "owner")
 	f := smallLab(t)
 	e.up(f)
-	other := []string{"--state-dir", t.TempDir(), "--run-dir", t.TempDir()}
-	out, err := kinnCmd(other, "up", "--name", e.name, "-f", f).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "another state directory") {
-		t.Errorf("up of the same name from other directories: want a refusal naming the owner, got %v:\n%s", err, out)
-	}
-	out, err = kinnCmd(other, "down", "--name", e.name).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "another state directory") {
-		t.Errorf("down of the same name from other directories: want a refusal, got %v:\n%s", err, out)
+	for _, other := range [][]string{
+		{"--state-dir", t.TempDir(), "--run-dir", t.TempDir()},
+		{e.dirs[0], e.dirs[1], "--run-dir", t.TempDir()}, // the same record, another runtime root
+	} {
+		out, err := kinnCmd(other, "up", "--name", e.name, "-f", f).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "already runs from") {
+			t.Errorf("up of the same name from %v: want a refusal naming the owner, got %v:\n%s", other, err, out)
+		}
+		out, err = kinnCmd(other, "down", "--name", e.name).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "already runs from") {
+			t.Errorf("down of the same name from %v: want a refusal, got %v:\n%s", other, err, out)
+		}
 	}
 	if p := kerneltest.Processes(e.name); len(p) != 1 {
 		t.Errorf("want the first lab's one lab process, found %d: %v", len(p), p)

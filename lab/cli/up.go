@@ -50,8 +50,8 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	if n := cmd.String("name"); n != "" {
 		src.Lab.Name = n
 	}
-	if err := lab.CheckName(src.Lab.Name); err != nil {
-		return &ExitError{Code: 2, Err: err}
+	if err := topology.CheckLabName(src.Lab.Name); err != nil {
+		return &ExitError{Code: 2, Err: err} // a new lab's name must fit every derived name
 	}
 	if err := needRoot("up"); err != nil {
 		return err
