@@ -239,7 +239,19 @@ func TestProgramPrivileges(t *testing.T) {
 	}
 	f := filepath.Join(t.TempDir(), "privs.yaml")
 	os.WriteFile(f, []byte(doc.String()), 0o644)
-	e.up(f)
+	_, errOut, code := e.run("up", "--name", e.name, "-f", f)
+	if code != 0 {
+		t.Fatalf("up: exit %d\n%s", code, errOut)
+	}
+	// up says which pods run programs, and which of them with root's powers.
+	for _, want := range []string{"note: 4 pods run a program", "default/priv (privileged", "default/root (runAsUser 0"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("up does not say %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "default/nobody (") || strings.Contains(errOut, "default/ids (") {
+		t.Errorf("up names an unprivileged pod as powerful:\n%s", errOut)
+	}
 
 	hostBnd := statusField(t, "CapBnd")
 	ask := func(pod string) identity {

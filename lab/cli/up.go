@@ -56,7 +56,6 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	if err := needRoot("up"); err != nil {
 		return err
 	}
-	noteRunPrograms(stderr, src.Lab)
 	o := options(cmd, stderr)
 	// A chain that cannot work is bad input, reported before anything of
 	// the lab exists (the lock makes its runtime directory).
@@ -132,6 +131,7 @@ func desired(cmd *cli.Command, o lab.Options, src lab.Source, shown topology.Cha
 		}
 	}
 	fmt.Fprintf(cmd.Root().ErrWriter, "Bringing up lab %q from %s\n", name, describeSource(src, file == "" && rec != nil))
+	noteRunPrograms(cmd.Root().ErrWriter, src.Lab)
 	return src, existed, nil
 }
 
@@ -211,18 +211,33 @@ func isTerminal(r io.Reader) bool {
 	return err == nil
 }
 
-// noteRunPrograms names the pods that run a program of the file's
-// (kinn.dev/run): a topology with them is code, run confined but run.
+// noteRunPrograms names the pods that run a program of the topology's
+// (kinn.dev/run) and those that run it with root's powers: a topology with
+// them is code, confined as the README says, but run.
 func noteRunPrograms(w io.Writer, t *topology.Lab) {
-	var keys []string
+	var run, powerful []string
 	for _, p := range t.Pods {
-		if _, ok := p.Pod.Annotations[workload.RunAnnotation]; ok {
-			keys = append(keys, p.Key())
+		if _, ok := p.Pod.Annotations[workload.RunAnnotation]; !ok {
+			continue
+		}
+		run = append(run, p.Key())
+		uid, _ := workload.RunAs(p.Pod)
+		add, privileged := workload.Capabilities(p.Pod)
+		switch {
+		case privileged:
+			powerful = append(powerful, p.Key()+" (privileged: every capability, writable host)")
+		case slices.ContainsFunc(add, func(c string) bool { return c == "ALL" || strings.TrimPrefix(c, "CAP_") == "SYS_ADMIN" }):
+			powerful = append(powerful, p.Key()+" (capabilities "+strings.Join(add, ",")+")")
+		case uid == 0:
+			powerful = append(powerful, p.Key()+" (runAsUser 0: reads what root may read)")
 		}
 	}
-	if len(keys) > 0 {
-		fmt.Fprintf(w, "note: %d pods run a program of the file (%s, confined as the README's Safety section says): %s\n",
-			len(keys), workload.RunAnnotation, strings.Join(keys, ", "))
+	if len(run) > 0 {
+		fmt.Fprintf(w, "note: %d pods run a program of the topology (%s, confined as the README's Safety section says): %s\n",
+			len(run), workload.RunAnnotation, strings.Join(run, ", "))
+	}
+	if len(powerful) > 0 {
+		fmt.Fprintf(w, "note: these run with root's powers on this machine: %s\n", strings.Join(powerful, "; "))
 	}
 }
 
