@@ -164,7 +164,7 @@ func lock(o Options, name string) (unlock func(), err error) {
 				f.Close()
 				return lock(o, name)
 			}
-			return func() { f.Close() }, nil
+			return func() { leaveNoTrace(o, name, f); f.Close() }, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) || time.Now().After(deadline) {
 			f.Close()
@@ -172,6 +172,19 @@ func lock(o Options, name string) (unlock func(), err error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// leaveNoTrace removes, while the lock is still held, the lock file and the
+// directories lock made for a lab that has no record: a command that named
+// a lab that does not exist (`kinn scale --name typo`) must not leave a
+// lab behind for List to find. A waiter on the removed file starts over.
+func leaveNoTrace(o Options, name string, f *os.File) {
+	if _, err := os.Stat(o.StateDir(name)); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	os.Remove(f.Name())
+	os.Remove(o.RuntimeDir(name)) // only if nothing else is in it
+	os.Remove(o.withDefaults().RuntimeRoot)
 }
 
 // runtime is the lab's CNI runtime: the nodes' directories (result cache,

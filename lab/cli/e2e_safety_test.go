@@ -268,3 +268,26 @@ func TestExecHoldsNoOtherLab(t *testing.T) {
 		}
 	}
 }
+
+// TestNoPhantomLab: a live-edit verb naming a lab that does not exist once
+// left that lab's lock directory behind, and List then counted a lab that
+// never was ("2 labs exist").
+func TestNoPhantomLab(t *testing.T) {
+	e := newEnv(t, "phantom")
+	for _, args := range [][]string{
+		{"scale", "deployment", "web", "--replicas", "2", "--name", e.name},
+		{"delete", "pod", "x", "--name", e.name},
+		{"ready", "x", "true", "--name", e.name},
+		{"cni", "reattach", "--all", "--name", e.name},
+		{"down", "--name", e.name},
+	} {
+		if _, _, code := e.run(args...); code == 0 && args[0] != "down" {
+			t.Errorf("kinn %s on no lab succeeded", strings.Join(args, " "))
+		}
+		for _, d := range []string{e.dirs[1], e.dirs[3]} {
+			if _, err := os.Stat(filepath.Join(d, e.name)); err == nil {
+				t.Errorf("kinn %s left %s/%s behind", strings.Join(args, " "), d, e.name)
+			}
+		}
+	}
+}
