@@ -35,7 +35,18 @@ func (r Reattached) Changed() bool { return r.Err == nil && r.Old != r.New }
 // none means every pod. The plan is saved with the new addresses, which the
 // lab process turns into endpoints when it reloads.
 func Reattach(ctx context.Context, o Options, name string, keys []string) ([]Reattached, time.Duration, error) {
-	cs, err := openCNI(ctx, o, name, keys)
+	unlock, err := lock(o, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer unlock()
+	return ReattachLocked(ctx, o, name, keys)
+}
+
+// ReattachLocked is Reattach for a caller that holds the lab's lock (Lock),
+// as `kinn cni reattach` does until the lab process has the new addresses.
+func ReattachLocked(ctx context.Context, o Options, name string, keys []string) ([]Reattached, time.Duration, error) {
+	cs, err := openCNILocked(ctx, o, name, keys)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -84,18 +95,27 @@ func openCNI(ctx context.Context, o Options, name string, keys []string) (*cniSe
 	if err != nil {
 		return nil, err
 	}
-	cs := &cniSession{keys: keys, unlock: unlock}
-	if cs.st, err = Load(o, name); err != nil {
+	cs, err := openCNILocked(ctx, o, name, keys)
+	if err != nil {
 		unlock()
 		return nil, err
 	}
+	cs.unlock = unlock
+	return cs, nil
+}
+
+// openCNILocked is openCNI with the lab's lock held by the caller.
+func openCNILocked(ctx context.Context, o Options, name string, keys []string) (*cniSession, error) {
+	var err error
+	cs := &cniSession{keys: keys, unlock: func() {}}
+	if cs.st, err = Load(o, name); err != nil {
+		return nil, err
+	}
 	if missing := unknownPods(cs.st.Plan, keys); len(missing) > 0 {
-		unlock()
 		return nil, fmt.Errorf("lab %s has no pod %v (see `kinn get pods -A`)", name, missing)
 	}
 	chain, err := checkChain(ctx, cs.st.Topology)
 	if err != nil {
-		unlock()
 		return nil, err
 	}
 	cs.rt = runtime(o.StateDir(name), chain)

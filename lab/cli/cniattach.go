@@ -67,11 +67,17 @@ func runCNIReattach(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	res, took, err := lab.Reattach(ctx, o, name, keys)
+	// One lock until the lab process has the new addresses (endpoints,
+	// rules): a down in between would leave it running for no lab.
+	unlock, err := lab.Lock(o, name)
 	if err != nil {
 		return err
 	}
-	// The lab process picks the new addresses up: endpoints, rules.
+	defer unlock()
+	res, took, err := lab.ReattachLocked(ctx, o, name, keys)
+	if err != nil {
+		return err
+	}
 	if err := daemon.Ensure(ctx, o, name); err != nil {
 		return err
 	}
