@@ -207,7 +207,14 @@ func TestDriftShownThenUpRepairs(t *testing.T) {
 		t.Fatalf("with KINN_PROXY_REPAIR=manual the rule came back without kinn up (%q)", mark)
 	}
 
-	e.up("")
+	_, upErr, code := e.run("up", "--name", e.name)
+	if code != 0 {
+		t.Fatalf("kinn up: exit %d\n%s", code, upErr)
+	}
+	// up itself says what it put back in the proxy's table.
+	if !strings.Contains(upErr, "proxy node "+b.node+": chain "+b.epChain+" had 1 of 2 rules") {
+		t.Errorf("kinn up does not say what it restored in the proxy's table:\n%s", upErr)
+	}
 	b.waitServes(t)
 	if mark, lines := b.endpointDrift(t); mark != "" || lines != nil {
 		t.Fatalf("kinn rules after kinn up: %q %q", mark, lines)

@@ -64,7 +64,13 @@ func ensure(ctx context.Context, o lab.Options, name string, replace bool) error
 	err := c.ping(ctx)
 	answered := err == nil
 	if answered {
-		err = c.Reload(ctx)
+		var repaired []string
+		repaired, err = c.Reload(ctx)
+		for _, r := range repaired {
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "• %s\n", r)
+			}
+		}
 	}
 	if err == nil {
 		return nil
@@ -109,7 +115,7 @@ func ensure(ctx context.Context, o lab.Options, name string, replace bool) error
 	go cmd.Wait() // reap it if it dies while we wait
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if err = c.Reload(ctx); err == nil || !errors.Is(err, errNotRunning) {
+		if _, err = c.Reload(ctx); err == nil || !errors.Is(err, errNotRunning) {
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -296,9 +302,13 @@ func NewClient(o lab.Options, name string) *Client {
 	}}
 }
 
-// Reload asks the lab process to re-read the lab's state and converge to it.
-func (c *Client) Reload(ctx context.Context) error {
-	return c.call(ctx, workTimeout, http.MethodPost, "/reload", nil, nil)
+// Reload asks the lab process to re-read the lab's state and converge to
+// it, and returns what it found changed by hand in the proxy tables and
+// put back.
+func (c *Client) Reload(ctx context.Context) ([]string, error) {
+	var r reloaded
+	err := c.call(ctx, workTimeout, http.MethodPost, "/reload", nil, &r)
+	return r.Repaired, err
 }
 
 var errNotRunning = errors.New("the lab process is not running (run `kinn up` to start it)")

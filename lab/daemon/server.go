@@ -123,6 +123,20 @@ func (d *daemon) reconcile(reload bool) error {
 	return d.w.expire()
 }
 
+// reloaded answers /reload: what it found changed by hand in the proxy
+// tables and put back.
+type reloaded struct{ Repaired []string }
+
+// reload re-reads the lab's state and converges to it, and says what it
+// repaired in the proxy tables.
+func (d *daemon) reload() ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.w.repaired = nil
+	err := d.w.reconcile(true)
+	return d.w.repaired, err
+}
+
 // locked runs f with the daemon's lock held.
 func (d *daemon) locked(f func() error) error {
 	d.mu.Lock()
@@ -141,7 +155,8 @@ func (d *daemon) routes() http.Handler {
 		reply(w, nil, nil) // no lock: it says the process runs, not that it is idle
 	})
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, nil, d.reconcile(true))
+		repaired, err := d.reload()
+		reply(w, reloaded{Repaired: repaired}, err)
 	})
 	mux.HandleFunc("POST /ready", func(w http.ResponseWriter, r *http.Request) {
 		var req podRequest

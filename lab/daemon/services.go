@@ -81,9 +81,12 @@ func (p *proxies) drop(netns string) {
 
 // repair puts back what someone changed in the nodes' tables since they
 // were last known to be right (nft.Table.Repair: one generation read per
-// node when nothing changed, a full comparison when it moved). Each repair
-// is logged in words, for lab.log and the Events screen.
-func (p *proxies) repair(nodes []plan.Node) {
+// node when nothing changed, a full comparison when it moved). It returns
+// each repair in words (also logged, for lab.log and the Events screen)
+// and the nodes whose table it could not repair.
+func (p *proxies) repair(nodes []plan.Node) ([]string, error) {
+	var lines []string
+	var errs []error
 	for _, n := range nodes {
 		t := p.tables[n.Netns]
 		if t == nil {
@@ -91,15 +94,22 @@ func (p *proxies) repair(nodes []plan.Node) {
 		}
 		d, full, err := t.Repair()
 		for _, line := range d.Lines() {
-			log.Printf("proxy node %s: %s: restored", n.Name, line)
+			lines = append(lines, fmt.Sprintf("proxy node %s: %s: restored", n.Name, line))
 		}
 		if full {
-			log.Printf("proxy %s: loaded %s", n.Netns, proxy.TableName)
+			lines = append(lines, fmt.Sprintf("proxy node %s: table %s loaded again", n.Name, proxy.TableName))
 		}
 		if err != nil {
-			log.Printf("proxy node %s: %v", n.Name, err)
+			errs = append(errs, fmt.Errorf("proxy node %s: %w", n.Name, err))
 		}
 	}
+	for _, l := range lines {
+		log.Print(l)
+	}
+	for _, err := range errs {
+		log.Print(err)
+	}
+	return lines, errors.Join(errs...)
 }
 
 // syncServices recomputes endpoints from the pods' readiness and brings

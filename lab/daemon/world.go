@@ -27,6 +27,9 @@ type world struct {
 	proxy  *proxies
 	zone   *dns.Zone // what the DNS pods answer
 	api    apiServers
+	// repaired is what the last reload found changed by hand in the
+	// proxy tables and put back, for the command that asked for it.
+	repaired []string
 }
 
 // marks are what users said about pods, kept in the state directory so a
@@ -77,7 +80,11 @@ func (w *world) reconcile(reload bool) error {
 	// table whose namespace's ruleset generation moved since kinn last
 	// knew it right is compared in full and repaired.
 	if reload || w.proxy.auto {
-		w.proxy.repair(w.st.Plan.Nodes)
+		lines, err := w.proxy.repair(w.st.Plan.Nodes)
+		if reload {
+			w.repaired = lines // for the command that asked
+			return err         // its verdict: a table left wrong is a failure
+		}
 	}
 	return nil
 }
