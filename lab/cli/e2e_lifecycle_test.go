@@ -222,6 +222,12 @@ func runKinn(dirs []string, args ...string) (string, int) {
 // that answers, or gone, with no lab process left behind.
 func TestUpDownRace(t *testing.T) {
 	e := newEnv(t, "race")
+	both := 0 // rounds in which up and down both did their work, one after the other
+	defer func() {
+		if !t.Failed() && both == 0 {
+			t.Errorf("in no round did both up and down succeed: the race was never run")
+		}
+	}()
 	for round := range 10 {
 		var wg sync.WaitGroup
 		var upOut, downOut string
@@ -246,6 +252,9 @@ func TestUpDownRace(t *testing.T) {
 			if r.code != 0 && !strings.Contains(r.out, "is busy") {
 				t.Errorf("round %d: %s failed (exit %d) other than by waiting for the other:\n%s", round, r.verb, r.code, r.out)
 			}
+		}
+		if upCode == 0 && downCode == 0 {
+			both++
 		}
 		recorded := fileExists(filepath.Join(e.dirs[1], e.name, "topology.yaml"))
 		pids := e.labPIDs()

@@ -26,6 +26,8 @@ func TestLongestNames(t *testing.T) {
 		t.Fatalf("lab name %q has %d characters, want %d", e.name, len(e.name), topology.MaxLabNameLen)
 	}
 	long := func(tag string, n int) string { return tag + strings.Repeat("x", n-len(tag)-1) + "z" }
+	// The two pods differ in their last character only: their shortened
+	// namespace names differ by the hash alone.
 	ns := long("ns", 63)
 	server := func(name string) string {
 		return fmt.Sprintf(`---
@@ -60,7 +62,7 @@ spec:
   sessionAffinity: ClientIP
   selector: {app: web}
   ports: [{name: %s, port: 80, targetPort: http}]
-`, e.name, ns, server(long("a", 253)), server(long("b", 253)), long("svc", 63), ns, long("http", 63))
+`, e.name, ns, server(long("a", 252)+"a"), server(long("a", 252)+"b"), long("svc", 63), ns, long("http", 63))
 	f := filepath.Join(t.TempDir(), "longest.yaml")
 	if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
