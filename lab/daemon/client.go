@@ -46,7 +46,12 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, method, path s
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.failed(ctx, callCtx, err)
+		err = c.failed(ctx, callCtx, err)
+		var stuck *NotAnsweringError
+		if path != "/ping" && errors.As(err, &stuck) && !stuck.Stopped && c.pingWithin(ctx, time.Second) == nil {
+			stuck.Busy = true // it answers /ping, which takes no lock: busy, not hung
+		}
+		return err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -81,8 +86,11 @@ func (c *Client) failed(ctx, callCtx context.Context, err error) error {
 
 // ping checks that the lab process answers at all, with the short timeout:
 // any HTTP answer will do (a lab process older than /ping says 404).
-func (c *Client) ping(ctx context.Context) error {
-	err := c.call(ctx, askTimeout, http.MethodGet, "/ping", nil, nil)
+func (c *Client) ping(ctx context.Context) error { return c.pingWithin(ctx, askTimeout) }
+
+// pingWithin is ping with its own timeout.
+func (c *Client) pingWithin(ctx context.Context, timeout time.Duration) error {
+	err := c.call(ctx, timeout, http.MethodGet, "/ping", nil, nil)
 	var stuck *NotAnsweringError
 	if err == nil || errors.Is(err, errNotRunning) || errors.As(err, &stuck) {
 		return err

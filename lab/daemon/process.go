@@ -77,7 +77,7 @@ func ensure(ctx context.Context, o lab.Options, name string, replace bool) error
 	}
 	var stuck *NotAnsweringError
 	switch {
-	case errors.As(err, &stuck) && replace && (!answered || stuck.Stopped):
+	case errors.As(err, &stuck) && replace && (!answered || stuck.Stopped) && !stuck.Busy:
 		// Only one that does not even answer /ping is hung: one that
 		// answered and then took longer than the reload's timeout is busy
 		// (a large lab), and killing it would tear every pod's servers down.
@@ -319,9 +319,13 @@ type NotAnsweringError struct {
 	Lab     string
 	PID     int // 0 if it could not be found
 	Stopped bool
+	Busy    bool // it answers /ping but not this call in time: working, not hung
 }
 
 func (e *NotAnsweringError) Error() string {
+	if e.Busy {
+		return fmt.Sprintf("%s: try again in a moment", e.what())
+	}
 	return fmt.Sprintf("%s: run `kinn up --name %s` to replace it", e.what(), e.Lab)
 }
 
@@ -332,6 +336,9 @@ func (e *NotAnsweringError) what() string {
 	}
 	if e.Stopped {
 		return proc + " is stopped (SIGSTOP?) and answers nothing until continued"
+	}
+	if e.Busy {
+		return proc + " is busy (it answers, but did not finish this request in time)"
 	}
 	return proc + " does not answer"
 }
