@@ -94,20 +94,19 @@ func (p *proxies) repair(nodes []plan.Node) ([]string, error) {
 		}
 		d, full, err := t.Repair()
 		for _, line := range d.Lines() {
-			lines = append(lines, fmt.Sprintf("proxy node %s: %s: restored", n.Name, line))
+			line = fmt.Sprintf("proxy node %s: %s: restored", n.Name, line)
+			log.Print(line)
+			lines = append(lines, line)
 		}
 		if full {
-			lines = append(lines, fmt.Sprintf("proxy node %s: table %s loaded again", n.Name, proxy.TableName))
+			log.Printf("proxy %s: loaded %s", n.Netns, proxy.TableName) // as every load is logged
+			lines = append(lines, fmt.Sprintf("proxy node %s: table %s loaded again in full", n.Name, proxy.TableName))
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("proxy node %s: %w", n.Name, err))
+			err = fmt.Errorf("proxy node %s: %w", n.Name, err)
+			log.Print(err)
+			errs = append(errs, err)
 		}
-	}
-	for _, l := range lines {
-		log.Print(l)
-	}
-	for _, err := range errs {
-		log.Print(err)
 	}
 	return lines, errors.Join(errs...)
 }
