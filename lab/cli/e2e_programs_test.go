@@ -193,7 +193,7 @@ class H(http.server.BaseHTTPRequestHandler):
             "shadow": readable("/etc/shadow"), "etcWritable": os.access("/etc", os.W_OK),
             "tmpWritable": os.access("/tmp", os.W_OK), "netns": ls("/run/netns"),
             "procs": [p for p in os.listdir("/proc") if p.isdigit()], "links": ls("/sys/class/net"),
-            "home": os.environ.get("HOME")}).encode()
+            "home": os.environ.get("HOME"), "cwd": os.getcwd()}).encode()
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b)
@@ -217,6 +217,7 @@ type identity struct {
 	Procs       []string
 	Links       []string
 	Home        string
+	Cwd         string
 }
 
 // TestProgramPrivileges: a program runs as nobody with no capability by
@@ -303,6 +304,10 @@ func TestProgramPrivileges(t *testing.T) {
 		}
 		if id.Home != "/nonexistent" && id.Home != "/" {
 			t.Errorf("HOME=%q, want nobody's", id.Home)
+		}
+		// Not the lab process's directory, which a private /tmp may hide.
+		if id.Cwd != "/" {
+			t.Errorf("the program starts in %q, want / (no workingDir)", id.Cwd)
 		}
 	})
 	t.Run("runAsUser and capabilities", func(t *testing.T) {

@@ -144,7 +144,8 @@ func (w *world) podCommand(tp topology.Pod, argv []string) (*exec.Cmd, error) {
 	caps, privileged := workload.Capabilities(tp.Pod)
 	v.Confine = &kernel.Confinement{
 		UID: uint32(uid), GID: uint32(gid), Caps: caps, Privileged: privileged,
-		Hide: []string{w.o.StateDir(""), w.o.RuntimeDir("")},
+		Hide:    []string{w.o.StateDir(""), w.o.RuntimeDir("")},
+		WorkDir: workload.WorkingDir(tp.Pod),
 	}
 	cmd, err := v.Command(argv)
 	if err != nil {

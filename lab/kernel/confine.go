@@ -60,6 +60,10 @@ type Confinement struct {
 	Caps       []string `json:"caps,omitempty"` // added capabilities: NET_BIND_SERVICE, CAP_NET_RAW, ALL
 	Privileged bool     `json:"privileged,omitempty"`
 	Hide       []string `json:"hide,omitempty"` // directories the program must not see
+	// WorkDir is where the program starts, as a container starts in its
+	// workingDir: never the lab process's own directory, which the
+	// program's view may hide (a private /tmp) or its user not enter.
+	WorkDir string `json:"workDir,omitempty"`
 }
 
 // encode and ParseConfinement carry a confinement on pod-view's command line.
@@ -168,7 +172,11 @@ func (c *Confinement) run(argv []string) (int, error) {
 			return 127, fmt.Errorf("pod-view: no_new_privs: %w", err)
 		}
 	}
-	cmd := &exec.Cmd{Path: path, Args: argv, Env: c.env(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	dir := c.WorkDir
+	if dir == "" {
+		dir = "/"
+	}
+	cmd := &exec.Cmd{Path: path, Args: argv, Dir: dir, Env: c.env(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential:  &syscall.Credential{Uid: c.UID, Gid: c.GID},
 		AmbientCaps: caps,

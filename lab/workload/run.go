@@ -154,6 +154,15 @@ func Capabilities(pod *corev1.Pod) (add []string, privileged bool) {
 	return add, sc.Privileged != nil && *sc.Privileged
 }
 
+// WorkingDir is where a pod's program starts: its first container's
+// workingDir, else "/" (an image without WORKDIR starts there too).
+func WorkingDir(pod *corev1.Pod) string {
+	if len(pod.Spec.Containers) > 0 && pod.Spec.Containers[0].WorkingDir != "" {
+		return pod.Spec.Containers[0].WorkingDir
+	}
+	return "/"
+}
+
 // firstContainerSecurity is the securityContext of the container whose
 // place the program takes.
 func firstContainerSecurity(pod *corev1.Pod) *corev1.SecurityContext {
