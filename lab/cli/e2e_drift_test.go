@@ -43,7 +43,7 @@ func newProxyBreak(t *testing.T, e *env) *proxyBreak {
 			b.netns = netnsOf(&n)
 		}
 	}
-	b.epChain = "ep-default-web-80-tcp/" + web.Name + "-8080"
+	b.epChain = "ep-default/web/80/tcp/" + web.Name + "-8080"
 	b.waitServes(t)
 	return b
 }

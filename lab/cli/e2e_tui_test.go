@@ -165,7 +165,7 @@ func (s *tmuxScreen) waitFor(what string, ok func(string) bool) string {
 func webCount(scr string) int {
 	n := 0
 	for _, l := range strings.Split(scr, "\n") {
-		if f := strings.Fields(l); len(f) > 2 && strings.Contains(l, "ep-default-web-80-tcp") {
+		if f := strings.Fields(l); len(f) > 2 && strings.Contains(l, "ep-default/web/80/tcp") {
 			v, _ := strconv.Atoi(strings.TrimPrefix(f[len(f)-2], "↑"))
 			n += v
 		}
@@ -192,7 +192,7 @@ func TestTUIInTmux(t *testing.T) {
 	// The Rules screen of the client's node, before.
 	s.keys("4")
 	rules := func(scr string) bool {
-		return strings.Contains(scr, "NODE "+clientNode) && strings.Contains(scr, "ep-default-web-80-tcp")
+		return strings.Contains(scr, "NODE "+clientNode) && strings.Contains(scr, "ep-default/web/80/tcp")
 	}
 	for i := 0; i < 3 && !rules(s.screen()); i++ {
 		s.keys("n")
@@ -219,7 +219,7 @@ func TestTUIInTmux(t *testing.T) {
 	// marked removed ("-", shown for a few seconds before it goes).
 	removed := func(scr string) bool {
 		for _, l := range strings.Split(scr, "\n") {
-			if f := strings.Fields(strings.TrimPrefix(l, ">")); len(f) > 1 && f[0] == "-" && strings.Contains(l, "ep-default-web-80-tcp/") {
+			if f := strings.Fields(strings.TrimPrefix(l, ">")); len(f) > 1 && f[0] == "-" && strings.Contains(l, "ep-default/web/80/tcp/") {
 				return true
 			}
 		}

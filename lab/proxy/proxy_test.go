@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -47,7 +48,7 @@ func TestBuild(t *testing.T) {
 	b := ep("b", "10.244.1.2", "n2", true)
 	term := ep("t", "10.244.0.3", "n1", false)
 	term.Serving, term.Terminating = true, true
-	const svc, ext = "svc-default-web-http-tcp", "ext-default-web-http-tcp"
+	const svc, ext = "svc-default/web/http/tcp", "ext-default/web/http/tcp"
 	tests := []struct {
 		name  string
 		port  service.Port
@@ -57,12 +58,12 @@ func TestBuild(t *testing.T) {
 			if v := elem(rs, MapServiceIPs, "10.96.0.10 . tcp . 80"); v != "goto "+svc {
 				t.Errorf("service-ips: %q", v)
 			}
-			want := []string{"counter numgen random mod 2 == 0 goto ep-default-web-http-tcp/a-8080", "goto ep-default-web-http-tcp/b-8080"}
+			want := []string{"counter numgen random mod 2 == 0 goto ep-default/web/http/tcp/a-8080", "goto ep-default/web/http/tcp/b-8080"}
 			if got := rules(rs, svc); !slices.Equal(got, want) {
 				t.Errorf("svc chain:\n%q\nwant\n%q", got, want)
 			}
 			want = []string{`counter ip saddr 10.244.0.2 jump mark-for-masquerade comment "hairpin: a pod reaching itself"`, "meta l4proto tcp dnat to 10.244.0.2:8080"}
-			if got := rules(rs, "ep-default-web-http-tcp/a-8080"); !slices.Equal(got, want) {
+			if got := rules(rs, "ep-default/web/http/tcp/a-8080"); !slices.Equal(got, want) {
 				t.Errorf("ep chain: %q", got)
 			}
 		}},
@@ -75,12 +76,12 @@ func TestBuild(t *testing.T) {
 			}
 		}},
 		{"terminating used only when nothing is ready", web(term, ep("u", "10.244.0.4", "n1", false)), func(t *testing.T, rs *Ruleset) {
-			if got := rules(rs, svc); len(got) != 1 || !strings.Contains(got[0], "ep-default-web-http-tcp/t-8080") {
+			if got := rules(rs, svc); len(got) != 1 || !strings.Contains(got[0], "ep-default/web/http/tcp/t-8080") {
 				t.Errorf("svc chain: %q", got)
 			}
 		}},
 		{"terminating ignored when one is ready", web(term, b), func(t *testing.T, rs *Ruleset) {
-			if rs.Chain("ep-default-web-http-tcp/t-8080") != nil {
+			if rs.Chain("ep-default/web/http/tcp/t-8080") != nil {
 				t.Error("terminating endpoint used although b is ready")
 			}
 		}},
@@ -90,10 +91,10 @@ func TestBuild(t *testing.T) {
 			}
 		}},
 		{"internal local uses the local chain", func() service.Port { p := web(a, b); p.InternalLocal = true; return p }(), func(t *testing.T, rs *Ruleset) {
-			if v := elem(rs, MapServiceIPs, "10.96.0.10 . tcp . 80"); v != "goto local-default-web-http-tcp" {
+			if v := elem(rs, MapServiceIPs, "10.96.0.10 . tcp . 80"); v != "goto local-default/web/http/tcp" {
 				t.Errorf("service-ips: %q", v)
 			}
-			if got := rules(rs, "local-default-web-http-tcp"); len(got) != 1 || !strings.Contains(got[0], "/a-8080") {
+			if got := rules(rs, "local-default/web/http/tcp"); len(got) != 1 || !strings.Contains(got[0], "/a-8080") {
 				t.Errorf("local chain: %q", got)
 			}
 		}},
@@ -111,7 +112,7 @@ func TestBuild(t *testing.T) {
 			return p
 		}(), func(t *testing.T, rs *Ruleset) {
 			got := rules(rs, ext)
-			if len(got) != 4 || !strings.Contains(got[0], `iifname "cni0" goto `+svc) || got[3] != "goto local-default-web-http-tcp" {
+			if len(got) != 4 || !strings.Contains(got[0], `iifname "cni0" goto `+svc) || got[3] != "goto local-default/web/http/tcp" {
 				t.Errorf("ext chain: %q", got)
 			}
 			if v := elem(rs, MapServiceIPs, "192.0.2.1 . tcp . 80"); v != "goto "+ext {
@@ -128,13 +129,13 @@ func TestBuild(t *testing.T) {
 		}},
 		{"affinity", func() service.Port { p := web(a, b); p.Affinity = time.Hour; return p }(), func(t *testing.T, rs *Ruleset) {
 			got := rules(rs, svc)
-			if len(got) != 4 || got[0] != "counter ip saddr @aff-default-web-http-tcp/a-8080 goto ep-default-web-http-tcp/a-8080" {
+			if len(got) != 4 || got[0] != "counter ip saddr @aff-default/web/http/tcp/a-8080 goto ep-default/web/http/tcp/a-8080" {
 				t.Errorf("svc chain: %q", got)
 			}
-			if got := rules(rs, "ep-default-web-http-tcp/b-8080"); len(got) != 3 || !strings.HasPrefix(got[1], "update @aff-default-web-http-tcp/b-8080") {
+			if got := rules(rs, "ep-default/web/http/tcp/b-8080"); len(got) != 3 || !strings.HasPrefix(got[1], "update @aff-default/web/http/tcp/b-8080") {
 				t.Errorf("ep chain: %q", got)
 			}
-			if m := rs.Map("aff-default-web-http-tcp/a-8080"); m == nil || m.Timeout != time.Hour {
+			if m := rs.Map("aff-default/web/http/tcp/a-8080"); m == nil || m.Timeout != time.Hour {
 				t.Errorf("affinity set: %+v", m)
 			}
 		}},
@@ -179,10 +180,10 @@ func TestDiffTouchesOnlyTheChangedService(t *testing.T) {
 		} else {
 			name = op.Map.Name
 		}
-		if !strings.Contains(name, "-two-") {
+		if !strings.Contains(name, "/two/") {
 			t.Errorf("op %s touches another service", op)
 		}
-		if op.Kind == OpDelChain && op.Chain.Name != "ep-default-two-http-tcp/two-a-8080" {
+		if op.Kind == OpDelChain && op.Chain.Name != "ep-default/two/http/tcp/two-a-8080" {
 			t.Errorf("deleted %s", op.Chain.Name)
 		}
 	}
@@ -218,8 +219,8 @@ func TestMapReplacedWhenTimeoutChanges(t *testing.T) {
 	for _, op := range Diff(old, Build(node, []service.Port{p})) {
 		kinds = append(kinds, op.String())
 	}
-	want := []string{"flush chain ep-default-web-http-tcp/a-8080", "flush chain svc-default-web-http-tcp",
-		"delete map aff-default-web-http-tcp/a-8080", "add map aff-default-web-http-tcp/a-8080"}
+	want := []string{"flush chain ep-default/web/http/tcp/a-8080", "flush chain svc-default/web/http/tcp",
+		"delete map aff-default/web/http/tcp/a-8080", "add map aff-default/web/http/tcp/a-8080"}
 	for _, w := range want {
 		if !slices.Contains(kinds, w) {
 			t.Errorf("missing %q in %q", w, kinds)
@@ -235,5 +236,41 @@ func TestHealthChecks(t *testing.T) {
 	got := HealthChecks(node, []service.Port{p, q, web()})
 	if len(got) != 1 || got[0].NodePort != 32000 || got[0].LocalEndpoints != 1 || !slices.Equal(got[0].Services, []string{"default/web"}) {
 		t.Fatalf("got %+v", got)
+	}
+}
+
+// TestNamesNeverCollide: names made on purpose to collide when joined with
+// "-" (Service x-y/z and x/y-z, a port named like another's number) get
+// chains of their own, and each Service's chain leads to its own
+// endpoints only (once, one Service's traffic reached the other's pods).
+func TestNamesNeverCollide(t *testing.T) {
+	mk := func(ns, svc, portName string, ip byte, pod string) service.Port {
+		p := web(ep(pod, "10.244.0."+fmt.Sprint(ip), "n1", true))
+		p.Namespace, p.Service, p.Name = ns, svc, portName
+		p.ClusterIP = netip.AddrFrom4([4]byte{10, 96, 1, ip})
+		return p
+	}
+	ports := []service.Port{
+		mk("x-y", "z", "", 2, "pod-of-xy-z"),
+		mk("x", "y-z", "", 3, "pod-of-x-yz"),
+		mk("a", "web", "b-c", 4, "pod-of-web-bc"),
+		mk("a", "web-b", "c", 5, "pod-of-webb-c"),
+	}
+	rs := Build(node, ports)
+	seen := map[string]string{}
+	for _, p := range ports {
+		id := PortID(p)
+		for _, c := range []string{ClusterChain(id), EndpointChain(id, p.Endpoints[0])} {
+			if other, dup := seen[c]; dup {
+				t.Errorf("%s/%s and %s share chain %s", p.Namespace, p.Service, other, c)
+			}
+			seen[c] = p.Namespace + "/" + p.Service
+		}
+		got := strings.Join(rules(rs, ClusterChain(id)), "\n")
+		for _, q := range ports {
+			if mine := q.Endpoints[0].Pod == p.Endpoints[0].Pod; strings.Contains(got, q.Endpoints[0].Pod) != mine {
+				t.Errorf("%s/%s's chain leads to %s: %v (rules: %s)", p.Namespace, p.Service, q.Endpoints[0].Pod, !mine, got)
+			}
+		}
 	}
 }

@@ -10,15 +10,18 @@ import (
 	"kinn.dev/kinn/lab/service"
 )
 
-// PortID names a service port in chain names: namespace-service-port-proto,
-// the port being its name or, when unnamed, its number (port names always
-// contain a letter, so the two never collide).
+// PortID names a service port in chain names: namespace/service/port/proto,
+// as kube-proxy's nftables mode does, the port being its name or, when
+// unnamed, its number (port names always contain a letter, so the two never
+// collide). The separator is one no part can contain: joined with "-",
+// Service x-y/z and x/y-z once shared their chains, and one answered for
+// the other.
 func PortID(p service.Port) string {
 	name := p.Name
 	if name == "" {
 		name = fmt.Sprint(p.Port)
 	}
-	return strings.Join([]string{p.Namespace, p.Service, name, proto(p.Protocol)}, "-")
+	return strings.Join([]string{p.Namespace, p.Service, name, proto(p.Protocol)}, "/")
 }
 
 // Limits of nftables names and comments: NFT_NAME_MAXLEN (256) with its

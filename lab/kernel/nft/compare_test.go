@@ -113,7 +113,7 @@ func TestCompare(t *testing.T) {
 		}, `chain nat-output: "type nat hook output priority 0 policy accept", want "type nat hook output priority -100 policy accept"`},
 		{"element deleted", func(kt *kernelTable) {
 			kt.maps[proxy.MapServiceNodePorts].elems = nil
-		}, "map service-nodeports had 0 of 1 element; missing: tcp . 30080 : goto ext-default-web-80-tcp"},
+		}, "map service-nodeports had 0 of 1 element; missing: tcp . 30080 : goto ext-default/web/80/tcp"},
 		{"element added", func(kt *kernelTable) {
 			m := kt.maps[proxy.MapServiceIPs]
 			m.elems = append(m.elems, nftables.SetElement{

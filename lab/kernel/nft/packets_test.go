@@ -49,7 +49,7 @@ func TestClusterIPSpreadsAndKeepsClientIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := ctr["svc-default-web-80-tcp"]; c.Packets < 30 {
+	if c := ctr["svc-default/web/80/tcp"]; c.Packets < 30 {
 		t.Fatalf("svc chain counted %d packets, want >= 30 new connections", c.Packets)
 	}
 }
@@ -169,7 +169,7 @@ func TestIncrementalUpdate(t *testing.T) {
 		} else {
 			name = op.Map.Name
 		}
-		if name == "service-ips" || name == "svc-default-a-80-tcp" {
+		if name == "service-ips" || name == "svc-default/a/80/tcp" {
 			t.Errorf("op %s touches an unchanged service", op)
 		}
 	}
@@ -185,7 +185,7 @@ func TestIncrementalUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The table was not reloaded: the untouched chain kept its count.
-	if c := "svc-default-a-80-tcp"; after[c].Packets != before[c].Packets || before[c].Packets == 0 {
+	if c := "svc-default/a/80/tcp"; after[c].Packets != before[c].Packets || before[c].Packets == 0 {
 		t.Fatalf("%s counter %d -> %d: table reloaded?", c, before[c].Packets, after[c].Packets)
 	}
 	t.Logf("%d ops: %v", len(ops), ops)
