@@ -41,20 +41,65 @@ type Result struct {
 	Repairs []string
 }
 
-// repairs collects what up repaired, from parallel workers.
+// repairs collects what up repaired, from parallel workers: differences
+// between the kernel and the lab's previous desired state, not what a new
+// topology adds (nothing on a lab's first up).
 type repairs struct {
 	mu    sync.Mutex
 	lines []string
-	on    bool // the lab existed before: its differences are worth telling
+	was   *plan.Lab // the previous desired state; nil on a first up
+	pods  map[string]plan.Pod
+}
+
+func newRepairs(was *plan.Lab) *repairs {
+	r := &repairs{was: was, pods: map[string]plan.Pod{}}
+	if was != nil {
+		for _, p := range was.Pods {
+			r.pods[p.Key()] = p
+		}
+	}
+	return r
 }
 
 func (r *repairs) add(format string, a ...any) {
-	if !r.on {
+	if r.was == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lines = append(r.lines, fmt.Sprintf(format, a...))
+}
+
+// node reports the changes to n that repair drift: those the previous
+// desired state of the node wanted too. A node new to the lab has none.
+func (r *repairs) node(p *plan.Lab, n plan.Node, have plan.NodeState, changes []plan.Change, created bool) {
+	var before *plan.Node
+	if r.was != nil {
+		before = findNode(r.was, n.Name)
+	}
+	if before == nil {
+		return
+	}
+	if created {
+		r.add("%s: namespace was missing: created again (%d changes)", n.Name, len(changes))
+		return
+	}
+	drift := map[string]bool{}
+	for _, c := range plan.DiffNode(*before, have) {
+		drift[c.String()] = true
+	}
+	for _, c := range changes {
+		if drift[c.String()] {
+			r.add("%s", p.Explain(n.Name, c))
+		}
+	}
+}
+
+// pod reports a pod attached again that was attached on that node before.
+func (r *repairs) pod(pod plan.Pod, drift string) {
+	if was, ok := r.pods[pod.Key()]; ok && was.Attached() && was.Node == pod.Node {
+		r.add("pod %s on %s: %s: attached again", pod.Key(), pod.Node, drift)
+	}
 }
 
 // Up creates or converges the lab described by src.
@@ -129,7 +174,7 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Plan: p}
-	rep := &repairs{on: old != nil}
+	rep := newRepairs(old)
 	defer func() { res.Repairs = rep.lines }()
 	rt := runtime(dir, chain)
 	defer rt.Log.Close()
@@ -321,13 +366,7 @@ func upNodes(ctx context.Context, p *plan.Lab, rep *repairs) (int, error) {
 			return fmt.Errorf("observe node %s: %w", n.Name, err)
 		}
 		changes := plan.DiffNode(n, have)
-		if created {
-			rep.add("%s: namespace was missing: created again (%d changes)", n.Name, len(changes))
-		} else {
-			for _, c := range changes {
-				rep.add("%s", p.Explain(n.Name, c))
-			}
-		}
+		rep.node(p, n, have, changes, created)
 		mu.Lock()
 		total += len(changes)
 		mu.Unlock()
@@ -369,7 +408,7 @@ func upPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab, rep *r
 			if drift == "" {
 				continue
 			}
-			rep.add("pod %s on %s: %s: attached again", pod.Key(), n.Name, drift)
+			rep.pod(pod, drift)
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -291,3 +291,22 @@ func TestNoPhantomLab(t *testing.T) {
 		}
 	}
 }
+
+// TestRepairReportIsOnlyDrift: up's list of what it repaired names only
+// differences from the lab's previous desired state: pods and nodes a new
+// file adds, or a scale brings back, are not "repairs".
+func TestRepairReportIsOnlyDrift(t *testing.T) {
+	e := newEnv(t, "report")
+	dir := t.TempDir()
+	small, big := filepath.Join(dir, "small.yaml"), filepath.Join(dir, "big.yaml")
+	os.WriteFile(small, []byte(kerneltest.Topology("", 2, 3)), 0o644)
+	os.WriteFile(big, []byte(kerneltest.Topology("", 3, 3)), 0o644)
+	e.up(small)
+	e.must("scale", "deployment", "big", "--replicas", "1", "--name", e.name)
+	for _, f := range []string{small, big} {
+		out := e.must("up", "--name", e.name, "-f", f, "--yes")
+		if strings.Contains(out, "Found and fixed") {
+			t.Errorf("up -f %s reports repairs where nothing drifted:\n%s", filepath.Base(f), out)
+		}
+	}
+}
