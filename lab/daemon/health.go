@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -14,11 +15,12 @@ import (
 )
 
 // healthServer answers kube-proxy's health check for externalTrafficPolicy
-// Local services on one node: /healthz is 200 while the node has a local
-// endpoint and 503 when it has none, so a load balancer skips the node.
+// Local services on one node, as kube-proxy does (proxy.HealthCheck.Answer):
+// 200 while the node has a local endpoint and 503 when it has none, so a
+// load balancer skips the node.
 type healthServer struct {
 	srv   *http.Server
-	local atomic.Int64
+	check atomic.Pointer[proxy.HealthCheck]
 }
 
 func (h *healthServer) close() { h.srv.Close() }
@@ -40,7 +42,7 @@ func (p *proxies) syncHealth(netns string, ip netip.Addr, checks []proxy.HealthC
 			}
 			p.health[key] = h
 		}
-		h.local.Store(int64(c.LocalEndpoints))
+		h.check.Store(&c)
 	}
 	for key, h := range p.health {
 		if !want[key] && strings.HasPrefix(key, netns+"#") {
@@ -62,12 +64,16 @@ func startHealth(netns string, addr netip.AddrPort) (*healthServer, error) {
 	}
 	h := &healthServer{}
 	h.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := h.local.Load()
-		w.Header().Set("Content-Type", "application/json")
-		if n == 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
+		c := h.check.Load()
+		if c == nil {
+			return // not synced yet; kube-proxy answers nothing either
 		}
-		fmt.Fprintf(w, `{"service":{"localEndpoints":%d}}`+"\n", n)
+		a := c.Answer(true)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set(proxy.HeaderEndpointWeight, strconv.Itoa(a.Weight))
+		w.WriteHeader(a.Status)
+		fmt.Fprint(w, a.Body)
 	})}
 	go h.srv.Serve(ln)
 	return h, nil

@@ -2,8 +2,11 @@ package proxy
 
 import (
 	"cmp"
+	"fmt"
+	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"kinn.dev/kinn/lab/service"
 )
@@ -51,4 +54,34 @@ func HealthChecks(node Node, ports []service.Port) []HealthCheck {
 	}
 	slices.SortFunc(out, func(a, b HealthCheck) int { return cmp.Compare(a.NodePort, b.NodePort) })
 	return out
+}
+
+// HealthAnswer is what kube-proxy answers on a health-check node port
+// (kubernetes pkg/proxy/healthcheck/service_health.go): load balancers
+// read the status, and some weigh nodes by the endpoint-weight header.
+type HealthAnswer struct {
+	Status int    // 200 with local endpoints and a healthy proxy, else 503
+	Weight int    // X-Load-Balancing-Endpoint-Weight: the local endpoints
+	Body   string // kube-proxy's JSON, byte for byte
+}
+
+// HeaderEndpointWeight is the header kube-proxy sets to the number of
+// local endpoints.
+const HeaderEndpointWeight = "X-Load-Balancing-Endpoint-Weight"
+
+// Answer is kube-proxy's answer for c while the proxy is, or is not,
+// healthy. kube-proxy serves one Service per port; when several share
+// one here, the first names them.
+func (c HealthCheck) Answer(proxyHealthy bool) HealthAnswer {
+	var ns, name string
+	if len(c.Services) > 0 {
+		ns, name, _ = strings.Cut(c.Services[0], "/")
+	}
+	status := http.StatusServiceUnavailable
+	if c.LocalEndpoints != 0 && proxyHealthy {
+		status = http.StatusOK
+	}
+	body := fmt.Sprintf("{\n\t\"service\": {\n\t\t\"namespace\": %q,\n\t\t\"name\": %q\n\t},"+
+		"\n\t\"localEndpoints\": %d,\n\t\"serviceProxyHealthy\": %v\n}", ns, name, c.LocalEndpoints, proxyHealthy)
+	return HealthAnswer{Status: status, Weight: c.LocalEndpoints, Body: body}
 }
