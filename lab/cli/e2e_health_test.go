@@ -2,11 +2,15 @@ package cli_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // httpAnswer is one answer as curl -D - shows it.
@@ -136,4 +140,79 @@ func healthProblem(e *env, url string, local int) string {
 		return "body " + a.body
 	}
 	return ""
+}
+
+// TestKubeProxyHealthz: every node serves kube-proxy's own health on
+// port 10256 (pkg/proxy/healthcheck/proxy_health.go): /healthz and /livez
+// answer 200 with the times as JSON while the node's proxy synced, and
+// /healthz says the node is eligible for traffic.
+func TestKubeProxyHealthz(t *testing.T) {
+	e := newEnv(t, "kph")
+	e.up("")
+	for _, n := range e.nodes() {
+		for _, path := range []string{"/healthz", "/livez"} {
+			url := "http://" + n.Status.Addresses[0].Address + ":10256" + path
+			a, ok := e.curlOutside(url)
+			var body struct {
+				LastUpdated, CurrentTime time.Time
+				NodeEligible             *bool
+			}
+			err := json.Unmarshal([]byte(a.body), &body)
+			switch {
+			case !ok:
+				t.Errorf("%s: no answer", url)
+			case a.status != http.StatusOK || err != nil || body.LastUpdated.IsZero() || body.CurrentTime.IsZero():
+				t.Errorf("%s: status %d body %q (%v)", url, a.status, a.body, err)
+			case (path == "/healthz") != (body.NodeEligible != nil && *body.NodeEligible):
+				t.Errorf("%s: nodeEligible in %q", url, a.body)
+			}
+		}
+	}
+}
+
+// TestPublishNotReadyAddressesConditions: with publishNotReadyAddresses
+// an unready pod's endpoint is ready (published) but not serving, as the
+// EndpointSlice controller's podToEndpoint writes it, in `kinn get
+// endpointslices -o yaml`.
+func TestPublishNotReadyAddressesConditions(t *testing.T) {
+	e := newEnv(t, "pnra")
+	e.up("")
+	e.apply(`apiVersion: v1
+kind: Service
+metadata: {name: published}
+spec:
+  clusterIP: None
+  publishNotReadyAddresses: true
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`)
+	var victim string
+	for _, p := range e.pods() {
+		if strings.HasPrefix(p.Name, "web-") {
+			victim = p.Name
+		}
+	}
+	e.must("ready", "--name", e.name, victim, "false")
+	if msg := eventually(func() string {
+		out := e.must("get", "endpointslices", "--name", e.name, "-o", "yaml")
+		var list discoveryv1.EndpointSliceList
+		if err := yaml.Unmarshal([]byte(out), &list); err != nil {
+			return err.Error()
+		}
+		for _, s := range list.Items {
+			if s.Labels[discoveryv1.LabelServiceName] != "published" {
+				continue
+			}
+			for _, ep := range s.Endpoints {
+				if c := ep.Conditions; ep.TargetRef.Name == victim && (!*c.Ready || *c.Serving || *c.Terminating) {
+					return fmt.Sprintf("%s: ready %v serving %v terminating %v, want true false false", victim, *c.Ready, *c.Serving, *c.Terminating)
+				} else if ep.TargetRef.Name == victim {
+					return ""
+				}
+			}
+		}
+		return "no endpoint for " + victim + " in the slices of published:\n" + out
+	}); msg != "" {
+		t.Error(msg)
+	}
 }

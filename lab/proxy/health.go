@@ -2,11 +2,13 @@ package proxy
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"kinn.dev/kinn/lab/service"
 )
@@ -84,4 +86,32 @@ func (c HealthCheck) Answer(proxyHealthy bool) HealthAnswer {
 	body := fmt.Sprintf("{\n\t\"service\": {\n\t\t\"namespace\": %q,\n\t\t\"name\": %q\n\t},"+
 		"\n\t\"localEndpoints\": %d,\n\t\"serviceProxyHealthy\": %v\n}", ns, name, c.LocalEndpoints, proxyHealthy)
 	return HealthAnswer{Status: status, Weight: c.LocalEndpoints, Body: body}
+}
+
+// ProxyHealthPort is kube-proxy's healthz port (--healthz-bind-address
+// 0.0.0.0:10256), which kubelets, load balancers and learners probe.
+const ProxyHealthPort = 10256
+
+// ProxyHealthAnswer is kube-proxy's own answer on /healthz or /livez
+// (kubernetes pkg/proxy/healthcheck/proxy_health.go) while the proxy is,
+// or is not, healthy: kinn's proxy is healthy when its last sync of the
+// node succeeded, at lastUpdated. As kube-proxy does, a healthy proxy
+// reports lastUpdated as now; /healthz also says the node is eligible for
+// traffic, which kinn's nodes always are (none is ever being deleted).
+func ProxyHealthAnswer(path string, healthy bool, lastUpdated, now time.Time) (status int, body string) {
+	status = http.StatusServiceUnavailable
+	if healthy {
+		status, lastUpdated = http.StatusOK, now
+	}
+	v := struct {
+		LastUpdated  time.Time `json:"lastUpdated"`
+		CurrentTime  time.Time `json:"currentTime"`
+		NodeEligible *bool     `json:"nodeEligible,omitempty"`
+	}{LastUpdated: lastUpdated, CurrentTime: now}
+	if path == "/healthz" {
+		eligible := true
+		v.NodeEligible = &eligible
+	}
+	b, _ := json.Marshal(v) // cannot fail: times and a bool
+	return status, string(b)
 }

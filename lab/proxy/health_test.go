@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // TestServiceHealthAnswer checks the answer of kube-proxy's service health
@@ -43,5 +44,42 @@ func TestServiceHealthAnswer(t *testing.T) {
 				t.Errorf("body = %s, want %v", a.Body, want)
 			}
 		})
+	}
+}
+
+// TestProxyHealthAnswer checks kube-proxy's /healthz and /livez answers
+// (pkg/proxy/healthcheck/proxy_health.go): 200 with lastUpdated = now
+// while healthy, 503 with the last good sync's time otherwise, and
+// nodeEligible on /healthz only.
+func TestProxyHealthAnswer(t *testing.T) {
+	t.Parallel()
+	last := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := last.Add(time.Minute)
+	tests := []struct {
+		path     string
+		healthy  bool
+		status   int
+		last     time.Time
+		eligible bool
+	}{
+		{"/healthz", true, 200, now, true},
+		{"/healthz", false, 503, last, true},
+		{"/livez", true, 200, now, false},
+		{"/livez", false, 503, last, false},
+	}
+	for _, tt := range tests {
+		status, body := ProxyHealthAnswer(tt.path, tt.healthy, last, now)
+		var got struct {
+			LastUpdated  time.Time `json:"lastUpdated"`
+			CurrentTime  time.Time `json:"currentTime"`
+			NodeEligible *bool     `json:"nodeEligible"`
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("%s: body %q: %v", tt.path, body, err)
+		}
+		if status != tt.status || !got.LastUpdated.Equal(tt.last) || !got.CurrentTime.Equal(now) ||
+			(got.NodeEligible != nil) != tt.eligible || got.NodeEligible != nil && !*got.NodeEligible {
+			t.Errorf("%s healthy=%v: status %d body %s", tt.path, tt.healthy, status, body)
+		}
 	}
 }
