@@ -31,6 +31,8 @@ type proxies struct {
 	ids     map[string]uint64     // the namespace each table was opened in
 	serving map[string][]netip.Addr
 	health  map[string]*healthServer // by node namespace + port
+	// nodeHealth is kube-proxy's own health, by node namespace (healthKey).
+	nodeHealth map[string]*nodeHealth
 	// endpoints are the ready endpoints of each service port, as last
 	// logged.
 	endpoints map[string]string
@@ -41,7 +43,7 @@ func newProxies(repair string) *proxies {
 		log.Printf("%s=%q: want auto or manual; repairing automatically", EnvProxyRepair, repair)
 	}
 	return &proxies{auto: repair != "manual", tables: map[string]*nft.Table{}, ids: map[string]uint64{},
-		serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}}
+		serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}, nodeHealth: map[string]*nodeHealth{}}
 }
 
 func (p *proxies) close() {
@@ -51,6 +53,10 @@ func (p *proxies) close() {
 	for key, h := range p.health {
 		h.close()
 		delete(p.health, key)
+	}
+	for key, n := range p.nodeHealth {
+		n.close()
+		delete(p.nodeHealth, key)
 	}
 }
 
@@ -125,7 +131,9 @@ func (w *world) syncServices() error {
 	var errs []error
 	for _, n := range w.st.Plan.Nodes {
 		node := proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr(), n.Gateway.Addr()}}
-		if err := w.proxy.sync(n.Netns, node, ports); err != nil {
+		err := w.proxy.sync(n.Netns, node, ports)
+		w.proxy.synced(n.Netns, err)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("node %s: %w", n.Name, err))
 			continue
 		}
@@ -182,6 +190,12 @@ func (p *proxies) forget(nodes []plan.Node) {
 		if netns, _, _ := strings.Cut(key, "#"); !keep[netns] {
 			h.close()
 			delete(p.health, key)
+		}
+	}
+	for key, n := range p.nodeHealth {
+		if netns, _, _ := strings.Cut(key, "#"); !keep[netns] || key != healthKey(netns) {
+			n.close()
+			delete(p.nodeHealth, key)
 		}
 	}
 }

@@ -113,12 +113,14 @@ func FindPort(pod *corev1.Pod, sp corev1.ServicePort) uint16 {
 	return 0
 }
 
-// conditions are the EndpointSlice controller's: publishNotReadyAddresses
-// makes every endpoint ready and serving.
+// conditions are the EndpointSlice controller's (podToEndpoint): serving
+// is the pod's readiness, whatever the Service says; ready is serving and
+// not terminating, or true for every endpoint under
+// publishNotReadyAddresses, which only publishes the address and never
+// makes an unready pod serve.
 func conditions(svc *corev1.Service, p PodState) (ready, serving, terminating bool) {
-	pnra := svc.Spec.PublishNotReadyAddresses
-	serving = pnra || p.Ready
-	return pnra || serving && !p.Terminating, serving, p.Terminating
+	serving = p.Ready
+	return svc.Spec.PublishNotReadyAddresses || serving && !p.Terminating, serving, p.Terminating
 }
 
 // Ports turns Services (allocated, as Apply returns them) and the lab's pods

@@ -93,11 +93,11 @@ func TestPorts(t *testing.T) {
 			},
 		},
 		{
-			name: "publishNotReadyAddresses makes every endpoint ready",
+			name: "publishNotReadyAddresses makes every endpoint ready, not serving",
 			svc:  web(func(s *corev1.Service) { s.Spec.PublishNotReadyAddresses = true; s.Spec.Ports = s.Spec.Ports[:1] }),
 			want: map[string][]ep{
 				"http": {{"a", 8080, true, true, false}, {"b", 8081, true, true, false}, {"leaving", 8080, true, true, true},
-					{"unready", 8080, true, true, false}},
+					{"unready", 8080, true, false, false}},
 			},
 		},
 		{
@@ -273,6 +273,44 @@ func TestHeadlessAddresses(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestEndpointSliceConditionsPodToEndpoint checks the conditions the
+// EndpointSlice controller's podToEndpoint writes: ready =
+// publishNotReadyAddresses || (podReady && !terminating), serving =
+// podReady, terminating = the pod has a deletionTimestamp.
+func TestEndpointSliceConditionsPodToEndpoint(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                        string
+		pnra                        bool
+		opts                        []func(*PodState)
+		ready, serving, terminating bool
+	}{
+		{"ready pod", false, nil, true, true, false},
+		{"unready pod", false, []func(*PodState){notReady}, false, false, false},
+		{"ready terminating pod", false, []func(*PodState){terminating}, false, true, true},
+		{"unready terminating pod", false, []func(*PodState){notReady, terminating}, false, false, true},
+		{"publishNotReadyAddresses, ready pod", true, nil, true, true, false},
+		{"publishNotReadyAddresses, unready pod", true, []func(*PodState){notReady}, true, false, false},
+		{"publishNotReadyAddresses, ready terminating pod", true, []func(*PodState){terminating}, true, true, true},
+		{"publishNotReadyAddresses, unready terminating pod", true, []func(*PodState){notReady, terminating}, true, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			svc := web(func(s *corev1.Service) { s.Spec.PublishNotReadyAddresses = tt.pnra })
+			got := EndpointSlices([]*corev1.Service{svc}, []PodState{pod("a", "10.244.1.2", 8080, tt.opts...)})
+			if len(got) != 1 || len(got[0].Endpoints) != 1 {
+				t.Fatalf("slices = %+v, want one with one endpoint", got)
+			}
+			c := got[0].Endpoints[0].Conditions
+			if *c.Ready != tt.ready || *c.Serving != tt.serving || *c.Terminating != tt.terminating {
+				t.Errorf("conditions = ready %v serving %v terminating %v, want %v %v %v",
+					*c.Ready, *c.Serving, *c.Terminating, tt.ready, tt.serving, tt.terminating)
 			}
 		})
 	}
