@@ -124,7 +124,7 @@ func (w *world) syncServices() error {
 	}
 	var errs []error
 	for _, n := range w.st.Plan.Nodes {
-		node := proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr(), n.Gateway.Addr()}}
+		node := w.st.ProxyNode(n)
 		if err := w.proxy.sync(n.Netns, node, ports); err != nil {
 			errs = append(errs, fmt.Errorf("node %s: %w", n.Name, err))
 			continue

@@ -15,6 +15,30 @@ type Node struct {
 	// Bridge is the pods' bridge; traffic entering from it comes from a pod
 	// on this node. Empty means "cni0".
 	Bridge string
+	// PodCIDRs are the cluster's pod networks (every node's pods), what
+	// kube-proxy's local-traffic detector in cluster-CIDR mode calls local:
+	// ClusterIP traffic from any other source (the node itself, a client
+	// outside with a route to the service network) is masqueraded, so the
+	// reply returns through this node. Empty: nothing is masqueraded for it.
+	PodCIDRs []netip.Prefix
+}
+
+// Equal reports whether two nodes build the same base rules, so that one
+// ruleset can be changed into the other by Changes alone.
+func (n Node) Equal(o Node) bool {
+	return n.Name == o.Name && n.bridge() == o.bridge() && slices.Equal(n.IPs, o.IPs) &&
+		slices.Equal(n.PodCIDRs, o.PodCIDRs)
+}
+
+// v4 keeps the IPv4 prefixes, masked: the table is of family ip.
+func v4(ps []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range ps {
+		if p.Addr().Is4() {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
 
 func (n Node) bridge() string {

@@ -10,7 +10,8 @@
 //	nat-prerouting, nat-output (dstnat)  -> jump services
 //	services:   ip daddr . meta l4proto . th dport vmap @service-ips
 //	            fib daddr type local ... meta l4proto . th dport vmap @service-nodeports
-//	svc-<id>:   [ip saddr @aff-<ep> goto ep-<id>/<ep>]...   (session affinity)
+//	svc-<id>:   ip saddr != <pod CIDR> jump mark-for-masquerade (off-cluster)
+//	            [ip saddr @aff-<ep> goto ep-<id>/<ep>]...   (session affinity)
 //	            numgen random mod 3 == 0 goto ep-<id>/<ep0>  (1/3)
 //	            numgen random mod 2 == 0 goto ep-<id>/<ep1>  (1/2 of the rest)
 //	            goto ep-<id>/<ep2>                           (the rest)

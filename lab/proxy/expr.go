@@ -45,6 +45,12 @@ type IifName struct {
 // SaddrIn matches a source address present in a set.
 type SaddrIn struct{ Set string }
 
+// SaddrPrefix matches (or, with Not, excludes) a source address in a prefix.
+type SaddrPrefix struct {
+	Prefix netip.Prefix
+	Not    bool
+}
+
 // UpdateSaddr adds the source address to a dynamic set or refreshes its timeout.
 type UpdateSaddr struct {
 	Set     string
@@ -96,6 +102,7 @@ func (DaddrNotLoopback) expr() {}
 func (FibLocal) expr()         {}
 func (IifName) expr()          {}
 func (SaddrIn) expr()          {}
+func (SaddrPrefix) expr()      {}
 func (UpdateSaddr) expr()      {}
 func (MarkMasq) expr()         {}
 func (MarkUnset) expr()        {}
@@ -111,11 +118,14 @@ func (e L4Proto) String() string        { return "meta l4proto " + proto(e.Proto
 func (e SaddrIs) String() string        { return "ip saddr " + e.Addr.String() }
 func (DaddrNotLoopback) String() string { return "ip daddr != 127.0.0.0/8" }
 func (e SaddrIn) String() string        { return "ip saddr @" + e.Set }
-func (MarkMasq) String() string         { return fmt.Sprintf("meta mark set meta mark | %#x", MasqMark) }
-func (MarkUnset) String() string        { return fmt.Sprintf("meta mark & %#x == 0", MasqMark) }
-func (MarkClear) String() string        { return fmt.Sprintf("meta mark set meta mark ^ %#x", MasqMark) }
-func (Masquerade) String() string       { return "masquerade fully-random" }
-func (e DNAT) String() string           { return fmt.Sprintf("dnat to %s:%d", e.Addr, e.Port) }
+func (e SaddrPrefix) String() string {
+	return map[bool]string{false: "ip saddr ", true: "ip saddr != "}[e.Not] + e.Prefix.String()
+}
+func (MarkMasq) String() string   { return fmt.Sprintf("meta mark set meta mark | %#x", MasqMark) }
+func (MarkUnset) String() string  { return fmt.Sprintf("meta mark & %#x == 0", MasqMark) }
+func (MarkClear) String() string  { return fmt.Sprintf("meta mark set meta mark ^ %#x", MasqMark) }
+func (Masquerade) String() string { return "masquerade fully-random" }
+func (e DNAT) String() string     { return fmt.Sprintf("dnat to %s:%d", e.Addr, e.Port) }
 func (e UpdateSaddr) String() string {
 	return fmt.Sprintf("update @%s { ip saddr timeout %s }", e.Set, e.Timeout)
 }
