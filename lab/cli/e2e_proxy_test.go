@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -54,4 +55,57 @@ func TestMasqueradeOffClusterTrafficToClusterIP(t *testing.T) {
 			t.Errorf("outside -> ClusterIP via %s: exit %d, /clientip %q %s; want an address of the pod network, not the outside client's", via, code, out, errOut)
 		}
 	}
+}
+
+// TestClusterIPsCheck: a connection to a ClusterIP on a port its Service
+// does not have is refused at once, and packets to an unallocated address
+// of the service network are dropped on the node instead of routed on
+// (kube-proxy's cluster-ips set and cluster-ips-check chain), from a pod
+// and from the node alike; the Service's own port still answers.
+func TestClusterIPsCheck(t *testing.T) {
+	e := newEnv(t, "cips")
+	e.up("")
+	e.checkPasses()
+	ip := e.svcIP("web")
+	const unallocated = "10.96.255.254"
+	var clientNode string
+	for _, p := range e.pods() {
+		if p.Name == "client" {
+			clientNode = p.Spec.NodeName
+		}
+	}
+	for _, from := range []string{"client", "node/" + clientNode} {
+		curl := func(url string) (string, string, int) {
+			return e.run("exec", "--name", e.name, from, "--", "curl", "-sS", "-m", "2", url)
+		}
+		if out, errOut, code := curl("http://" + ip + "/hostname"); code != 0 {
+			t.Errorf("%s -> ClusterIP:80: exit %d %s%s; the Service's port must answer", from, code, out, errOut)
+		}
+		if _, errOut, code := curl("http://" + ip + ":81/"); code != 7 {
+			t.Errorf("%s -> ClusterIP:81 (no such port): exit %d %q; want refused at once (exit 7), not a timeout", from, code, errOut)
+		}
+		if _, errOut, code := curl("http://" + unallocated + "/"); code != 28 {
+			t.Errorf("%s -> unallocated %s: exit %d %q; want dropped (curl times out, exit 28)", from, unallocated, code, errOut)
+		}
+	}
+	// Dropped, not routed on: 100 pings from the pod leave no trace on
+	// the node's uplink (its default route would take them out).
+	before := e.txPackets(clientNode, "eth0")
+	e.run("exec", "--name", e.name, "client", "--", "ping", "-q", "-c", "100", "-i", "0.01", "-W", "1", unallocated)
+	if sent := e.txPackets(clientNode, "eth0") - before; sent >= 50 {
+		t.Errorf("100 pings to the unallocated %s: %d packets left node %s; want them dropped there", unallocated, sent, clientNode)
+	}
+}
+
+// txPackets is the count of packets a node's link has sent.
+func (e *env) txPackets(node, link string) uint64 {
+	e.t.Helper()
+	var l []struct {
+		Stats64 struct{ TX struct{ Packets uint64 } } `json:"stats64"`
+	}
+	out := e.must("exec", "--name", e.name, "node/"+node, "--", "ip", "-j", "-s", "link", "show", link)
+	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l) != 1 {
+		e.t.Fatalf("ip -j -s link show %s on %s: %v\n%s", link, node, err, out)
+	}
+	return l[0].Stats64.TX.Packets
 }

@@ -27,6 +27,10 @@
 //	            (goto reject: TCP reset or ICMP port unreachable; or drop for a
 //	            Local policy without local endpoints); forward also drops
 //	            ct state invalid.
+//	filter-forward/output: then ct state new -> cluster-ips-check: a
+//	            ClusterIP still the destination after DNAT (no such port)
+//	            is rejected (@cluster-ips), the rest of the service CIDR
+//	            dropped.
 //
 // Why a cascade of plain rules: kube-proxy writes `numgen random mod N vmap
 // { 0 : goto a, ... }`, an anonymous set per service chain, and creating

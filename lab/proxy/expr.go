@@ -51,6 +51,12 @@ type SaddrPrefix struct {
 	Not    bool
 }
 
+// DaddrIn matches a destination address present in a set.
+type DaddrIn struct{ Set string }
+
+// DaddrPrefix matches a destination address in a prefix.
+type DaddrPrefix struct{ Prefix netip.Prefix }
+
 // UpdateSaddr adds the source address to a dynamic set or refreshes its timeout.
 type UpdateSaddr struct {
 	Set     string
@@ -102,6 +108,8 @@ func (DaddrNotLoopback) expr() {}
 func (FibLocal) expr()         {}
 func (IifName) expr()          {}
 func (SaddrIn) expr()          {}
+func (DaddrIn) expr()          {}
+func (DaddrPrefix) expr()      {}
 func (SaddrPrefix) expr()      {}
 func (UpdateSaddr) expr()      {}
 func (MarkMasq) expr()         {}
@@ -118,6 +126,8 @@ func (e L4Proto) String() string        { return "meta l4proto " + proto(e.Proto
 func (e SaddrIs) String() string        { return "ip saddr " + e.Addr.String() }
 func (DaddrNotLoopback) String() string { return "ip daddr != 127.0.0.0/8" }
 func (e SaddrIn) String() string        { return "ip saddr @" + e.Set }
+func (e DaddrIn) String() string        { return "ip daddr @" + e.Set }
+func (e DaddrPrefix) String() string    { return "ip daddr " + e.Prefix.String() }
 func (e SaddrPrefix) String() string {
 	return map[bool]string{false: "ip saddr ", true: "ip saddr != "}[e.Not] + e.Prefix.String()
 }

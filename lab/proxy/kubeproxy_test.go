@@ -55,3 +55,49 @@ func TestMasqueradeOffClusterTrafficToClusterIP(t *testing.T) {
 		t.Errorf("internalTrafficPolicy Local chain must exist and keep the source: %q", got)
 	}
 }
+
+// TestClusterIPsCheck: every ClusterIP, with or without endpoints, is in
+// the cluster-ips set; new connections still addressed to one after DNAT
+// (a port or protocol the Service does not have) are rejected, and those to
+// an unallocated address of the service network dropped, from forward and
+// output (kube-proxy's cluster-ips-check chain).
+func TestClusterIPsCheck(t *testing.T) {
+	t.Parallel()
+	node := clusterNode
+	node.ServiceCIDRs = []netip.Prefix{netip.MustParsePrefix("10.96.0.0/16"), netip.MustParsePrefix("fd00:96::/108")}
+	a := ep("a", "10.244.0.2", "n1", true)
+	https := web(a)
+	https.Port, https.Name = 443, "https"
+	empty := web()
+	empty.Service, empty.ClusterIP = "empty", netip.MustParseAddr("10.96.0.11")
+	headless := web(a)
+	headless.Service, headless.ClusterIP = "headless", netip.Addr{}
+	rs := Build(node, []service.Port{web(a), https, empty, headless})
+
+	var ips []string
+	for _, e := range rs.Map(SetClusterIPs).Elems {
+		ips = append(ips, e.Key.String(KeyAddr))
+	}
+	if want := []string{"10.96.0.10", "10.96.0.11"}; !slices.Equal(ips, want) {
+		t.Errorf("cluster-ips = %q, want %q (one element per ClusterIP, none for headless)", ips, want)
+	}
+	want := []string{
+		`counter ip daddr @cluster-ips jump reject comment "reject traffic to invalid ports of ClusterIPs"`,
+		`ip daddr 10.96.0.0/16 drop comment "drop traffic to unallocated ClusterIPs"`,
+	}
+	if got := rules(rs, ChainClusterIPsCheck); !slices.Equal(got, want) {
+		t.Errorf("%s:\n%q\nwant\n%q", ChainClusterIPsCheck, got, want)
+	}
+	for _, c := range []string{"filter-forward", "filter-output"} {
+		got := rules(rs, c)
+		if len(got) == 0 || got[len(got)-1] != "ct state new jump "+ChainClusterIPsCheck {
+			t.Errorf("%s must end with the cluster-ips check after the endpoints check: %q", c, got)
+		}
+	}
+	if got := rules(rs, "filter-input"); slices.ContainsFunc(got, func(r string) bool { return strings.Contains(r, ChainClusterIPsCheck) }) {
+		t.Errorf("filter-input checks ClusterIPs (never a local address): %q", got)
+	}
+	if got := rules(Build(clusterNode, nil), ChainClusterIPsCheck); len(got) != 1 {
+		t.Errorf("no service network known: only the reject rule, got %q", got)
+	}
+}

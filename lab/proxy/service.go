@@ -97,6 +97,9 @@ func sortEndpoints(eps []service.Endpoint) {
 // port adds everything one service port needs.
 func (b *builder) port(p service.Port) {
 	id := PortID(p)
+	if p.ClusterIP.IsValid() {
+		b.elem(SetClusterIPs, Key{Addr: p.ClusterIP}, Verdict{})
+	}
 	cluster, local := Endpoints(p, b.node.Name)
 	external := p.NodePort != 0 || len(p.ExternalIPs) > 0
 	if len(cluster) == 0 {

@@ -58,7 +58,10 @@ func set(t *nftables.Table, m *proxy.Map) *nftables.Set {
 		// numgen leaves a host-order integer in its register.
 		s.KeyType, s.KeyByteOrder = nftables.TypeInteger, binaryutil.NativeEndian
 	case proxy.KeyAddr:
-		s.KeyType, s.HasTimeout, s.Timeout, s.Dynamic = nftables.TypeIPAddr, true, m.Timeout, true
+		s.KeyType = nftables.TypeIPAddr
+		if m.IsDynamic() {
+			s.HasTimeout, s.Timeout, s.Dynamic = true, m.Timeout, true
+		}
 		return s
 	}
 	s.IsMap, s.DataType = true, nftables.TypeVerdict
@@ -68,7 +71,10 @@ func set(t *nftables.Table, m *proxy.Map) *nftables.Set {
 func elems(m *proxy.Map) []nftables.SetElement {
 	out := make([]nftables.SetElement, len(m.Elems))
 	for i, e := range m.Elems {
-		out[i] = nftables.SetElement{Key: key(m.Key, e.Key), VerdictData: verdict(e.Verdict)}
+		out[i] = nftables.SetElement{Key: key(m.Key, e.Key)}
+		if !m.IsSet() {
+			out[i].VerdictData = verdict(e.Verdict)
+		}
 	}
 	return out
 }
@@ -178,6 +184,10 @@ func encode(e proxy.Expr) ([]expr.Any, error) {
 		return []expr.Any{&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: reg1}, &expr.Cmp{Op: op, Register: reg1, Data: name}}, nil
 	case proxy.SaddrPrefix:
 		return prefixMatch(loadSaddr, e.Prefix, e.Not)
+	case proxy.DaddrPrefix:
+		return prefixMatch(loadDaddr, e.Prefix, false)
+	case proxy.DaddrIn:
+		return []expr.Any{loadDaddr, &expr.Lookup{SourceRegister: reg1, SetName: e.Set}}, nil
 	case proxy.SaddrIn:
 		return []expr.Any{loadSaddr, &expr.Lookup{SourceRegister: reg1, SetName: e.Set}}, nil
 	case proxy.UpdateSaddr:
