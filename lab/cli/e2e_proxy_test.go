@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Real-packet tests of kube-proxy behaviours (nftables mode) in kinn's
@@ -108,4 +111,77 @@ func (e *env) txPackets(node, link string) uint64 {
 		e.t.Fatalf("ip -j -s link show %s on %s: %v\n%s", link, node, err, out)
 	}
 	return l[0].Stats64.TX.Packets
+}
+
+// A raw TCP segment with SYN and FIN both set, which conntrack calls
+// invalid (no valid flag combination), from argv[1] to argv[2] port 47123;
+// and a receiver that prints the first segment to that port it sees.
+const (
+	sendSynFin = `import socket, struct, sys, time
+src, dst = sys.argv[1], sys.argv[2]
+def csum(b):
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    t = (t >> 16) + (t & 0xffff)
+    return ~(t + (t >> 16)) & 0xffff
+hdr = struct.pack("!HHIIBBHHH", 40000, 47123, 1, 0, 5 << 4, 0x03, 1024, 0, 0)
+c = csum(socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(hdr)) + hdr)
+hdr = hdr[:16] + struct.pack("!H", c) + hdr[18:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+for _ in range(10):
+    s.sendto(hdr, (dst, 0))
+    time.sleep(0.2)
+`
+	receiveSynFin = `import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+s.settimeout(4)
+print("listening", flush=True)
+while True:
+    d = s.recv(65535)
+    ihl = (d[0] & 15) * 4
+    if int.from_bytes(d[ihl + 2:ihl + 4], "big") == 47123:
+        print("flags", d[ihl + 13], flush=True)
+        break
+`
+)
+
+// TestNoCtStateInvalidDrop: a packet conntrack calls invalid is forwarded
+// between pods on two nodes, not dropped: kube-proxy removed its `ct state
+// invalid drop` (kubernetes PR #122663), since such packets are not the
+// proxy's to judge.
+func TestNoCtStateInvalidDrop(t *testing.T) {
+	e := newEnv(t, "inval")
+	e.up("")
+	e.checkPasses()
+	var client, server corev1.Pod
+	for _, p := range e.pods() {
+		if p.Name == "client" {
+			client = p
+		}
+	}
+	for _, p := range e.pods() {
+		if p.Status.PodIP != "" && p.Spec.NodeName != client.Spec.NodeName && p.Spec.NodeName != "" && !p.Spec.HostNetwork {
+			server = p
+		}
+	}
+	if server.Name == "" {
+		t.Fatal("no pod on another node than the client's")
+	}
+	type result struct {
+		out, errOut string
+		code        int
+	}
+	got := make(chan result, 1)
+	go func() {
+		out, errOut, code := e.run("exec", "--name", e.name, "-n", server.Namespace, server.Name, "--", "python3", "-c", receiveSynFin)
+		got <- result{out, errOut, code}
+	}()
+	time.Sleep(500 * time.Millisecond) // the receiver's socket open
+	if out, errOut, code := e.run("exec", "--name", e.name, "client", "--", "python3", "-c", sendSynFin, client.Status.PodIP, server.Status.PodIP); code != 0 {
+		t.Fatalf("sending: exit %d %s%s", code, out, errOut)
+	}
+	r := <-got
+	if r.code != 0 || !strings.Contains(r.out, "flags 3") {
+		t.Errorf("%s (node %s) did not receive the SYN|FIN segment from client (node %s): exit %d %s%s",
+			server.Name, server.Spec.NodeName, client.Spec.NodeName, r.code, r.out, r.errOut)
+	}
 }

@@ -136,10 +136,11 @@ func (b *builder) base() {
 	b.chain("nat-postrouting", nat("postrouting", 100), rule("", jump(ChainMasquerading)))
 	b.chain("filter-input", filter("input"), check)
 	// Filter chains run after DNAT: a packet still addressed to a
-	// ClusterIP here matched none of its Service's ports.
+	// ClusterIP here matched none of its Service's ports. No `ct state
+	// invalid drop` in forward: kube-proxy removed it (kubernetes PR
+	// #122663), as it dropped traffic that was none of the proxy's concern.
 	ipsCheck := rule("", CtState{"new"}, jump(ChainClusterIPsCheck))
-	b.chain("filter-forward", filter("forward"),
-		rule("conntrack cannot place it: never forward", CtState{"invalid"}, Verdict{Kind: Drop}), check, ipsCheck)
+	b.chain("filter-forward", filter("forward"), check, ipsCheck)
 	b.chain("filter-output", filter("output"), check, ipsCheck)
 
 	b.chain(ChainServices, nil,

@@ -25,8 +25,8 @@
 //	filter-input/forward/output: ct state new -> endpoints-check, which
 //	            consults @no-endpoint-services / @no-endpoint-nodeports
 //	            (goto reject: TCP reset or ICMP port unreachable; or drop for a
-//	            Local policy without local endpoints); forward also drops
-//	            ct state invalid.
+//	            Local policy without local endpoints); no ct state
+//	            invalid drop (kube-proxy removed it).
 //	filter-forward/output: then ct state new -> cluster-ips-check: a
 //	            ClusterIP still the destination after DNAT (no such port)
 //	            is rejected (@cluster-ips), the rest of the service CIDR

@@ -101,3 +101,17 @@ func TestClusterIPsCheck(t *testing.T) {
 		t.Errorf("no service network known: only the reject rule, got %q", got)
 	}
 }
+
+// TestNoCtStateInvalidDrop: no chain drops conntrack-invalid packets;
+// kube-proxy removed `ct state invalid drop` (kubernetes PR #122663).
+func TestNoCtStateInvalidDrop(t *testing.T) {
+	t.Parallel()
+	rs := Build(clusterNode, []service.Port{web(ep("a", "10.244.0.2", "n1", true))})
+	for _, c := range rs.Chains {
+		for _, r := range c.Rules {
+			if slices.Contains(r.Exprs, Expr(CtState{"invalid"})) {
+				t.Errorf("chain %s: %s", c.Name, r)
+			}
+		}
+	}
+}
