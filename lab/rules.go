@@ -113,7 +113,7 @@ func (s *State) Rules(ctx context.Context, nodeName string, ports []service.Port
 			if err != nil {
 				return o, err
 			}
-			o.counters, o.drift, err = t.Inspect(proxy.Build(proxy.Node{Name: node.Name}, ports))
+			o.counters, o.drift, err = t.Inspect(proxy.Build(s.ProxyNode(node), ports))
 			t.Close()
 			if err != nil {
 				return o, err
@@ -143,7 +143,15 @@ func (s *State) RulesetText(nodeName string, ports []service.Port) (string, erro
 	if n == nil {
 		return "", fmt.Errorf("node %q %w in lab %s", nodeName, ErrNotFound, s.Plan.Name)
 	}
-	return proxy.Build(proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr()}}, ports).String(), nil
+	return proxy.Build(s.ProxyNode(*n), ports).String(), nil
+}
+
+// ProxyNode is what the service proxy of node n is built for: the lab
+// process syncs it, `kinn rules` compares the table with it.
+func (s *State) ProxyNode(n plan.Node) proxy.Node {
+	return proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr(), n.Gateway.Addr()},
+		PodCIDRs:     []netip.Prefix{s.Topology.Networking.PodSubnet},
+		ServiceCIDRs: []netip.Prefix{s.Topology.Networking.ServiceSubnet}}
 }
 
 func frontends(p service.Port, node string, ctr map[string]nft.Counter, d *proxy.Drift) []FrontendView {

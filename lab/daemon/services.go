@@ -130,7 +130,7 @@ func (w *world) syncServices() error {
 	}
 	var errs []error
 	for _, n := range w.st.Plan.Nodes {
-		node := proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr(), n.Gateway.Addr()}}
+		node := w.st.ProxyNode(n)
 		err := w.proxy.sync(n.Netns, node, ports)
 		w.proxy.synced(n.Netns, err)
 		if err != nil {

@@ -15,6 +15,33 @@ type Node struct {
 	// Bridge is the pods' bridge; traffic entering from it comes from a pod
 	// on this node. Empty means "cni0".
 	Bridge string
+	// PodCIDRs are the cluster's pod networks (every node's pods), what
+	// kube-proxy's local-traffic detector in cluster-CIDR mode calls local:
+	// ClusterIP traffic from any other source (the node itself, a client
+	// outside with a route to the service network) is masqueraded, so the
+	// reply returns through this node. Empty: nothing is masqueraded for it.
+	PodCIDRs []netip.Prefix
+	// ServiceCIDRs are the ranges ClusterIPs are allocated from: a new
+	// connection to an address in them that no Service owns is dropped.
+	ServiceCIDRs []netip.Prefix
+}
+
+// Equal reports whether two nodes build the same base rules, so that one
+// ruleset can be changed into the other by Changes alone.
+func (n Node) Equal(o Node) bool {
+	return n.Name == o.Name && n.bridge() == o.bridge() && slices.Equal(n.IPs, o.IPs) &&
+		slices.Equal(n.PodCIDRs, o.PodCIDRs) && slices.Equal(n.ServiceCIDRs, o.ServiceCIDRs)
+}
+
+// v4 keeps the IPv4 prefixes, masked: the table is of family ip.
+func v4(ps []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range ps {
+		if p.Addr().Is4() {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
 
 func (n Node) bridge() string {
@@ -31,6 +58,8 @@ const (
 	ChainMarkMasq         = "mark-for-masquerade"
 	ChainEndpointsCheck   = "endpoints-check"
 	ChainReject           = "reject"
+	ChainClusterIPsCheck  = "cluster-ips-check"
+	SetClusterIPs         = "cluster-ips"
 	MapServiceIPs         = "service-ips"
 	MapServiceNodePorts   = "service-nodeports"
 	MapNoEndpointServices = "no-endpoint-services"
@@ -106,9 +135,13 @@ func (b *builder) base() {
 	b.chain("nat-output", nat("output", -100), rule("", jump(ChainServices)))
 	b.chain("nat-postrouting", nat("postrouting", 100), rule("", jump(ChainMasquerading)))
 	b.chain("filter-input", filter("input"), check)
-	b.chain("filter-forward", filter("forward"),
-		rule("conntrack cannot place it: never forward", CtState{"invalid"}, Verdict{Kind: Drop}), check)
-	b.chain("filter-output", filter("output"), check)
+	// Filter chains run after DNAT: a packet still addressed to a
+	// ClusterIP here matched none of its Service's ports. No `ct state
+	// invalid drop` in forward: kube-proxy removed it (kubernetes PR
+	// #122663), as it dropped traffic that was none of the proxy's concern.
+	ipsCheck := rule("", CtState{"new"}, jump(ChainClusterIPsCheck))
+	b.chain("filter-forward", filter("forward"), check, ipsCheck)
+	b.chain("filter-output", filter("output"), check, ipsCheck)
 
 	b.chain(ChainServices, nil,
 		rule("", Vmap{Key: KeyServiceIP, Map: MapServiceIPs}),
@@ -121,6 +154,11 @@ func (b *builder) base() {
 		rule("", MarkUnset{}, Verdict{Kind: Return}),
 		rule("", MarkClear{}),
 		rule("", Masquerade{}))
+	ipsRules := []Rule{rule("reject traffic to invalid ports of ClusterIPs", DaddrIn{Set: SetClusterIPs}, jump(ChainReject))}
+	for _, p := range v4(b.node.ServiceCIDRs) {
+		ipsRules = append(ipsRules, rule("drop traffic to unallocated ClusterIPs", DaddrPrefix{Prefix: p}, Verdict{Kind: Drop}))
+	}
+	b.chain(ChainClusterIPsCheck, nil, ipsRules...)
 	b.chain(ChainReject, nil,
 		rule("", L4Proto{service.TCP}, Reject{TCPReset: true}),
 		rule("", Reject{}))
@@ -129,6 +167,7 @@ func (b *builder) base() {
 	b.addMap(&Map{Name: MapServiceNodePorts, Key: KeyNodePort, Comment: "NodePort dispatch"})
 	b.addMap(&Map{Name: MapNoEndpointServices, Key: KeyServiceIP, Comment: "services without usable endpoints"})
 	b.addMap(&Map{Name: MapNoEndpointNodePort, Key: KeyNodePort, Comment: "NodePorts without usable endpoints"})
+	b.addMap(&Map{Name: SetClusterIPs, Key: KeyAddr, Comment: "every ClusterIP"})
 }
 
 func (b *builder) finish() *Ruleset {

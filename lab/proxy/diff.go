@@ -229,9 +229,12 @@ func (rs *Ruleset) String() string {
 var keyTypes = [...]string{"ipv4_addr . inet_proto . inet_service", "inet_proto . inet_service", "integer", "ipv4_addr"}
 
 func writeMap(sb *strings.Builder, m *Map) {
-	if m.IsSet() {
+	switch {
+	case m.IsDynamic():
 		fmt.Fprintf(sb, "\tset %s {\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout %s\n", m.Name, m.Timeout)
-	} else {
+	case m.IsSet():
+		fmt.Fprintf(sb, "\tset %s {\n\t\ttype ipv4_addr\n", m.Name)
+	default:
 		fmt.Fprintf(sb, "\tmap %s {\n\t\ttype %s : verdict\n", m.Name, keyTypes[m.Key])
 	}
 	if m.Comment != "" {
@@ -240,7 +243,7 @@ func writeMap(sb *strings.Builder, m *Map) {
 	if len(m.Elems) > 0 {
 		els := make([]string, len(m.Elems))
 		for i, e := range m.Elems {
-			els[i] = e.Key.String(m.Key) + " : " + e.Verdict.String()
+			els[i] = e.String(m.Key)
 		}
 		fmt.Fprintf(sb, "\t\telements = { %s }\n", strings.Join(els, ",\n\t\t\t     "))
 	}

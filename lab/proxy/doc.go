@@ -10,7 +10,8 @@
 //	nat-prerouting, nat-output (dstnat)  -> jump services
 //	services:   ip daddr . meta l4proto . th dport vmap @service-ips
 //	            fib daddr type local ... meta l4proto . th dport vmap @service-nodeports
-//	svc-<id>:   [ip saddr @aff-<ep> goto ep-<id>/<ep>]...   (session affinity)
+//	svc-<id>:   ip saddr != <pod CIDR> jump mark-for-masquerade (off-cluster)
+//	            [ip saddr @aff-<ep> goto ep-<id>/<ep>]...   (session affinity)
 //	            numgen random mod 3 == 0 goto ep-<id>/<ep0>  (1/3)
 //	            numgen random mod 2 == 0 goto ep-<id>/<ep1>  (1/2 of the rest)
 //	            goto ep-<id>/<ep2>                           (the rest)
@@ -24,8 +25,12 @@
 //	filter-input/forward/output: ct state new -> endpoints-check, which
 //	            consults @no-endpoint-services / @no-endpoint-nodeports
 //	            (goto reject: TCP reset or ICMP port unreachable; or drop for a
-//	            Local policy without local endpoints); forward also drops
-//	            ct state invalid.
+//	            Local policy without local endpoints); no ct state
+//	            invalid drop (kube-proxy removed it).
+//	filter-forward/output: then ct state new -> cluster-ips-check: a
+//	            ClusterIP still the destination after DNAT (no such port)
+//	            is rejected (@cluster-ips), the rest of the service CIDR
+//	            dropped.
 //
 // Why a cascade of plain rules: kube-proxy writes `numgen random mod N vmap
 // { 0 : goto a, ... }`, an anonymous set per service chain, and creating

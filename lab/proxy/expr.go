@@ -45,6 +45,18 @@ type IifName struct {
 // SaddrIn matches a source address present in a set.
 type SaddrIn struct{ Set string }
 
+// SaddrPrefix matches (or, with Not, excludes) a source address in a prefix.
+type SaddrPrefix struct {
+	Prefix netip.Prefix
+	Not    bool
+}
+
+// DaddrIn matches a destination address present in a set.
+type DaddrIn struct{ Set string }
+
+// DaddrPrefix matches a destination address in a prefix.
+type DaddrPrefix struct{ Prefix netip.Prefix }
+
 // UpdateSaddr adds the source address to a dynamic set or refreshes its timeout.
 type UpdateSaddr struct {
 	Set     string
@@ -96,6 +108,9 @@ func (DaddrNotLoopback) expr() {}
 func (FibLocal) expr()         {}
 func (IifName) expr()          {}
 func (SaddrIn) expr()          {}
+func (DaddrIn) expr()          {}
+func (DaddrPrefix) expr()      {}
+func (SaddrPrefix) expr()      {}
 func (UpdateSaddr) expr()      {}
 func (MarkMasq) expr()         {}
 func (MarkUnset) expr()        {}
@@ -111,11 +126,16 @@ func (e L4Proto) String() string        { return "meta l4proto " + proto(e.Proto
 func (e SaddrIs) String() string        { return "ip saddr " + e.Addr.String() }
 func (DaddrNotLoopback) String() string { return "ip daddr != 127.0.0.0/8" }
 func (e SaddrIn) String() string        { return "ip saddr @" + e.Set }
-func (MarkMasq) String() string         { return fmt.Sprintf("meta mark set meta mark | %#x", MasqMark) }
-func (MarkUnset) String() string        { return fmt.Sprintf("meta mark & %#x == 0", MasqMark) }
-func (MarkClear) String() string        { return fmt.Sprintf("meta mark set meta mark ^ %#x", MasqMark) }
-func (Masquerade) String() string       { return "masquerade fully-random" }
-func (e DNAT) String() string           { return fmt.Sprintf("dnat to %s:%d", e.Addr, e.Port) }
+func (e DaddrIn) String() string        { return "ip daddr @" + e.Set }
+func (e DaddrPrefix) String() string    { return "ip daddr " + e.Prefix.String() }
+func (e SaddrPrefix) String() string {
+	return map[bool]string{false: "ip saddr ", true: "ip saddr != "}[e.Not] + e.Prefix.String()
+}
+func (MarkMasq) String() string   { return fmt.Sprintf("meta mark set meta mark | %#x", MasqMark) }
+func (MarkUnset) String() string  { return fmt.Sprintf("meta mark & %#x == 0", MasqMark) }
+func (MarkClear) String() string  { return fmt.Sprintf("meta mark set meta mark ^ %#x", MasqMark) }
+func (Masquerade) String() string { return "masquerade fully-random" }
+func (e DNAT) String() string     { return fmt.Sprintf("dnat to %s:%d", e.Addr, e.Port) }
 func (e UpdateSaddr) String() string {
 	return fmt.Sprintf("update @%s { ip saddr timeout %s }", e.Set, e.Timeout)
 }

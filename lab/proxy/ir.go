@@ -86,6 +86,8 @@ func (r Rule) refs() []string {
 			out = append(out, e.Map)
 		case SaddrIn:
 			out = append(out, e.Set)
+		case DaddrIn:
+			out = append(out, e.Set)
 		case UpdateSaddr:
 			out = append(out, e.Set)
 		}
@@ -103,12 +105,14 @@ const (
 	KeyNodePort
 	// KeyIndex is the integer numgen produces.
 	KeyIndex
-	// KeyAddr is a plain IPv4 address (affinity sets).
+	// KeyAddr is a plain IPv4 address: a set, dynamic with a timeout
+	// (affinity clients) or static without (cluster-ips).
 	KeyAddr
 )
 
-// Map is a named verdict map or, for KeyAddr, a dynamic set of client
-// addresses with a timeout (session affinity).
+// Map is a named verdict map or, for KeyAddr, a set of addresses: static
+// (kinn's elements, their verdicts unused) or, with a Timeout, dynamic
+// (clients the kernel adds, for session affinity).
 type Map struct {
 	Name    string
 	Key     KeyKind
@@ -119,6 +123,9 @@ type Map struct {
 
 // IsSet reports whether the map is a plain set (no verdicts).
 func (m *Map) IsSet() bool { return m.Key == KeyAddr }
+
+// IsDynamic reports whether the map is a set the kernel fills itself.
+func (m *Map) IsDynamic() bool { return m.IsSet() && m.Timeout > 0 }
 
 // sameDef reports whether two maps can be turned into each other by element
 // changes alone.

@@ -97,6 +97,9 @@ func sortEndpoints(eps []service.Endpoint) {
 // port adds everything one service port needs.
 func (b *builder) port(p service.Port) {
 	id := PortID(p)
+	if p.ClusterIP.IsValid() {
+		b.elem(SetClusterIPs, Key{Addr: p.ClusterIP}, Verdict{})
+	}
 	cluster, local := Endpoints(p, b.node.Name)
 	external := p.NodePort != 0 || len(p.ExternalIPs) > 0
 	if len(cluster) == 0 {
@@ -108,7 +111,7 @@ func (b *builder) port(p service.Port) {
 	useCluster := !p.InternalLocal || external // external Local still short-circuits pods
 	useLocal := (p.InternalLocal || external && p.ExternalLocal) && len(local) > 0
 	if useCluster {
-		b.pick(p, id, ClusterChain(id), cluster)
+		b.pick(p, id, ClusterChain(id), cluster, b.masqueradeOffCluster()...)
 	}
 	if useLocal {
 		b.pick(p, id, LocalChain(id), local)
@@ -177,10 +180,31 @@ func (b *builder) external(p service.Port, id string, useLocal bool) {
 	b.chain(name, nil, rules...)
 }
 
+// masqueradeOffCluster is kube-proxy's first rule of a service's cluster
+// chain (local-traffic detector in cluster-CIDR mode): traffic from outside
+// the pod networks, the node itself or a client beyond it with a route to
+// the service network, is masqueraded, since its endpoint may be on
+// another node whose reply would not come back here to be un-DNATed. The
+// only unmarked packets reaching the chain are those sent to the
+// ClusterIP (external traffic is marked, or from a local pod, before), so
+// the rule needs not match the ClusterIP as kube-proxy's does. Several
+// prefixes: a source in none of them.
+func (b *builder) masqueradeOffCluster() []Rule {
+	cidrs := v4(b.node.PodCIDRs)
+	if len(cidrs) == 0 {
+		return nil
+	}
+	var exprs []Expr
+	for _, c := range cidrs {
+		exprs = append(exprs, SaddrPrefix{Prefix: c, Not: true})
+	}
+	return []Rule{rule("off-cluster traffic to the ClusterIP is masqueraded", append(exprs, jump(ChainMarkMasq))...)}
+}
+
 // pick adds a chain choosing one of eps uniformly at random, after
-// honouring session affinity.
-func (b *builder) pick(p service.Port, id, name string, eps []service.Endpoint) {
-	var rules []Rule
+// honouring session affinity; first are rules before all that.
+func (b *builder) pick(p service.Port, id, name string, eps []service.Endpoint, first ...Rule) {
+	rules := first
 	for _, ep := range eps {
 		b.endpoint(p, id, ep)
 		if p.Affinity > 0 {

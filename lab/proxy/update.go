@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"net/netip"
 	"reflect"
+	"slices"
 
 	"kinn.dev/kinn/lab/service"
 )
@@ -35,6 +37,24 @@ func Changes(node Node, old, new []service.Port) []Op {
 	}
 	if len(was) == 0 && len(is) == 0 {
 		return nil
+	}
+	// The cluster-ips set is the exception: its element is per ClusterIP,
+	// which the ports of a multi-port Service share. The unchanged ports
+	// sharing a changed port's ClusterIP go into both builds, so that the
+	// address stays while any of its ports does (their chains are equal on
+	// both sides and give no ops).
+	touched := map[netip.Addr]bool{}
+	for _, p := range slices.Concat(was, is) {
+		touched[p.ClusterIP] = true
+	}
+	changed := map[string]bool{}
+	for _, p := range slices.Concat(was, is) {
+		changed[p.Key()] = true
+	}
+	for _, p := range new {
+		if !changed[p.Key()] && p.ClusterIP.IsValid() && touched[p.ClusterIP] {
+			was, is = append(was, p), append(is, p)
+		}
 	}
 	return Diff(Build(node, was), Build(node, is))
 }

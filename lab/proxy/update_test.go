@@ -28,20 +28,33 @@ func somePorts(n int) []service.Port {
 	return ports
 }
 
+// withHTTPS gives every other service a second port, 443, on the same
+// ClusterIP: the ports share the cluster-ips element.
+func withHTTPS(ports []service.Port) []service.Port {
+	for i, p := range slices.Clone(ports) {
+		if i%2 == 0 {
+			p.Port, p.Name, p.Endpoints = 443, "https", slices.Clone(p.Endpoints)
+			ports = append(ports, p)
+		}
+	}
+	return ports
+}
+
 // TestChangesMatchFullDiff: for random edits (endpoints flip readiness,
-// services come and go, policies change), the ops computed over the changed
-// ports only are the ops of a full diff.
+// services and some of their ports come and go, policies change), the ops
+// computed over the changed ports only are the ops of a full diff.
 func TestChangesMatchFullDiff(t *testing.T) {
 	t.Parallel()
-	node := Node{Name: "n1"}
+	node := Node{Name: "n1", PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")},
+		ServiceCIDRs: []netip.Prefix{netip.MustParsePrefix("10.96.0.0/16")}}
 	r := rand.New(rand.NewPCG(1, 2))
-	for round := range 200 {
-		old := somePorts(12)
+	for round := range 300 {
+		old := withHTTPS(somePorts(12))
 		next := slices.Clone(old)
 		for i := range next {
 			next[i].Endpoints = slices.Clone(next[i].Endpoints)
 		}
-		switch round % 4 {
+		switch round % 6 {
 		case 0:
 			p := &next[r.IntN(len(next))]
 			p.Endpoints[r.IntN(3)].Ready = false
@@ -52,6 +65,12 @@ func TestChangesMatchFullDiff(t *testing.T) {
 			next[r.IntN(len(next))].Affinity = 60e9
 		case 3:
 			next = append(next, somePorts(14)[13])
+		case 4: // one port of a two-port Service goes
+			i := 12 + r.IntN(6)
+			next = slices.Delete(next, i, i+1)
+		case 5: // the other one
+			i := 2 * r.IntN(6)
+			next = slices.Delete(next, i, i+1)
 		}
 		full := Diff(Build(node, old), Build(node, next))
 		inc := Changes(node, old, next)

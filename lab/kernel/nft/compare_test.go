@@ -120,6 +120,13 @@ func TestCompare(t *testing.T) {
 				Key: key(proxy.KeyServiceIP, proxy.Key{Addr: netip.MustParseAddr("10.96.7.7"), Proto: service.SCTP, Port: 9}),
 				Val: verdictBytes(proxy.Verdict{Kind: proxy.Drop})})
 		}, "map service-ips had 1 element kinn did not write; extra: 10.96.7.7 . sctp . 9 : drop"},
+		{"cluster-ips element deleted", func(kt *kernelTable) {
+			kt.maps[proxy.SetClusterIPs].elems = nil
+		}, "map cluster-ips had 0 of 2 elements; missing: 10.96.0.10; missing: 10.96.0.11"},
+		{"cluster-ips element added", func(kt *kernelTable) {
+			m := kt.maps[proxy.SetClusterIPs]
+			m.elems = append(m.elems, nftables.SetElement{Key: key(proxy.KeyAddr, proxy.Key{Addr: netip.MustParseAddr("10.96.7.7")})})
+		}, "map cluster-ips had 1 element kinn did not write; extra: 10.96.7.7"},
 		{"verdict changed", func(kt *kernelTable) {
 			m := kt.maps[proxy.MapServiceIPs]
 			m.elems = slices.Clone(m.elems)
@@ -168,7 +175,11 @@ func TestDecodeElem(t *testing.T) {
 		{proxy.KeyAddr, proxy.Key{Addr: netip.MustParseAddr("10.244.0.2")}},
 	} {
 		v := proxy.Verdict{Kind: proxy.Goto, Chain: "svc-x"}
-		got, err := decodeElem(c.kind, nftables.SetElement{Key: key(c.kind, c.k), Val: verdictBytes(v)})
+		val := verdictBytes(v)
+		if c.kind == proxy.KeyAddr { // a set: no verdicts
+			v, val = proxy.Verdict{}, nil
+		}
+		got, err := decodeElem(c.kind, nftables.SetElement{Key: key(c.kind, c.k), Val: val})
 		if err != nil || got != (proxy.Elem{Key: c.k, Verdict: v}) {
 			t.Errorf("%s: got %v %v", c.k.String(c.kind), got, err)
 		}

@@ -238,23 +238,28 @@ func compareMap(m *proxy.Map, km *kernelMap) *proxy.MapDrift {
 		md.Redefined = fmt.Sprintf("%s, want %s", km.def, want)
 		return md
 	}
-	if m.IsSet() {
-		return nil // a dynamic set: its elements are the kernel's
+	if m.IsDynamic() {
+		return nil // its elements are the kernel's
+	}
+	// A set's elements have no verdict: the key alone identifies them.
+	id := func(k, v []byte) string { return fmt.Sprintf("%x", k) }
+	if !m.IsSet() {
+		id = elemKey
 	}
 	have := map[string]bool{}
 	for _, e := range km.elems {
-		have[elemKey(e.Key, e.Val)] = true
+		have[id(e.Key, e.Val)] = true
 	}
 	wanted := map[string]bool{}
 	for _, e := range m.Elems {
-		k := elemKey(key(m.Key, e.Key), verdictBytes(e.Verdict))
+		k := id(key(m.Key, e.Key), verdictBytes(e.Verdict))
 		wanted[k] = true
 		if !have[k] {
 			md.Missing = append(md.Missing, e)
 		}
 	}
 	for _, e := range km.elems {
-		if wanted[elemKey(e.Key, e.Val)] {
+		if wanted[id(e.Key, e.Val)] {
 			continue
 		}
 		el, err := decodeElem(m.Key, e)
@@ -420,9 +425,12 @@ func elemKey(k, v []byte) string {
 // decodeElem reads a kernel element of a map of the given kind, the
 // inverse of key and verdictBytes.
 func decodeElem(kind proxy.KeyKind, e nftables.SetElement) (proxy.Elem, error) {
-	v, err := parseVerdict(e.Val)
-	if err != nil {
-		return proxy.Elem{}, fmt.Errorf("element %x: %w", e.Key, err)
+	var v proxy.Verdict
+	var err error
+	if kind != proxy.KeyAddr { // a set's elements have no verdict
+		if v, err = parseVerdict(e.Val); err != nil {
+			return proxy.Elem{}, fmt.Errorf("element %x: %w", e.Key, err)
+		}
 	}
 	var k proxy.Key
 	b := e.Key

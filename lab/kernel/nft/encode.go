@@ -3,6 +3,8 @@ package nft
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
+	"net/netip"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -56,7 +58,10 @@ func set(t *nftables.Table, m *proxy.Map) *nftables.Set {
 		// numgen leaves a host-order integer in its register.
 		s.KeyType, s.KeyByteOrder = nftables.TypeInteger, binaryutil.NativeEndian
 	case proxy.KeyAddr:
-		s.KeyType, s.HasTimeout, s.Timeout, s.Dynamic = nftables.TypeIPAddr, true, m.Timeout, true
+		s.KeyType = nftables.TypeIPAddr
+		if m.IsDynamic() {
+			s.HasTimeout, s.Timeout, s.Dynamic = true, m.Timeout, true
+		}
 		return s
 	}
 	s.IsMap, s.DataType = true, nftables.TypeVerdict
@@ -66,7 +71,10 @@ func set(t *nftables.Table, m *proxy.Map) *nftables.Set {
 func elems(m *proxy.Map) []nftables.SetElement {
 	out := make([]nftables.SetElement, len(m.Elems))
 	for i, e := range m.Elems {
-		out[i] = nftables.SetElement{Key: key(m.Key, e.Key), VerdictData: verdict(e.Verdict)}
+		out[i] = nftables.SetElement{Key: key(m.Key, e.Key)}
+		if !m.IsSet() {
+			out[i].VerdictData = verdict(e.Verdict)
+		}
 	}
 	return out
 }
@@ -174,6 +182,12 @@ func encode(e proxy.Expr) ([]expr.Any, error) {
 			op = expr.CmpOpNeq
 		}
 		return []expr.Any{&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: reg1}, &expr.Cmp{Op: op, Register: reg1, Data: name}}, nil
+	case proxy.SaddrPrefix:
+		return prefixMatch(loadSaddr, e.Prefix, e.Not)
+	case proxy.DaddrPrefix:
+		return prefixMatch(loadDaddr, e.Prefix, false)
+	case proxy.DaddrIn:
+		return []expr.Any{loadDaddr, &expr.Lookup{SourceRegister: reg1, SetName: e.Set}}, nil
 	case proxy.SaddrIn:
 		return []expr.Any{loadSaddr, &expr.Lookup{SourceRegister: reg1, SetName: e.Set}}, nil
 	case proxy.UpdateSaddr:
@@ -211,6 +225,25 @@ func encode(e proxy.Expr) ([]expr.Any, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("cannot encode %T", e)
+}
+
+// prefixMatch compares the loaded address, masked to the prefix's length,
+// with the prefix, as nft writes `ip saddr 10.244.0.0/16`.
+func prefixMatch(load expr.Any, p netip.Prefix, not bool) ([]expr.Any, error) {
+	if !p.Addr().Is4() {
+		return nil, fmt.Errorf("prefix %s is not IPv4", p)
+	}
+	m := net.CIDRMask(p.Bits(), 32)
+	addr := p.Masked().Addr().As4()
+	op := expr.CmpOpEq
+	if not {
+		op = expr.CmpOpNeq
+	}
+	return []expr.Any{
+		load,
+		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: m, Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: op, Register: reg1, Data: addr[:]},
+	}, nil
 }
 
 // setMark computes mark = (mark & and) ^ xor.

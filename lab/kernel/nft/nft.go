@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"sync"
 	"syscall"
 
@@ -152,7 +151,7 @@ func (t *Table) Apply(ops []proxy.Op) error {
 // Sync brings the table to the node's service ports: with only the
 // changes of the service ports that differ since the last Sync, in one
 // transaction; or with a full load the first time, when the node's
-// addresses changed, when the table is gone (deleted by hand) or when the
+// addresses or networks changed, when the table is gone (deleted by hand) or when the
 // kernel refused the increment. It reports whether it loaded in full.
 func (t *Table) Sync(node proxy.Node, ports []service.Port) (full bool, err error) {
 	t.mu.Lock()
@@ -162,7 +161,7 @@ func (t *Table) Sync(node proxy.Node, ports []service.Port) (full bool, err erro
 	if err != nil {
 		return false, err
 	}
-	if last != nil && ok && last.node.Name == node.Name && slices.Equal(last.node.IPs, node.IPs) {
+	if last != nil && ok && last.node.Equal(node) {
 		ops := proxy.Changes(node, last.ports, ports)
 		if len(ops) == 0 {
 			return false, nil

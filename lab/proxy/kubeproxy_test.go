@@ -1,0 +1,117 @@
+package proxy
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"kinn.dev/kinn/lab/service"
+)
+
+// Tests named after kube-proxy behaviours (nftables mode) that kinn's
+// ruleset reproduces.
+
+var clusterNode = Node{Name: "n1", PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}}
+
+// TestMasqueradeOffClusterTrafficToClusterIP: with the cluster's pod
+// network known, the service's cluster chain first marks traffic from
+// outside it for masquerade (`ip saddr != 10.244.0.0/16 jump
+// mark-for-masquerade`); a node-local (internalTrafficPolicy Local) chain
+// keeps the client's address.
+func TestMasqueradeOffClusterTrafficToClusterIP(t *testing.T) {
+	t.Parallel()
+	const svc, comment = "svc-default/web/http/tcp", ` jump mark-for-masquerade comment "off-cluster traffic to the ClusterIP is masqueraded"`
+	a, b := ep("a", "10.244.0.2", "n1", true), ep("b", "10.244.1.2", "n2", true)
+	twoNets := clusterNode
+	twoNets.PodCIDRs = []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("10.245.0.7/16"), netip.MustParsePrefix("fd00::/64")}
+	tests := []struct {
+		name  string
+		node  Node
+		first string // "" when no rule may mark by source
+	}{
+		{"cluster chain masquerades off-cluster sources", clusterNode, "counter ip saddr != 10.244.0.0/16" + comment},
+		{"every IPv4 pod network excluded, masked", twoNets, "counter ip saddr != 10.244.0.0/16 ip saddr != 10.245.0.0/16" + comment},
+		{"no pod network known: nothing to tell apart", Node{Name: "n1"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := rules(Build(tt.node, []service.Port{web(a, b)}), svc)
+			if len(got) == 0 {
+				t.Fatalf("no chain %s", svc)
+			}
+			if tt.first != "" && got[0] != tt.first {
+				t.Errorf("first rule of %s = %q, want %q", svc, got[0], tt.first)
+			}
+			if tt.first == "" && slices.ContainsFunc(got, func(r string) bool { return strings.Contains(r, "saddr !=") }) {
+				t.Errorf("%s marks by source with no pod network known: %q", svc, got)
+			}
+		})
+	}
+	local := web(a, b)
+	local.InternalLocal = true
+	got := rules(Build(clusterNode, []service.Port{local}), "local-default/web/http/tcp")
+	if len(got) == 0 || slices.ContainsFunc(got, func(r string) bool { return strings.Contains(r, "mark-for-masquerade") }) {
+		t.Errorf("internalTrafficPolicy Local chain must exist and keep the source: %q", got)
+	}
+}
+
+// TestClusterIPsCheck: every ClusterIP, with or without endpoints, is in
+// the cluster-ips set; new connections still addressed to one after DNAT
+// (a port or protocol the Service does not have) are rejected, and those to
+// an unallocated address of the service network dropped, from forward and
+// output (kube-proxy's cluster-ips-check chain).
+func TestClusterIPsCheck(t *testing.T) {
+	t.Parallel()
+	node := clusterNode
+	node.ServiceCIDRs = []netip.Prefix{netip.MustParsePrefix("10.96.0.0/16"), netip.MustParsePrefix("fd00:96::/108")}
+	a := ep("a", "10.244.0.2", "n1", true)
+	https := web(a)
+	https.Port, https.Name = 443, "https"
+	empty := web()
+	empty.Service, empty.ClusterIP = "empty", netip.MustParseAddr("10.96.0.11")
+	headless := web(a)
+	headless.Service, headless.ClusterIP = "headless", netip.Addr{}
+	rs := Build(node, []service.Port{web(a), https, empty, headless})
+
+	var ips []string
+	for _, e := range rs.Map(SetClusterIPs).Elems {
+		ips = append(ips, e.Key.String(KeyAddr))
+	}
+	if want := []string{"10.96.0.10", "10.96.0.11"}; !slices.Equal(ips, want) {
+		t.Errorf("cluster-ips = %q, want %q (one element per ClusterIP, none for headless)", ips, want)
+	}
+	want := []string{
+		`counter ip daddr @cluster-ips jump reject comment "reject traffic to invalid ports of ClusterIPs"`,
+		`ip daddr 10.96.0.0/16 drop comment "drop traffic to unallocated ClusterIPs"`,
+	}
+	if got := rules(rs, ChainClusterIPsCheck); !slices.Equal(got, want) {
+		t.Errorf("%s:\n%q\nwant\n%q", ChainClusterIPsCheck, got, want)
+	}
+	for _, c := range []string{"filter-forward", "filter-output"} {
+		got := rules(rs, c)
+		if len(got) == 0 || got[len(got)-1] != "ct state new jump "+ChainClusterIPsCheck {
+			t.Errorf("%s must end with the cluster-ips check after the endpoints check: %q", c, got)
+		}
+	}
+	if got := rules(rs, "filter-input"); slices.ContainsFunc(got, func(r string) bool { return strings.Contains(r, ChainClusterIPsCheck) }) {
+		t.Errorf("filter-input checks ClusterIPs (never a local address): %q", got)
+	}
+	if got := rules(Build(clusterNode, nil), ChainClusterIPsCheck); len(got) != 1 {
+		t.Errorf("no service network known: only the reject rule, got %q", got)
+	}
+}
+
+// TestNoCtStateInvalidDrop: no chain drops conntrack-invalid packets;
+// kube-proxy removed `ct state invalid drop` (kubernetes PR #122663).
+func TestNoCtStateInvalidDrop(t *testing.T) {
+	t.Parallel()
+	rs := Build(clusterNode, []service.Port{web(ep("a", "10.244.0.2", "n1", true))})
+	for _, c := range rs.Chains {
+		for _, r := range c.Rules {
+			if slices.Contains(r.Exprs, Expr(CtState{"invalid"})) {
+				t.Errorf("chain %s: %s", c.Name, r)
+			}
+		}
+	}
+}
