@@ -58,6 +58,9 @@ type networkingFile struct {
 	VXLANPort        *int64 `json:"vxlanPort,omitempty" kinn:"kinn"`
 	MTU              *int64 `json:"mtu,omitempty" kinn:"kinn"`
 	DNSDomain        string `json:"dnsDomain,omitempty" kinn:"kinn"` // kubeadm's networking.dnsDomain
+	// NodePortAddresses is kube-proxy's nodePortAddresses: CIDRs, or the
+	// single word "primary" (the default).
+	NodePortAddresses []string `json:"nodePortAddresses,omitempty" kinn:"kinn"`
 }
 
 // CNIConfig is the cni section: the user's own plugin chain instead of

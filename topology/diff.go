@@ -102,6 +102,7 @@ func diffSettings(from, to *Lab) Changes {
 	setting("networking.kubeProxyMode", orDefault(a.KubeProxyMode), orDefault(b.KubeProxyMode))
 	setting("networking.disableDefaultCNI", a.DisableDefaultCNI, b.DisableDefaultCNI)
 	setting("networking.dnsDomain", a.DNSDomain, b.DNSDomain)
+	setting("networking.nodePortAddresses", fmt.Sprint(a.NodePortAddresses), fmt.Sprint(b.NodePortAddresses))
 	switch ca, cb := from.CNI, to.CNI; {
 	case ca == nil && cb != nil:
 		cs = append(cs, Change{Op: Added, Kind: KindSetting, Name: "cni", Detail: "pods move to the file's plugin chain", Destroys: true})

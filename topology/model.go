@@ -61,6 +61,10 @@ type Networking struct {
 	KubeProxyMode     string       // as written; "" means the default (kinn always uses nftables unless "none")
 	DisableDefaultCNI bool
 	DNSDomain         string // the cluster domain, default cluster.local
+	// NodePortAddresses are the networks whose node addresses serve
+	// NodePorts; nil means kube-proxy's default "primary": the node's
+	// underlay address only. Never 127.0.0.1 either way.
+	NodePortAddresses []netip.Prefix
 }
 
 // Node is one node of the lab.

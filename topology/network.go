@@ -55,8 +55,34 @@ func resolveNetworking(d *doc, f *networkingFile, r *report) Networking {
 	if f.KubeProxyMode != "" && !slices.Contains(kubeProxyModes, f.KubeProxyMode) {
 		r.errorf(d.at("networking", "kubeProxyMode"), "networking.kubeProxyMode %q must be one of %v", f.KubeProxyMode, kubeProxyModes)
 	}
+	n.NodePortAddresses = nodePortAddresses(d, r, f.NodePortAddresses)
 	checkOverlaps(d, r, &n)
 	return n
+}
+
+// nodePortAddresses reads kube-proxy's nodePortAddresses: either the word
+// "primary" alone (as kube-proxy requires) or IPv4 CIDRs. nil is primary.
+func nodePortAddresses(d *doc, r *report, in []string) []netip.Prefix {
+	var out []netip.Prefix
+	for i, s := range in {
+		pos := d.at("networking", "nodePortAddresses", i)
+		if s == "primary" {
+			if len(in) > 1 {
+				r.errorf(pos, "networking.nodePortAddresses: %q cannot be combined with CIDRs; list either \"primary\" alone or CIDRs", s)
+			}
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil || !p.Addr().Is4() {
+			r.errorf(pos, "networking.nodePortAddresses[%d] %q is neither \"primary\" nor an IPv4 CIDR such as 172.18.0.0/16", i, s)
+			continue
+		}
+		if p != p.Masked() {
+			r.errorf(pos, "networking.nodePortAddresses[%d] %s has host bits set: the network address is %s", i, s, p.Masked())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // prefix parses one of the subnets. An invalid one is reported and replaced

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -132,8 +133,9 @@ func TestValid(t *testing.T) {
 				ServiceSubnet:    netip.MustParsePrefix("10.11.0.0/16"),
 				NodeSubnet:       netip.MustParsePrefix("192.168.50.0/24"),
 				NodeCIDRMaskSize: 26, Overlay: OverlayHostGW, VNI: 42, VXLANPort: 8472, MTU: 9000, KubeProxyMode: "none", DNSDomain: "lab.example",
+				NodePortAddresses: []netip.Prefix{netip.MustParsePrefix("192.168.50.0/24"), netip.MustParsePrefix("10.10.0.0/16")},
 			}
-			if lab.Networking != want {
+			if !reflect.DeepEqual(lab.Networking, want) {
 				t.Errorf("networking = %+v, want %+v", lab.Networking, want)
 			}
 			if lab.CNI == nil || lab.CNI.BinDir != "/opt/cni/bin" || lab.CNI.ConfList != "/etc/cni/net.d/10-kinn.conflist" {
@@ -289,6 +291,10 @@ func TestInvalid(t *testing.T) {
 			"6:8: networking.mtu 576 must be in 1280..9000",
 			`8:18: networking.serviceSubnet "fe80::/64" is not an IPv4 prefix`,
 			"9:15: podSubnet 10.96.0.0/12 overlaps nodeSubnet 10.100.0.0/16",
+			`11:5: networking.nodePortAddresses: "primary" cannot be combined with CIDRs`,
+			"12:5: networking.nodePortAddresses[1] 10.1.2.3/8 has host bits set: the network address is 10.0.0.0/8",
+			`13:5: networking.nodePortAddresses[2] "::1/128" is neither "primary" nor an IPv4 CIDR`,
+			`14:5: networking.nodePortAddresses[3] "nodes" is neither "primary" nor an IPv4 CIDR`,
 		}},
 		{"invalid-subnets.yaml", []string{
 			"4:14: networking.podSubnet 224.0.0.0/4 holds multicast addresses (224.0.0.0/4)",
