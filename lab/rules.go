@@ -150,8 +150,9 @@ func (s *State) RulesetText(nodeName string, ports []service.Port) (string, erro
 // process syncs it, `kinn rules` compares the table with it.
 func (s *State) ProxyNode(n plan.Node) proxy.Node {
 	return proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr(), n.Gateway.Addr()},
-		PodCIDRs:     []netip.Prefix{s.Topology.Networking.PodSubnet},
-		ServiceCIDRs: []netip.Prefix{s.Topology.Networking.ServiceSubnet}}
+		NodePortAddresses: s.Topology.Networking.NodePortAddresses,
+		PodCIDRs:          []netip.Prefix{s.Topology.Networking.PodSubnet},
+		ServiceCIDRs:      []netip.Prefix{s.Topology.Networking.ServiceSubnet}}
 }
 
 func frontends(p service.Port, node string, ctr map[string]nft.Counter, d *proxy.Drift) []FrontendView {

@@ -11,7 +11,13 @@ import (
 // Node is the node whose ruleset is built: endpoints on it are "local".
 type Node struct {
 	Name string
-	IPs  []netip.Addr
+	// IPs are the node's own addresses, its primary address (the underlay,
+	// what kube-proxy calls the node IP) first.
+	IPs []netip.Addr
+	// NodePortAddresses is kube-proxy's nodePortAddresses: NodePorts are
+	// served on the node's IPs within these networks. Empty means
+	// "primary", kube-proxy's nftables default: the first IP only.
+	NodePortAddresses []netip.Prefix
 	// Bridge is the pods' bridge; traffic entering from it comes from a pod
 	// on this node. Empty means "cni0".
 	Bridge string
@@ -30,7 +36,7 @@ type Node struct {
 // ruleset can be changed into the other by Changes alone.
 func (n Node) Equal(o Node) bool {
 	return n.Name == o.Name && n.bridge() == o.bridge() && slices.Equal(n.IPs, o.IPs) &&
-		slices.Equal(n.PodCIDRs, o.PodCIDRs) && slices.Equal(n.ServiceCIDRs, o.ServiceCIDRs)
+		slices.Equal(n.NodePortAddresses, o.NodePortAddresses) && slices.Equal(n.PodCIDRs, o.PodCIDRs) && slices.Equal(n.ServiceCIDRs, o.ServiceCIDRs)
 }
 
 // v4 keeps the IPv4 prefixes, masked: the table is of family ip.
@@ -39,6 +45,24 @@ func v4(ps []netip.Prefix) []netip.Prefix {
 	for _, p := range ps {
 		if p.Addr().Is4() {
 			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+// NodePortIPs are the addresses NodePorts answer on: the IPv4 IPs within
+// NodePortAddresses, or the primary IP. Never a loopback address, as
+// kube-proxy: DNAT from 127.0.0.1 would need route_localnet.
+func (n Node) NodePortIPs() []netip.Addr {
+	var out []netip.Addr
+	for i, ip := range n.IPs {
+		if !ip.Is4() || ip.IsLoopback() {
+			continue
+		}
+		in := len(n.NodePortAddresses) == 0 && i == 0 ||
+			slices.ContainsFunc(n.NodePortAddresses, func(p netip.Prefix) bool { return p.Contains(ip) })
+		if in && !slices.Contains(out, ip) {
+			out = append(out, ip)
 		}
 	}
 	return out
@@ -60,6 +84,7 @@ const (
 	ChainReject           = "reject"
 	ChainClusterIPsCheck  = "cluster-ips-check"
 	SetClusterIPs         = "cluster-ips"
+	SetNodePortIPs        = "nodeport-ips"
 	MapServiceIPs         = "service-ips"
 	MapServiceNodePorts   = "service-nodeports"
 	MapNoEndpointServices = "no-endpoint-services"
@@ -145,10 +170,10 @@ func (b *builder) base() {
 
 	b.chain(ChainServices, nil,
 		rule("", Vmap{Key: KeyServiceIP, Map: MapServiceIPs}),
-		rule("", FibLocal{}, DaddrNotLoopback{}, Vmap{Key: KeyNodePort, Map: MapServiceNodePorts}))
+		rule("", DaddrIn{Set: SetNodePortIPs}, Vmap{Key: KeyNodePort, Map: MapServiceNodePorts}))
 	b.chain(ChainEndpointsCheck, nil,
 		rule("", Vmap{Key: KeyServiceIP, Map: MapNoEndpointServices}),
-		rule("", FibLocal{}, DaddrNotLoopback{}, Vmap{Key: KeyNodePort, Map: MapNoEndpointNodePort}))
+		rule("", DaddrIn{Set: SetNodePortIPs}, Vmap{Key: KeyNodePort, Map: MapNoEndpointNodePort}))
 	b.chain(ChainMarkMasq, nil, rule("", MarkMasq{}))
 	b.chain(ChainMasquerading, nil,
 		rule("", MarkUnset{}, Verdict{Kind: Return}),
@@ -168,6 +193,10 @@ func (b *builder) base() {
 	b.addMap(&Map{Name: MapNoEndpointServices, Key: KeyServiceIP, Comment: "services without usable endpoints"})
 	b.addMap(&Map{Name: MapNoEndpointNodePort, Key: KeyNodePort, Comment: "NodePorts without usable endpoints"})
 	b.addMap(&Map{Name: SetClusterIPs, Key: KeyAddr, Comment: "every ClusterIP"})
+	b.addMap(&Map{Name: SetNodePortIPs, Key: KeyAddr, Comment: "addresses NodePorts answer on"})
+	for _, ip := range b.node.NodePortIPs() {
+		b.elem(SetNodePortIPs, Key{Addr: ip}, Verdict{})
+	}
 }
 
 func (b *builder) finish() *Ruleset {

@@ -9,7 +9,7 @@
 //
 //	nat-prerouting, nat-output (dstnat)  -> jump services
 //	services:   ip daddr . meta l4proto . th dport vmap @service-ips
-//	            fib daddr type local ... meta l4proto . th dport vmap @service-nodeports
+//	            ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports
 //	svc-<id>:   ip saddr != <pod CIDR> jump mark-for-masquerade (off-cluster)
 //	            [ip saddr @aff-<ep> goto ep-<id>/<ep>]...   (session affinity)
 //	            numgen random mod 3 == 0 goto ep-<id>/<ep0>  (1/3)

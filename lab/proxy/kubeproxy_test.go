@@ -115,3 +115,62 @@ func TestNoCtStateInvalidDrop(t *testing.T) {
 		}
 	}
 }
+
+// TestNodePortAddresses: NodePorts are dispatched only for destinations in
+// the nodeport-ips set, which holds the node's primary address by default
+// (kube-proxy's nodePortAddresses "primary") or its addresses within the
+// configured networks, never a loopback address nor, by default, the pod
+// bridge's gateway.
+func TestNodePortAddresses(t *testing.T) {
+	t.Parallel()
+	underlay, gateway := netip.MustParseAddr("172.18.0.2"), netip.MustParseAddr("10.244.0.1")
+	loop := netip.MustParseAddr("127.0.0.1")
+	prefixes := func(ps ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, p := range ps {
+			out = append(out, netip.MustParsePrefix(p))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		nets []netip.Prefix
+		want []string
+	}{
+		{"primary by default", nil, []string{"172.18.0.2"}},
+		{"the pod network only", prefixes("10.244.0.0/16"), []string{"10.244.0.1"}},
+		{"both networks", prefixes("10.0.0.0/8", "172.16.0.0/12"), []string{"10.244.0.1", "172.18.0.2"}},
+		{"every address but loopback", prefixes("0.0.0.0/0"), []string{"10.244.0.1", "172.18.0.2"}},
+		{"no address matches", prefixes("192.168.0.0/16"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			node := clusterNode
+			node.IPs, node.NodePortAddresses = []netip.Addr{underlay, gateway, loop}, tc.nets
+			np := web(ep("a", "10.244.0.2", "n1", true))
+			np.NodePort = 30080
+			rs := Build(node, []service.Port{np})
+			var got []string
+			for _, e := range rs.Map(SetNodePortIPs).Elems {
+				got = append(got, e.Key.String(KeyAddr))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("nodeport-ips = %q, want %q", got, tc.want)
+			}
+			for chain, m := range map[string]string{ChainServices: MapServiceNodePorts, ChainEndpointsCheck: MapNoEndpointNodePort} {
+				want := "ip daddr @nodeport-ips meta l4proto . th dport vmap @" + m
+				if got := rules(rs, chain); !slices.ContainsFunc(got, func(r string) bool { return strings.HasSuffix(r, want) }) {
+					t.Errorf("%s: no %q in %q", chain, want, got)
+				}
+			}
+			if s := rs.String(); strings.Contains(s, "fib daddr type local") {
+				t.Errorf("NodePorts still dispatched on every local address:\n%s", s)
+			}
+		})
+	}
+	a, b := clusterNode, clusterNode
+	b.NodePortAddresses = prefixes("10.0.0.0/8")
+	if a.Equal(b) {
+		t.Error("nodes with different nodePortAddresses are Equal: Changes would keep the old set")
+	}
+}
