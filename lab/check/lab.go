@@ -8,8 +8,9 @@ import (
 )
 
 // FromPlan gathers the hosts of a lab's plan and its service ports; dns
-// and domain are the cluster DNS's address and domain.
-func FromPlan(p *plan.Lab, ports []service.Port, dns netip.Addr, domain string) Lab {
+// and domain are the cluster DNS's address and domain; nodePortIPs are the
+// addresses a node's proxy serves NodePorts on.
+func FromPlan(p *plan.Lab, ports []service.Port, dns netip.Addr, domain string, nodePortIPs func(plan.Node) []netip.Addr) Lab {
 	l := Lab{Ports: ports, DNS: dns, Domain: domain, External: Host{Name: "external", Netns: p.Switch.Netns, IP: p.Switch.Addr.Addr()}}
 	for _, pod := range p.Pods {
 		if !pod.Attached() {
@@ -18,7 +19,11 @@ func FromPlan(p *plan.Lab, ports []service.Port, dns netip.Addr, domain string) 
 		l.Pods = append(l.Pods, Host{Name: pod.Key(), Netns: pod.Netns, Node: pod.Node, IP: pod.IP.Addr()})
 	}
 	for _, n := range p.Nodes {
-		l.Nodes = append(l.Nodes, Host{Name: "node/" + n.Name, Netns: n.Netns, Node: n.Name, IP: n.Underlay.Addr()})
+		h := Host{Name: "node/" + n.Name, Netns: n.Netns, Node: n.Name, IP: n.Underlay.Addr()}
+		if ips := nodePortIPs(n); len(ips) > 0 {
+			h.NodePortIP = ips[0]
+		}
+		l.Nodes = append(l.Nodes, h)
 	}
 	return l
 }

@@ -10,6 +10,7 @@ package check
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"kinn.dev/kinn/lab/service"
@@ -21,6 +22,10 @@ type Host struct {
 	Netns string
 	Node  string // the node it is on ("" for external)
 	IP    netip.Addr
+	// NodePortIP is, for a node, the address its NodePorts are probed on:
+	// the first its proxy serves them on (by default its primary address,
+	// never cni0's gateway nor 127.0.0.1). Invalid: it serves none.
+	NodePortIP netip.Addr
 }
 
 // Expect is what a cell must show.
@@ -86,10 +91,18 @@ func Plan(l Lab) []Cell {
 			continue
 		}
 		for _, n := range l.Nodes {
+			if !n.NodePortIP.IsValid() {
+				continue // nodePortAddresses matches none of its addresses
+			}
 			to := fmt.Sprintf("%s/%s nodePort %d on %s", p.Namespace, p.Service, p.NodePort, n.Node)
-			for _, src := range append(append([]Host{}, l.Nodes...), l.External) {
+			srcs := slices.Clone(l.Nodes)
+			if n.NodePortIP == n.IP {
+				// The outside has a route to the nodes' underlay only.
+				srcs = append(srcs, l.External)
+			}
+			for _, src := range srcs {
 				cells = append(cells, Cell{From: src.Name, To: to, Proto: string(p.Protocol),
-					Addr: addrPort(n.IP, p.NodePort), Expect: expectNodePort(p, src, n.Node), from: src})
+					Addr: addrPort(n.NodePortIP, p.NodePort), Expect: expectNodePort(p, src, n.Node), from: src})
 			}
 		}
 	}

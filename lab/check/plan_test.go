@@ -2,8 +2,11 @@ package check
 
 import (
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 
+	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/lab/service"
 )
 
@@ -47,8 +50,9 @@ func TestPlanCells(t *testing.T) {
 	t.Parallel()
 	ip := netip.MustParseAddr
 	l := Lab{
-		Pods:     []Host{{Name: "default/a", Node: "n1", IP: ip("10.244.1.2")}, {Name: "default/b", Node: "n2", IP: ip("10.244.2.2")}},
-		Nodes:    []Host{{Name: "node/n1", Node: "n1", IP: ip("172.18.0.2")}, {Name: "node/n2", Node: "n2", IP: ip("172.18.0.3")}},
+		Pods: []Host{{Name: "default/a", Node: "n1", IP: ip("10.244.1.2")}, {Name: "default/b", Node: "n2", IP: ip("10.244.2.2")}},
+		Nodes: []Host{{Name: "node/n1", Node: "n1", IP: ip("172.18.0.2"), NodePortIP: ip("172.18.0.2")},
+			{Name: "node/n2", Node: "n2", IP: ip("172.18.0.3"), NodePortIP: ip("172.18.0.3")}},
 		External: Host{Name: "external", IP: ip("172.18.0.1")},
 		Ports: []service.Port{{Namespace: "default", Service: "web", Protocol: service.TCP, ClusterIP: ip("10.96.0.5"), Port: 80, NodePort: 30080,
 			Endpoints: []service.Endpoint{{Node: "n1", Ready: true, Serving: true}}}},
@@ -60,5 +64,36 @@ func TestPlanCells(t *testing.T) {
 	}
 	if cells[2].Addr != "10.96.0.5:80" || cells[4].Addr != "172.18.0.2:30080" {
 		t.Errorf("addresses: %s %s", cells[2].Addr, cells[4].Addr)
+	}
+}
+
+// TestNodePortCellsOnNodePortIP: NodePorts are probed on the address the
+// node's proxy serves them on (the primary one by default), and not at all
+// on a node whose nodePortAddresses match none of its addresses.
+func TestNodePortCellsOnNodePortIP(t *testing.T) {
+	t.Parallel()
+	ip := netip.MustParseAddr
+	p := &plan.Lab{Nodes: []plan.Node{
+		{Name: "n1", Underlay: netip.MustParsePrefix("172.18.0.2/16"), Gateway: netip.MustParsePrefix("10.244.1.1/24")},
+		{Name: "n2", Underlay: netip.MustParsePrefix("172.18.0.3/16"), Gateway: netip.MustParsePrefix("10.244.2.1/24")},
+	}}
+	ports := []service.Port{{Namespace: "default", Service: "web", Protocol: service.TCP, ClusterIP: ip("10.96.0.5"), Port: 80, NodePort: 30080,
+		Endpoints: []service.Endpoint{{Node: "n1", Ready: true, Serving: true}}}}
+	// n1 serves NodePorts on its gateway only (nodePortAddresses: the pod
+	// network), n2 on none.
+	served := func(n plan.Node) []netip.Addr {
+		if n.Name == "n1" {
+			return []netip.Addr{n.Gateway.Addr()}
+		}
+		return nil
+	}
+	var addrs []string
+	for _, c := range Plan(FromPlan(p, ports, ip("10.96.0.10"), "cluster.local", served)) {
+		if strings.Contains(c.To, "nodePort") {
+			addrs = append(addrs, c.Addr)
+		}
+	}
+	if want := []string{"10.244.1.1:30080", "10.244.1.1:30080"}; !slices.Equal(addrs, want) {
+		t.Errorf("NodePort cells probe %q, want %q (n1's served address from both nodes, not from outside, which has no route to it; none on n2)", addrs, want)
 	}
 }

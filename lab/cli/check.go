@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
@@ -11,6 +12,7 @@ import (
 	"kinn.dev/kinn/lab/check"
 	"kinn.dev/kinn/lab/daemon"
 	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/lab/service"
 )
 
@@ -30,7 +32,8 @@ func checkCommand() *cli.Command {
 				return fmt.Errorf("check needs the lab process: %w", err)
 			}
 			ports := service.Ports(st.Services, st.PodStates(status.Readiness()))
-			cells := check.Plan(check.FromPlan(st.Plan, ports, st.ClusterDNS(), st.Topology.Networking.DNSDomain))
+			cells := check.Plan(check.FromPlan(st.Plan, ports, st.ClusterDNS(), st.Topology.Networking.DNSDomain,
+				func(n plan.Node) []netip.Addr { return st.ProxyNode(n).NodePortIPs() }))
 			check.Run(ctx, kernel.Do, cells)
 			sum := check.Summarize(cells)
 			w := cmd.Root().Writer

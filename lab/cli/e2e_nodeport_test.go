@@ -77,7 +77,8 @@ func TestNodePortPrimaryAddressOnly(t *testing.T) {
 
 // TestNodePortAddressesCIDR: with networking.nodePortAddresses set to the
 // pod network, the NodePort answers on the node's cni0 gateway (in it) and
-// no longer on its underlay address (outside it), nor on 127.0.0.1.
+// no longer on its underlay address (outside it), nor on 127.0.0.1; `kinn
+// check` probes NodePorts where they are served and passes.
 func TestNodePortAddressesCIDR(t *testing.T) {
 	def, err := os.ReadFile("../../topology/default.yaml")
 	if err != nil {
@@ -94,6 +95,7 @@ func TestNodePortAddressesCIDR(t *testing.T) {
 	}
 	e := newEnv(t, "npcidr")
 	e.up(file)
+	e.checkPasses()
 	node, underlay, gateway := e.nodePortClient()
 	for _, c := range []struct {
 		from string
