@@ -29,7 +29,7 @@ func checkCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("check needs the lab process: %w", err)
 			}
-			ports := service.Ports(st.Services, st.PodStates(status.Readiness()))
+			ports := service.Ports(st.Services, st.Topology.EndpointSlices, st.PodStates(status.Readiness()))
 			cells := check.Plan(check.FromPlan(st.Plan, ports, st.ClusterDNS(), st.Topology.Networking.DNSDomain))
 			check.Run(ctx, kernel.Do, cells)
 			sum := check.Summarize(cells)
