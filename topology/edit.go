@@ -120,16 +120,18 @@ var kinds = map[string]string{
 	"service": "Service", "services": "Service", "svc": "Service",
 	"daemonset": "DaemonSet", "daemonsets": "DaemonSet", "ds": "DaemonSet",
 	"namespace": "Namespace", "namespaces": "Namespace", "ns": "Namespace",
+	"endpointslice": "EndpointSlice", "endpointslices": "EndpointSlice",
 }
 
 // Kind returns the kind for a kubectl spelling (pod, pods, po, svc, ...).
 func Kind(spelling string) (string, error) {
 	s := strings.ToLower(spelling)
-	s = strings.TrimSuffix(strings.TrimSuffix(s, ".apps"), ".v1")
+	s = strings.TrimSuffix(s, ".v1")
+	s = strings.TrimSuffix(strings.TrimSuffix(s, ".apps"), ".discovery.k8s.io")
 	if k, ok := kinds[s]; ok {
 		return k, nil
 	}
-	return "", fmt.Errorf("unknown kind %q: use pod, deployment, service, daemonset or namespace", spelling)
+	return "", fmt.Errorf("unknown kind %q: use pod, deployment, service, daemonset, namespace or endpointslice", spelling)
 }
 
 // Delete removes an object from raw; kind may be any kubectl spelling and

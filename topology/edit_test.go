@@ -175,7 +175,7 @@ func TestApplyErrors(t *testing.T) {
 		{
 			name:    "kinds kinn skips",
 			applied: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
-			want:    []string{"applied.yaml:2:7: cannot apply v1 ConfigMap: kinn only models Namespaces, Pods, Deployments, DaemonSets and Services"},
+			want:    []string{"applied.yaml:2:7: cannot apply v1 ConfigMap: kinn only models Namespaces, Pods, Deployments, DaemonSets, Services and EndpointSlices"},
 		},
 		{
 			name:    "a clash with the lab's objects points at the applied object",
@@ -242,7 +242,7 @@ func TestDelete(t *testing.T) {
 		{kind: "ds", name: "web", wantErr: `daemonset "web" not found in namespace "default"`},
 		{kind: "namespace", name: "nope", wantErr: `namespace "nope" not found`},
 		{kind: "ns", name: "default", wantErr: `namespace "default" cannot be deleted: the cluster needs it`},
-		{kind: "configmap", name: "x", wantErr: `unknown kind "configmap": use pod, deployment, service, daemonset or namespace`},
+		{kind: "configmap", name: "x", wantErr: `unknown kind "configmap": use pod, deployment, service, daemonset, namespace or endpointslice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind+"/"+tt.name, func(t *testing.T) {
@@ -339,4 +339,32 @@ func FuzzCut(f *testing.F) {
 		}
 		_, _ = readStream("f", data)
 	})
+}
+
+// An EndpointSlice is applied, replaced and deleted like any object.
+func TestApplyDeleteEndpointSlice(t *testing.T) {
+	t.Parallel()
+	slice := func(ip string) string {
+		return "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: db-1\n  labels: {kubernetes.io/service-name: db}\n" +
+			"addressType: IPv4\nendpoints:\n- addresses: [\"" + ip + "\"]\nports:\n- port: 5432\n"
+	}
+	out, err := Apply(editBase(t), recorded, []byte(slice("10.244.0.7")), "slice.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = Apply(out, recorded, []byte(slice("10.244.0.8")), "slice.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab := parsed(t, out)
+	if len(lab.EndpointSlices) != 1 || lab.EndpointSlices[0].Endpoints[0].Addresses[0] != "10.244.0.8" {
+		t.Fatalf("slices after two applies = %+v, want db-1 with 10.244.0.8", lab.EndpointSlices)
+	}
+	out, err = Delete(out, "endpointslices.discovery.k8s.io", "", "db-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parsed(t, out).EndpointSlices; len(got) != 0 {
+		t.Errorf("slices after delete = %+v, want none", got)
+	}
 }

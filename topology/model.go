@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 )
 
 // Overlay says how nodes reach each other's pod CIDRs.
@@ -41,6 +42,9 @@ type Lab struct {
 	Namespaces []string
 	Pods       []Pod // bare pods and expanded workloads, stable order
 	Services   []*corev1.Service
+	// EndpointSlices are the user's own slices, which give Services
+	// without a selector their endpoints.
+	EndpointSlices []*discoveryv1.EndpointSlice
 	// Workloads are kept so that later edits (scale, apply) can re-expand them.
 	Deployments []*appsv1.Deployment
 	DaemonSets  []*appsv1.DaemonSet

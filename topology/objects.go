@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -19,7 +20,7 @@ func resolveObjects(lab *Lab, objs []object, r *report, live Live) {
 	seen := make(map[string]*doc)
 	namespaces := map[string]bool{metav1.NamespaceDefault: true, metav1.NamespaceSystem: true}
 	nodePorts := make(map[string]string)
-	var workloads []object
+	var workloads, userSlices []object
 	for _, o := range objs {
 		meta := checkMeta(o, r, seen)
 		namespaces[meta.Namespace] = true
@@ -41,8 +42,13 @@ func resolveObjects(lab *Lab, objs []object, r *report, live Live) {
 			checkTemplate(o.d, r, &obj.Spec.Template)
 			lab.DaemonSets = append(lab.DaemonSets, obj)
 			workloads = append(workloads, o)
+		case *discoveryv1.EndpointSlice:
+			checkEndpointSlice(o.d, r, obj)
+			lab.EndpointSlices = append(lab.EndpointSlices, obj)
+			userSlices = append(userSlices, o)
 		}
 	}
+	checkSliceServices(lab.Services, userSlices, r)
 	delete(namespaces, "") // a Namespace's own namespace
 	for ns := range namespaces {
 		lab.Namespaces = append(lab.Namespaces, ns)
@@ -103,6 +109,8 @@ func objectMeta(obj any) (*metav1.ObjectMeta, string) {
 		return &o.ObjectMeta, "Deployment"
 	case *appsv1.DaemonSet:
 		return &o.ObjectMeta, "DaemonSet"
+	case *discoveryv1.EndpointSlice:
+		return &o.ObjectMeta, "EndpointSlice"
 	}
 	panic(fmt.Sprintf("topology: unexpected object %T", obj))
 }

@@ -59,6 +59,19 @@ func TestValid(t *testing.T) {
 		file  string
 		check func(t *testing.T, lab *Lab, warns []Warning)
 	}{
+		{"valid-endpointslices.yaml", func(t *testing.T, lab *Lab, warns []Warning) {
+			if len(lab.EndpointSlices) != 3 {
+				t.Fatalf("got %d EndpointSlices, want 3", len(lab.EndpointSlices))
+			}
+			s := lab.EndpointSlices[0]
+			if s.Namespace != "default" || *s.Ports[0].Protocol != corev1.ProtocolTCP || *s.Endpoints[0].Conditions.Ready {
+				t.Errorf("slice db-1 = %+v: want namespace and protocol defaulted, conditions as written", s)
+			}
+			matchAll(t, warnStrings(warns), []string{
+				"42:33: EndpointSlice default/web-mine is ignored: Service default/web has a selector",
+				"52:3: EndpointSlice default/stray has no kubernetes.io/service-name label",
+			})
+		}},
 		{"valid-objects-only.yaml", func(t *testing.T, lab *Lab, warns []Warning) {
 			if got := nodesOf(lab); !slices.Equal(got, []string{"kinn-control-plane"}) {
 				t.Errorf("nodes = %v, want the default single control plane", got)
@@ -249,6 +262,23 @@ func TestInvalid(t *testing.T) {
 			"35:15: spec.ports[1].nodePort 20000 must be in 30000..32767",
 			"44:15: spec.ports[0].nodePort is only allowed for type NodePort or LoadBalancer, not ClusterIP",
 			`45:15: spec.ports[0].protocol "ICMP" must be TCP, UDP or SCTP`,
+		}},
+		{"invalid-endpointslices.yaml", []string{
+			`7:14: addressType "IPv5" must be IPv4, IPv6 or FQDN`,
+			"9:14: endpoints[0].addresses must hold 1..100 addresses, not 0",
+			`21:15: endpoints[0].addresses[0] "fd00::1" must be an IPv4 address (addressType is IPv4)`,
+			`21:26: endpoints[0].addresses[1] "not-an-ip" must be an IPv4 address`,
+			`21:39: endpoints[0].addresses[2] "127.0.0.1" may not be unspecified, loopback, link-local or multicast`,
+			`22:13: endpoints[0].hostname "Bad_Host" is invalid`,
+			`24:12: endpoints[0].conditions.ready must be true or false, not "maybe"`,
+			`26:3: unknown field "endpoints[1].nodeNames"`,
+			"29:9: ports[0].port 70000 must be in 1..65535",
+			`30:13: ports[0].protocol "ICMP" must be TCP, UDP or SCTP`,
+			`31:3: ports[1].name "web" is used by another port`,
+			`33:9: ports[2].name "Bad_Name" is invalid`,
+			"34:9: ports[2].port 0 must be in 1..65535",
+			`44:15: endpoints[0].addresses[0] "-bad-.example.com" must be a fully qualified domain name`,
+			`49:9: duplicate EndpointSlice "default/db-1" (the first is at line 1)`,
 		}},
 		{"invalid-workloads.yaml", []string{
 			"6:13: spec.replicas -1 must be in 0..65536",

@@ -6,6 +6,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 )
 
 // resolve turns the documents into a Lab. Each step reports what it finds
@@ -70,7 +71,7 @@ func stringField(d *doc, r *report, name string) (string, bool) {
 // An object is a decoded Kubernetes object and the document it came from.
 type object struct {
 	d   *doc
-	obj any // *corev1.Namespace, *corev1.Pod, *corev1.Service, *appsv1.Deployment or *appsv1.DaemonSet
+	obj any // *corev1.Namespace, *corev1.Pod, *corev1.Service, *appsv1.Deployment, *appsv1.DaemonSet or *discoveryv1.EndpointSlice
 }
 
 func decodeObject(d *doc, r *report, apiVersion, kind string) (object, bool) {
@@ -86,11 +87,13 @@ func decodeObject(d *doc, r *report, apiVersion, kind string) (object, bool) {
 		obj = &appsv1.Deployment{}
 	case "apps/v1 DaemonSet":
 		obj = &appsv1.DaemonSet{}
+	case "discovery.k8s.io/v1 EndpointSlice":
+		obj = &discoveryv1.EndpointSlice{}
 	default:
 		if kind == "Cluster" && (strings.HasPrefix(apiVersion, "kind.x-k8s.io/") || strings.HasPrefix(apiVersion, "kinn.dev/")) {
 			r.errorf(d.at("apiVersion"), "unsupported cluster apiVersion %q; use %s or %s", apiVersion, kindAPIVersion, kinnAPIVersion)
 		} else {
-			r.warnf(d.at("kind"), "skipping %s %s: kinn only models Namespaces, Pods, Deployments, DaemonSets and Services", apiVersion, kind)
+			r.warnf(d.at("kind"), "skipping %s %s: kinn only models Namespaces, Pods, Deployments, DaemonSets, Services and EndpointSlices", apiVersion, kind)
 		}
 		return object{}, false
 	}

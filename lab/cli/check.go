@@ -31,7 +31,7 @@ func checkCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("check needs the lab process: %w", err)
 			}
-			ports := service.Ports(st.Services, st.PodStates(status.Readiness()))
+			ports := service.Ports(st.Services, st.Topology.EndpointSlices, st.PodStates(status.Readiness()))
 			cells := check.Plan(check.FromPlan(st.Plan, ports, st.ClusterDNS(), st.Topology.Networking.DNSDomain,
 				func(n plan.Node) []netip.Addr { return st.ProxyNode(n).NodePortIPs() }))
 			check.Run(ctx, kernel.Do, cells)

@@ -112,7 +112,13 @@ func getSlices(ctx context.Context, w io.Writer, st *lab.State, o lab.Options, n
 			svcs = append(svcs, s)
 		}
 	}
-	slices := service.EndpointSlices(svcs, st.PodStates(status.Readiness()))
+	var user []*discoveryv1.EndpointSlice
+	for _, s := range st.Topology.EndpointSlices {
+		if ns == "" || s.Namespace == ns {
+			user = append(user, s)
+		}
+	}
+	slices := service.WithUserSlices(service.EndpointSlices(svcs, st.PodStates(status.Readiness())), user)
 	if one != "" {
 		var keep []discoveryv1.EndpointSlice
 		for _, s := range slices {

@@ -34,7 +34,7 @@ func rulesCommand() *cli.Command {
 			if status == nil {
 				fmt.Fprintf(cmd.Root().ErrWriter, "warning: the lab process did not answer: no pod counts as ready, so the table is compared with one without endpoints\n")
 			}
-			ports := service.Ports(st.Services, st.PodStates(status.Readiness()))
+			ports := service.Ports(st.Services, st.Topology.EndpointSlices, st.PodStates(status.Readiness()))
 			v, err := st.Rules(ctx, node, ports)
 			if err != nil {
 				return &ExitError{Code: 1, Err: err}

@@ -60,7 +60,7 @@ func nonDNSPorts(ports []workload.Port) []workload.Port {
 // updateZone rebuilds the zone from the lab's Services and pods and hands
 // it to every DNS server.
 func (w *world) updateZone(pods []service.PodState) {
-	w.zone = dns.NewZone(w.st.Topology.Networking.DNSDomain, w.st.Services, pods)
+	w.zone = dns.NewZone(w.st.Topology.Networking.DNSDomain, w.st.Services, pods, w.st.Topology.EndpointSlices)
 	for _, rt := range w.pods {
 		if rt.dns != nil {
 			rt.dns.Update(w.zone)

@@ -121,7 +121,7 @@ func (p *proxies) repair(nodes []plan.Node) ([]string, error) {
 // every node's proxy to them.
 func (w *world) syncServices() error {
 	pods := w.st.PodStates(w.readiness)
-	ports := service.Ports(w.st.Services, pods)
+	ports := service.Ports(w.st.Services, w.st.Topology.EndpointSlices, pods)
 	w.updateZone(pods)
 	w.proxy.logEndpoints(ports)
 	if w.st.Topology.Networking.KubeProxyMode == "none" {

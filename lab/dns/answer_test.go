@@ -201,7 +201,7 @@ func TestAnswerFollowsServiceType(t *testing.T) {
 		{asExternal, []string{name + " 30 IN CNAME flip.example.org."}},
 	}
 	for i, tc := range tests {
-		z := NewZone("cluster.local", []*corev1.Service{tc.svc}, pods)
+		z := NewZone("cluster.local", []*corev1.Service{tc.svc}, pods, nil)
 		if got := texts(z.Answer(query(name, dns.TypeA)).Answer); !slices.Equal(got, tc.want) {
 			t.Errorf("step %d: answer %q, want %q", i, got, tc.want)
 		}
@@ -212,7 +212,7 @@ func TestAnswerFollowsServiceType(t *testing.T) {
 func TestAnswerDomain(t *testing.T) {
 	t.Parallel()
 	svcs := []*corev1.Service{newSvc("default", "web", "10.96.0.20")}
-	z := NewZone("Lab.Example.", svcs, nil)
+	z := NewZone("Lab.Example.", svcs, nil, nil)
 	tests := []answerCase{
 		{name: "web.default.svc.lab.example.", qtype: dns.TypeA, rcode: dns.RcodeSuccess, answer: []string{"web.default.svc.lab.example. 30 IN A 10.96.0.20"}},
 		{name: "20.0.96.10.in-addr.arpa.", qtype: dns.TypePTR, rcode: dns.RcodeSuccess, answer: []string{"20.0.96.10.in-addr.arpa. 30 IN PTR web.default.svc.lab.example."}},

@@ -36,7 +36,7 @@ func BenchmarkNewZone(b *testing.B) {
 		svcs, pods := bigLab(n)
 		b.Run(fmt.Sprintf("services=%d/pods=%d", n, 3*n), func(b *testing.B) {
 			for b.Loop() {
-				NewZone("", svcs, pods)
+				NewZone("", svcs, pods, nil)
 			}
 		})
 	}
@@ -46,7 +46,7 @@ func BenchmarkNewZone(b *testing.B) {
 // Services loaded.
 func BenchmarkQueryUDP(b *testing.B) {
 	svcs, pods := bigLab(1000)
-	srv := NewServer(NewZone("", svcs, pods))
+	srv := NewServer(NewZone("", svcs, pods, nil))
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

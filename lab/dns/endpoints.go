@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"kinn.dev/kinn/lab/service"
@@ -17,7 +18,7 @@ import (
 // the others. That controller publishes the pods the selector picks in the
 // Service's namespace that have an address; ready means Ready and not
 // terminating, or anything at all with publishNotReadyAddresses. Services
-// without a selector have nobody to manage their endpoints in kinn.
+// without a selector take the user's slices (userEndpoints).
 func endpoints(svc *corev1.Service, pods podIndex) []endpoint {
 	if len(svc.Spec.Selector) == 0 {
 		return nil
@@ -110,4 +111,56 @@ func dashed(a netip.Addr) string {
 		s += "0" // a label may not end with a dash
 	}
 	return s
+}
+
+// userEndpoints are the ready endpoints of the user's slices for a Service
+// without a selector, as CoreDNS reads them: an endpoint's first address,
+// its hostname or the dashed address, and the slice's ports; a nil ready
+// condition counts as ready. FQDN slices give no addresses.
+func userEndpoints(svc *corev1.Service, user []*discoveryv1.EndpointSlice) []endpoint {
+	var out []endpoint
+	for _, s := range service.SlicesOf(svc, user) {
+		if s.AddressType != discoveryv1.AddressTypeIPv4 && s.AddressType != discoveryv1.AddressTypeIPv6 {
+			continue
+		}
+		ports := slicePorts(s)
+		for _, ep := range s.Endpoints {
+			ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
+			if !ready && !svc.Spec.PublishNotReadyAddresses || len(ep.Addresses) == 0 {
+				continue
+			}
+			a, err := netip.ParseAddr(ep.Addresses[0])
+			if err != nil {
+				continue
+			}
+			e := endpoint{addr: a.Unmap(), hostname: dashed(a.Unmap()), ports: ports}
+			if ep.Hostname != nil && *ep.Hostname != "" {
+				e.hostname = *ep.Hostname
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func slicePorts(s *discoveryv1.EndpointSlice) []port {
+	var out []port
+	for _, p := range s.Ports {
+		if p.Port == nil {
+			continue
+		}
+		var name string
+		if p.Name != nil {
+			name = *p.Name
+		}
+		var proto corev1.Protocol
+		if p.Protocol != nil {
+			proto = *p.Protocol
+		}
+		out = append(out, port{name, protocol(proto), *p.Port})
+	}
+	if len(out) == 0 {
+		return noPorts
+	}
+	return out
 }

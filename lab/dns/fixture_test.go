@@ -116,7 +116,7 @@ func labZone() *Zone {
 		newPod("other", "db-9", "db", "10.244.3.9"),
 		newPod("default", "lazy-0", "lazy", "10.244.1.20", notReady),
 	}
-	return NewZone("", svcs, pods)
+	return NewZone("", svcs, pods, nil)
 }
 
 func query(name string, qtype uint16) *dns.Msg {

@@ -55,7 +55,7 @@ func TestServerUpdate(t *testing.T) {
 	t.Parallel()
 	const name = "web.default.svc.cluster.local."
 	zoneWith := func(ip string) *Zone {
-		return NewZone("", []*corev1.Service{newSvc("default", "web", ip)}, nil)
+		return NewZone("", []*corev1.Service{newSvc("default", "web", ip)}, nil, nil)
 	}
 	s := new(Server)
 	udp, tcp := serve(t, s)
@@ -90,7 +90,7 @@ func TestServerTruncates(t *testing.T) {
 	for i := range endpoints {
 		pods = append(pods, newPod("default", fmt.Sprintf("big-%d", i), "big", fmt.Sprintf("10.244.%d.%d", i/200, i%200+1)))
 	}
-	z := NewZone("", []*corev1.Service{newSvc("default", "big", "None", selecting("big"))}, pods)
+	z := NewZone("", []*corev1.Service{newSvc("default", "big", "None", selecting("big"))}, pods, nil)
 	udp, tcp := serve(t, NewServer(z))
 	plain := func() *dns.Msg { return query("big.default.svc.cluster.local.", dns.TypeA) }
 	edns := func(size uint16) *dns.Msg { return plain().SetEdns0(size, false) }

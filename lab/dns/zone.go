@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"kinn.dev/kinn/lab/service"
 )
@@ -79,7 +80,7 @@ type endpoint struct {
 
 // NewZone builds the zone for domain ("" means cluster.local) from the
 // lab's Services, as allocated, and its pods.
-func NewZone(domain string, svcs []*corev1.Service, pods []service.PodState) *Zone {
+func NewZone(domain string, svcs []*corev1.Service, pods []service.PodState, user []*discoveryv1.EndpointSlice) *Zone {
 	domain = strings.ToLower(dns.Fqdn(cmp.Or(domain, DefaultDomain)))
 	z := &Zone{
 		domain:     domain,
@@ -104,7 +105,7 @@ func NewZone(domain string, svcs []*corev1.Service, pods []service.PodState) *Zo
 	h := fnv.New32a()
 	idx := indexPods(pods)
 	for _, svc := range sorted {
-		e := newEntry(svc, idx)
+		e := newEntry(svc, idx, user)
 		z.add(e)
 		e.hash(h)
 	}
@@ -127,7 +128,7 @@ func (z *Zone) add(e *svcEntry) {
 	}
 }
 
-func newEntry(svc *corev1.Service, pods podIndex) *svcEntry {
+func newEntry(svc *corev1.Service, pods podIndex, user []*discoveryv1.EndpointSlice) *svcEntry {
 	e := &svcEntry{name: svc.Name, namespace: svc.Namespace, ports: noPorts}
 	if len(svc.Spec.Ports) > 0 {
 		e.ports = nil
@@ -153,6 +154,9 @@ func newEntry(svc *corev1.Service, pods podIndex) *svcEntry {
 		}
 	}
 	e.endpoints = endpoints(svc, pods)
+	if service.UserManaged(svc) {
+		e.endpoints = userEndpoints(svc, user)
+	}
 	return e
 }
 

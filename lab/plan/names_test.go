@@ -166,7 +166,7 @@ func TestLongestNamesFit(t *testing.T) {
 	for i, p := range tl.Pods {
 		states = append(states, service.PodState{Pod: p.Pod, IP: l.Pods[i].IP.Addr(), Node: p.Node, Ready: true})
 	}
-	ports := service.Ports(service.Apply(tl.Services, svcAlloc), states)
+	ports := service.Ports(service.Apply(tl.Services, svcAlloc), tl.EndpointSlices, states)
 	for _, n := range l.Nodes {
 		rs := proxy.Build(proxy.Node{Name: n.Name, IPs: []netip.Addr{n.Underlay.Addr()}}, ports)
 		names := map[string]string{}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -123,10 +124,11 @@ func conditions(svc *corev1.Service, p PodState) (ready, serving, terminating bo
 	return svc.Spec.PublishNotReadyAddresses || serving && !p.Terminating, serving, p.Terminating
 }
 
-// Ports turns Services (allocated, as Apply returns them) and the lab's pods
-// into what the proxy programs: one Port per port of every proxied Service,
-// ordered by Key.
-func Ports(svcs []*corev1.Service, pods []PodState) []Port {
+// Ports turns Services (allocated, as Apply returns them), the user's
+// EndpointSlices and the lab's pods into what the proxy programs: one Port
+// per port of every proxied Service, ordered by Key. A Service without a
+// selector takes its endpoints from the user's slices (see userEndpoints).
+func Ports(svcs []*corev1.Service, user []*discoveryv1.EndpointSlice, pods []PodState) []Port {
 	var out []Port
 	for _, svc := range svcs {
 		if !Proxied(svc) {
@@ -134,7 +136,11 @@ func Ports(svcs []*corev1.Service, pods []PodState) []Port {
 		}
 		bs := backends(svc, pods)
 		for i, sp := range svc.Spec.Ports {
-			out = append(out, port(svc, i, sp, bs))
+			p := port(svc, i, sp, bs)
+			if UserManaged(svc) {
+				p.Endpoints = userEndpoints(svc, sp, user)
+			}
+			out = append(out, p)
 		}
 	}
 	slices.SortFunc(out, func(a, b Port) int { return cmp.Compare(a.Key(), b.Key()) })
@@ -194,13 +200,23 @@ func affinity(svc *corev1.Service) time.Duration {
 }
 
 // HeadlessAddresses are the addresses DNS answers for a headless Service:
-// its ready endpoints' (every one with publishNotReadyAddresses), sorted.
+// its ready endpoints' (every one with publishNotReadyAddresses), sorted;
+// for a Service without a selector, its slices' ready addresses.
 // Non-headless Services have none: DNS answers their ClusterIP.
-func HeadlessAddresses(svc *corev1.Service, pods []PodState) []netip.Addr {
+func HeadlessAddresses(svc *corev1.Service, user []*discoveryv1.EndpointSlice, pods []PodState) []netip.Addr {
 	if svc.Spec.ClusterIP != corev1.ClusterIPNone {
 		return nil
 	}
 	var out []netip.Addr
+	if UserManaged(svc) {
+		for _, s := range SlicesOf(svc, user) {
+			for _, ep := range s.Endpoints {
+				if ready, _, _ := sliceConditions(ep.Conditions); ready || svc.Spec.PublishNotReadyAddresses {
+					out = append(out, sliceAddrs(s, ep)...)
+				}
+			}
+		}
+	}
 	for _, b := range backends(svc, pods) {
 		if ready, _, _ := conditions(svc, b.pod); ready {
 			out = append(out, b.pod.IP)

@@ -110,7 +110,7 @@ func TestPorts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got := map[string][]ep{}
-			for _, p := range Ports([]*corev1.Service{tt.svc}, pods) {
+			for _, p := range Ports([]*corev1.Service{tt.svc}, nil, pods) {
 				got[p.Name] = endpointsOf(p)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
@@ -156,7 +156,7 @@ func TestPortsFields(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := Ports([]*corev1.Service{tt.svc}, nil)
+			got := Ports([]*corev1.Service{tt.svc}, nil, nil)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Ports =\n%+v\nwant\n%+v", got, tt.want)
 			}
@@ -268,7 +268,7 @@ func TestHeadlessAddresses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var got []string
-			for _, a := range HeadlessAddresses(tt.svc, pods) {
+			for _, a := range HeadlessAddresses(tt.svc, nil, pods) {
 				got = append(got, a.String())
 			}
 			if !reflect.DeepEqual(got, tt.want) {
