@@ -30,9 +30,6 @@ type L4Proto struct{ Proto service.Protocol }
 // SaddrIs matches the source address.
 type SaddrIs struct{ Addr netip.Addr }
 
-// DaddrNotLoopback excludes 127.0.0.0/8, where NodePorts are not served.
-type DaddrNotLoopback struct{}
-
 // FibLocal matches a local address of this node as destination (or source).
 type FibLocal struct{ Source bool }
 
@@ -100,34 +97,32 @@ type RandomIs struct{ Mod uint32 }
 func (RandomIs) expr()            {}
 func (e RandomIs) String() string { return fmt.Sprintf("numgen random mod %d == 0", e.Mod) }
 
-func (Counter) expr()          {}
-func (CtState) expr()          {}
-func (L4Proto) expr()          {}
-func (SaddrIs) expr()          {}
-func (DaddrNotLoopback) expr() {}
-func (FibLocal) expr()         {}
-func (IifName) expr()          {}
-func (SaddrIn) expr()          {}
-func (DaddrIn) expr()          {}
-func (DaddrPrefix) expr()      {}
-func (SaddrPrefix) expr()      {}
-func (UpdateSaddr) expr()      {}
-func (MarkMasq) expr()         {}
-func (MarkUnset) expr()        {}
-func (MarkClear) expr()        {}
-func (Masquerade) expr()       {}
-func (DNAT) expr()             {}
-func (Reject) expr()           {}
-func (Vmap) expr()             {}
+func (Counter) expr()     {}
+func (CtState) expr()     {}
+func (L4Proto) expr()     {}
+func (SaddrIs) expr()     {}
+func (FibLocal) expr()    {}
+func (IifName) expr()     {}
+func (SaddrIn) expr()     {}
+func (DaddrIn) expr()     {}
+func (DaddrPrefix) expr() {}
+func (SaddrPrefix) expr() {}
+func (UpdateSaddr) expr() {}
+func (MarkMasq) expr()    {}
+func (MarkUnset) expr()   {}
+func (MarkClear) expr()   {}
+func (Masquerade) expr()  {}
+func (DNAT) expr()        {}
+func (Reject) expr()      {}
+func (Vmap) expr()        {}
 
-func (Counter) String() string          { return "counter" }
-func (e CtState) String() string        { return "ct state " + e.State }
-func (e L4Proto) String() string        { return "meta l4proto " + proto(e.Proto) }
-func (e SaddrIs) String() string        { return "ip saddr " + e.Addr.String() }
-func (DaddrNotLoopback) String() string { return "ip daddr != 127.0.0.0/8" }
-func (e SaddrIn) String() string        { return "ip saddr @" + e.Set }
-func (e DaddrIn) String() string        { return "ip daddr @" + e.Set }
-func (e DaddrPrefix) String() string    { return "ip daddr " + e.Prefix.String() }
+func (Counter) String() string       { return "counter" }
+func (e CtState) String() string     { return "ct state " + e.State }
+func (e L4Proto) String() string     { return "meta l4proto " + proto(e.Proto) }
+func (e SaddrIs) String() string     { return "ip saddr " + e.Addr.String() }
+func (e SaddrIn) String() string     { return "ip saddr @" + e.Set }
+func (e DaddrIn) String() string     { return "ip daddr @" + e.Set }
+func (e DaddrPrefix) String() string { return "ip daddr " + e.Prefix.String() }
 func (e SaddrPrefix) String() string {
 	return map[bool]string{false: "ip saddr ", true: "ip saddr != "}[e.Not] + e.Prefix.String()
 }

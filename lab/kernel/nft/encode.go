@@ -163,12 +163,6 @@ func encode(e proxy.Expr) ([]expr.Any, error) {
 	case proxy.SaddrIs:
 		ip := e.Addr.As4()
 		return []expr.Any{loadSaddr, &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: ip[:]}}, nil
-	case proxy.DaddrNotLoopback:
-		return []expr.Any{
-			loadDaddr,
-			&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: []byte{255, 0, 0, 0}, Xor: []byte{0, 0, 0, 0}},
-			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: []byte{127, 0, 0, 0}},
-		}, nil
 	case proxy.FibLocal:
 		return []expr.Any{
 			&expr.Fib{Register: reg1, FlagSADDR: e.Source, FlagDADDR: !e.Source, ResultADDRTYPE: true},
