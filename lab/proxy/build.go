@@ -184,9 +184,10 @@ func (b *builder) base() {
 		ipsRules = append(ipsRules, rule("drop traffic to unallocated ClusterIPs", DaddrPrefix{Prefix: p}, Verdict{Kind: Drop}))
 	}
 	b.chain(ChainClusterIPsCheck, nil, ipsRules...)
-	b.chain(ChainReject, nil,
-		rule("", L4Proto{service.TCP}, Reject{TCPReset: true}),
-		rule("", Reject{}))
+	// kube-proxy's reject-chain is a plain `reject`: ICMP port unreachable
+	// for every protocol, which a TCP client sees as "connection refused"
+	// just as it would a reset.
+	b.chain(ChainReject, nil, rule("", Reject{}))
 
 	b.addMap(&Map{Name: MapServiceIPs, Key: KeyServiceIP, Comment: "ClusterIP and external IP dispatch"})
 	b.addMap(&Map{Name: MapServiceNodePorts, Key: KeyNodePort, Comment: "NodePort dispatch"})

@@ -79,8 +79,9 @@ type DNAT struct {
 	Port uint16
 }
 
-// Reject refuses the packet: a TCP reset, or ICMP port unreachable.
-type Reject struct{ TCPReset bool }
+// Reject refuses the packet with ICMP port unreachable (nft's plain
+// `reject`, as kube-proxy writes it).
+type Reject struct{}
 
 // Vmap looks a key up in a verdict map and takes the verdict found. Key
 // says what the key is; for KeyIndex it is `numgen random mod Mod`.
@@ -140,12 +141,7 @@ func (e FibLocal) String() string {
 func (e IifName) String() string {
 	return map[bool]string{false: "iifname ", true: "iifname != "}[e.Not] + fmt.Sprintf("%q", e.Name)
 }
-func (e Reject) String() string {
-	if e.TCPReset {
-		return "reject with tcp reset"
-	}
-	return "reject"
-}
+func (Reject) String() string { return "reject" }
 
 func (e Vmap) String() string {
 	switch e.Key {

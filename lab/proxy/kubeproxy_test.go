@@ -174,3 +174,13 @@ func TestNodePortAddresses(t *testing.T) {
 		t.Error("nodes with different nodePortAddresses are Equal: Changes would keep the old set")
 	}
 }
+
+// TestRejectChainIsPlainReject: kube-proxy's reject-chain holds one plain
+// `reject` (ICMP port unreachable for every protocol); kinn once sent TCP
+// resets instead. A TCP client sees "connection refused" either way.
+func TestRejectChainIsPlainReject(t *testing.T) {
+	rs := Build(node, nil)
+	if got := rules(rs, ChainReject); !slices.Equal(got, []string{"counter reject"}) {
+		t.Errorf("reject chain: %q, want one plain reject as kube-proxy's", got)
+	}
+}

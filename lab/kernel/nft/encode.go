@@ -206,9 +206,6 @@ func encode(e proxy.Expr) ([]expr.Any, error) {
 			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1, RegProtoMin: reg2, Specified: true},
 		}, nil
 	case proxy.Reject:
-		if e.TCPReset {
-			return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_TCP_RST}}, nil
-		}
 		return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3}}, nil // port unreachable
 	case proxy.Vmap:
 		return vmap(e), nil
