@@ -58,19 +58,29 @@ func TestNodePortPrimaryAddressOnly(t *testing.T) {
 	e.up("")
 	e.checkPasses()
 	node, underlay, gateway := e.nodePortClient()
-	for _, c := range []struct {
-		from string
-		addr netip.Addr
-		want bool
-	}{
+	e.assertNodePorts("NodePorts on the primary address only", []nodePortCase{
 		{"client", underlay, true},
 		{"client", gateway, false},
 		{"node/" + node, underlay, true},
 		{"node/" + node, netip.MustParseAddr("127.0.0.1"), false},
 		{"node/" + node, gateway, false},
-	} {
+	})
+}
+
+// nodePortCase is one probe: from a pod or node/NAME to a node address.
+type nodePortCase struct {
+	from string
+	addr netip.Addr
+	want bool
+}
+
+// assertNodePorts probes each case and reports those that answered when
+// they should not, or not when they should.
+func (e *env) assertNodePorts(why string, cases []nodePortCase) {
+	e.t.Helper()
+	for _, c := range cases {
 		if got := e.nodePortAnswers(c.from, c.addr); got != c.want {
-			t.Errorf("%s -> %s:%s answered %v, want %v (NodePorts on the primary address only)", c.from, c.addr, nodePort, got, c.want)
+			e.t.Errorf("%s -> %s:%s answered %v, want %v (%s)", c.from, c.addr, nodePort, got, c.want, why)
 		}
 	}
 }
@@ -97,19 +107,11 @@ func TestNodePortAddressesCIDR(t *testing.T) {
 	e.up(file)
 	e.checkPasses()
 	node, underlay, gateway := e.nodePortClient()
-	for _, c := range []struct {
-		from string
-		addr netip.Addr
-		want bool
-	}{
+	e.assertNodePorts("nodePortAddresses [10.244.0.0/16]", []nodePortCase{
 		{"client", gateway, true},
 		{"client", underlay, false},
 		{"node/" + node, gateway, true},
 		{"node/" + node, underlay, false},
 		{"node/" + node, netip.MustParseAddr("127.0.0.1"), false},
-	} {
-		if got := e.nodePortAnswers(c.from, c.addr); got != c.want {
-			t.Errorf("%s -> %s:%s answered %v, want %v (nodePortAddresses [10.244.0.0/16])", c.from, c.addr, nodePort, got, c.want)
-		}
-	}
+	})
 }

@@ -124,13 +124,7 @@ func TestDriftRepair(t *testing.T) {
 }
 
 // bigTopology writes a lab of 4 nodes and n pods to a temporary file.
-func bigTopology(t *testing.T, n int) string {
-	f := filepath.Join(t.TempDir(), "big.yaml")
-	if err := os.WriteFile(f, []byte(kerneltest.Topology("", 4, n)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
+func bigTopology(t *testing.T, n int) string { return topologyFile(t, 4, n) }
 
 // killedUp starts `kinn up` and SIGKILLs it after a random delay.
 func (e *env) killedUp(file string, max time.Duration) {

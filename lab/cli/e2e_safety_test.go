@@ -18,10 +18,14 @@ import (
 // directories that could reach outside a lab, or into another lab.
 
 // smallLab writes a two-node topology with a few pods and returns its path.
-func smallLab(t *testing.T) string {
+func smallLab(t *testing.T) string { return topologyFile(t, 2, 3) }
+
+// topologyFile writes kerneltest.Topology's lab of nodes and pods to a
+// temporary file and returns its path.
+func topologyFile(t *testing.T, nodes, pods int) string {
 	t.Helper()
-	f := filepath.Join(t.TempDir(), "small.yaml")
-	if err := os.WriteFile(f, []byte(kerneltest.Topology("", 2, 3)), 0o644); err != nil {
+	f := filepath.Join(t.TempDir(), fmt.Sprintf("lab-%dx%d.yaml", nodes, pods))
+	if err := os.WriteFile(f, []byte(kerneltest.Topology("", nodes, pods)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -297,10 +301,7 @@ func TestNoPhantomLab(t *testing.T) {
 // file adds, or a scale brings back, are not "repairs".
 func TestRepairReportIsOnlyDrift(t *testing.T) {
 	e := newEnv(t, "report")
-	dir := t.TempDir()
-	small, big := filepath.Join(dir, "small.yaml"), filepath.Join(dir, "big.yaml")
-	os.WriteFile(small, []byte(kerneltest.Topology("", 2, 3)), 0o644)
-	os.WriteFile(big, []byte(kerneltest.Topology("", 3, 3)), 0o644)
+	small, big := topologyFile(t, 2, 3), topologyFile(t, 3, 3)
 	e.up(small)
 	e.must("scale", "deployment", "big", "--replicas", "1", "--name", e.name)
 	for _, f := range []string{small, big} {
