@@ -227,7 +227,7 @@ func allocateServices(o Options, t *topology.Lab) error {
 	if err != nil {
 		return err
 	}
-	alloc, err := service.Allocate(prev, t.Networking.ServiceSubnet, t.Services)
+	alloc, err := service.Allocate(prev, t.Networking.ServiceSubnet, t.LoadBalancer, t.Services)
 	if err != nil {
 		return err
 	}

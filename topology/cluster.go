@@ -18,6 +18,8 @@ type clusterFile struct {
 	Nodes      []nodeFile     `json:"nodes,omitempty"`
 	Networking networkingFile `json:"networking,omitempty"`
 	CNI        *CNIConfig     `json:"cni,omitempty"` // kind files too, with disableDefaultCNI
+	// LoadBalancer is kinn's load-balancer controller (see loadbalancer.go).
+	LoadBalancer *loadBalancerFile `json:"loadBalancer,omitempty" kinn:"kinn"`
 
 	FeatureGates                    any `json:"featureGates,omitempty" kinn:"ignore"`
 	RuntimeConfig                   any `json:"runtimeConfig,omitempty" kinn:"ignore"`

@@ -104,6 +104,10 @@ func diffSettings(from, to *Lab) Changes {
 	setting("networking.disableDefaultCNI", a.DisableDefaultCNI, b.DisableDefaultCNI)
 	setting("networking.dnsDomain", a.DNSDomain, b.DNSDomain)
 	setting("networking.nodePortAddresses", fmt.Sprint(a.NodePortAddresses), fmt.Sprint(b.NodePortAddresses))
+	if la, lb := from.LoadBalancer.String(), to.LoadBalancer.String(); la != lb {
+		// Services outside the new pool get new addresses; nothing is torn down.
+		cs = append(cs, Change{Op: Changed, Kind: KindSetting, Name: "loadBalancer", Detail: la + " -> " + lb})
+	}
 	switch ca, cb := from.CNI, to.CNI; {
 	case ca == nil && cb != nil:
 		cs = append(cs, Change{Op: Added, Kind: KindSetting, Name: "cni", Detail: "pods move to the file's plugin chain", Destroys: true})

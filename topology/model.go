@@ -38,6 +38,8 @@ type Lab struct {
 	Name       string // lab (cluster) name; see CheckLabName
 	Source     string // file the topology came from, "<default>" for the embedded one
 	Networking Networking
+	// LoadBalancer is the pool LoadBalancer Services take addresses from.
+	LoadBalancer LoadBalancer
 	Nodes      []Node // control planes first, then workers, in file order
 	Namespaces []string
 	Pods       []Pod // bare pods and expanded workloads, stable order

@@ -31,6 +31,7 @@ func resolveCluster(d *doc, c *clusterFile, r *report, lab *Lab) {
 	lab.Networking = resolveNetworking(d, &c.Networking, r)
 	lab.CNI = resolveCNI(d, c, r)
 	checkCapacity(d, r, &lab.Networking, len(lab.Nodes))
+	lab.LoadBalancer = resolveLoadBalancer(d, c.LoadBalancer, r, &lab.Networking, len(lab.Nodes))
 }
 
 // resolveNodes names the nodes the way kind does: <name>-control-plane,

@@ -41,6 +41,7 @@ func checkService(d *doc, r *report, svc *corev1.Service, subnet netip.Prefix, n
 		r.errorf(d.at("spec", "sessionAffinity"), "spec.sessionAffinity %q must be None or ClientIP", spec.SessionAffinity)
 	}
 	checkClusterIP(d, r, spec.ClusterIP, subnet)
+	checkLoadBalancerSpec(d, r, spec)
 	switch {
 	case spec.Type == corev1.ServiceTypeExternalName && spec.ExternalName == "":
 		r.errorf(d.at("spec"), "spec.externalName is required for type ExternalName")

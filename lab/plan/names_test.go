@@ -158,7 +158,7 @@ func TestLongestNamesFit(t *testing.T) {
 
 	// The service proxy's chains and sets, in every node, with both pods
 	// as endpoints.
-	svcAlloc, err := service.Allocate(service.Allocations{}, tl.Networking.ServiceSubnet, tl.Services)
+	svcAlloc, err := service.Allocate(service.Allocations{}, tl.Networking.ServiceSubnet, tl.LoadBalancer, tl.Services)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"kinn.dev/kinn/topology"
 )
 
 // Allocations are the ClusterIPs and node ports handed out to a lab's
@@ -31,6 +33,10 @@ type Allocations struct {
 	ClusterIPs  map[string]netip.Addr `json:"clusterIPs,omitempty"`  // namespace/name
 	NodePorts   map[string]uint16     `json:"nodePorts,omitempty"`   // NodePortKey: namespace/name:port/PROTOCOL
 	HealthCheck map[string]uint16     `json:"healthCheck,omitempty"` // namespace/name
+	// LoadBalancerIPs are the load-balancer controller's addresses, by
+	// namespace/name, and IPMode the ipMode it reports for them.
+	LoadBalancerIPs map[string]netip.Addr `json:"loadBalancerIPs,omitempty"`
+	IPMode          string                `json:"ipMode,omitempty"`
 }
 
 // Key is a Service's namespace/name, the key of ClusterIPs and HealthCheck.
@@ -51,22 +57,23 @@ const (
 	KubeDNSService    = "kube-system/kube-dns"
 )
 
-// Allocate gives every Service that needs one a ClusterIP from subnet and
-// node ports, keeping what prev gave Services that still exist. It reports
-// every problem at once.
-func Allocate(prev Allocations, subnet netip.Prefix, svcs []*corev1.Service) (Allocations, error) {
+// Allocate gives every Service that needs one a ClusterIP from subnet,
+// node ports and a load-balancer address from lb's pool, keeping what prev
+// gave Services that still exist. It reports every problem at once.
+func Allocate(prev Allocations, subnet netip.Prefix, lb topology.LoadBalancer, svcs []*corev1.Service) (Allocations, error) {
 	if !subnet.IsValid() || !subnet.Addr().Is4() || subnet.Bits() > 30 {
 		return Allocations{}, fmt.Errorf("serviceSubnet %s: ClusterIPs need an IPv4 subnet of /30 or larger", subnet)
 	}
 	errs := duplicates(svcs)
 	ips, ipErrs := allocateClusterIPs(prev.ClusterIPs, newIPRange(subnet), svcs)
 	ports, hc, portErrs := allocateNodePorts(prev, svcs)
-	errs = append(append(errs, ipErrs...), portErrs...)
+	lbIPs, lbErrs := allocateLoadBalancerIPs(prev.LoadBalancerIPs, lb, svcs)
+	errs = append(append(append(errs, ipErrs...), portErrs...), lbErrs...)
 	errs = append(errs, checkExternalIPs(svcs)...)
 	if len(errs) > 0 {
 		return Allocations{}, joinSorted(errs)
 	}
-	return Allocations{ClusterIPs: ips, NodePorts: ports, HealthCheck: hc}, nil
+	return Allocations{ClusterIPs: ips, NodePorts: ports, HealthCheck: hc, LoadBalancerIPs: lbIPs, IPMode: lb.IPMode}, nil
 }
 
 func duplicates(svcs []*corev1.Service) []error {

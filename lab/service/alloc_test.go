@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"kinn.dev/kinn/topology"
 )
 
 // svc builds a Service; opts change it.
@@ -124,7 +126,7 @@ func TestAllocateClusterIPs(t *testing.T) {
 			if tt.subnet != "" {
 				sn = netip.MustParsePrefix(tt.subnet)
 			}
-			got, err := Allocate(Allocations{ClusterIPs: tt.prev}, sn, tt.svcs)
+			got, err := Allocate(Allocations{ClusterIPs: tt.prev}, sn, topology.LoadBalancer{}, tt.svcs)
 			checkErr(t, err, tt.wantErr)
 			if err == nil && !reflect.DeepEqual(got.ClusterIPs, tt.want) {
 				t.Errorf("ClusterIPs = %v, want %v", got.ClusterIPs, tt.want)
@@ -210,7 +212,7 @@ func TestAllocateNodePorts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := Allocate(tt.prev, subnet, tt.svcs)
+			got, err := Allocate(tt.prev, subnet, topology.LoadBalancer{}, tt.svcs)
 			checkErr(t, err, tt.wantErr)
 			if err != nil {
 				return
@@ -234,13 +236,13 @@ func TestAllocateStable(t *testing.T) {
 		svc("shop", "b", typ(corev1.ServiceTypeLoadBalancer), etpLocal),
 		svc("default", "c"),
 	}
-	first, err := Allocate(Allocations{}, subnet, svcs)
+	first, err := Allocate(Allocations{}, subnet, topology.LoadBalancer{}, svcs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reversed := []*corev1.Service{svcs[2], svcs[1], svcs[0]}
 	for _, in := range [][]*corev1.Service{svcs, reversed} {
-		again, err := Allocate(first, subnet, in)
+		again, err := Allocate(first, subnet, topology.LoadBalancer{}, in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +258,7 @@ func TestApply(t *testing.T) {
 		svc("default", "web", typ(corev1.ServiceTypeNodePort), func(s *corev1.Service) { s.Spec.SessionAffinity = corev1.ServiceAffinityClientIP }),
 		svc("default", "h", clusterIP("None")),
 	}
-	alloc, err := Allocate(Allocations{}, subnet, in)
+	alloc, err := Allocate(Allocations{}, subnet, topology.LoadBalancer{}, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +322,7 @@ func FuzzAllocate(f *testing.F) {
 			svcs = append(svcs, s)
 		}
 		sn := netip.MustParsePrefix("10.0.0.0/27")
-		a, err := Allocate(Allocations{}, sn, svcs)
+		a, err := Allocate(Allocations{}, sn, topology.LoadBalancer{}, svcs)
 		if err != nil {
 			return
 		}

@@ -10,7 +10,8 @@ import (
 const DefaultAffinityTimeout int32 = 10800
 
 // Apply returns copies of svcs with what alloc gave them filled in — the
-// ClusterIP, node ports and health check node port — and the remaining
+// ClusterIP, node ports, health check node port and load-balancer
+// address — and the remaining
 // defaults the apiserver applies, so that the copies look as
 // `kubectl get svc -o yaml` shows them. svcs are not changed.
 func Apply(svcs []*corev1.Service, alloc Allocations) []*corev1.Service {
@@ -23,6 +24,9 @@ func Apply(svcs []*corev1.Service, alloc Allocations) []*corev1.Service {
 
 func applyOne(in *corev1.Service, alloc Allocations) *corev1.Service {
 	svc := in.DeepCopy()
+	// Status is the controllers' to write: the apiserver drops what a
+	// create brings.
+	svc.Status = corev1.ServiceStatus{}
 	spec := &svc.Spec
 	if spec.Type == "" {
 		spec.Type = corev1.ServiceTypeClusterIP
@@ -49,6 +53,9 @@ func applyOne(in *corev1.Service, alloc Allocations) *corev1.Service {
 	}
 	if hc, ok := alloc.HealthCheck[Key(svc)]; ok {
 		spec.HealthCheckNodePort = int32(hc)
+	}
+	if a, ok := alloc.LoadBalancerIPs[Key(svc)]; ok {
+		svc.Status.LoadBalancer.Ingress = ingress(a, alloc.IPMode)
 	}
 	applyPolicies(svc)
 	return svc

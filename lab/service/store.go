@@ -36,5 +36,6 @@ func (m *MemStore) Load() (Allocations, error) { return m.A.clone(), nil }
 func (m *MemStore) Save(a Allocations) error { m.A = a.clone(); return nil }
 
 func (a Allocations) clone() Allocations {
-	return Allocations{ClusterIPs: maps.Clone(a.ClusterIPs), NodePorts: maps.Clone(a.NodePorts), HealthCheck: maps.Clone(a.HealthCheck)}
+	return Allocations{ClusterIPs: maps.Clone(a.ClusterIPs), NodePorts: maps.Clone(a.NodePorts), HealthCheck: maps.Clone(a.HealthCheck),
+		LoadBalancerIPs: maps.Clone(a.LoadBalancerIPs), IPMode: a.IPMode}
 }

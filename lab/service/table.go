@@ -78,8 +78,9 @@ func PortsString(ports []corev1.ServicePort) string {
 	return orNone(strings.Join(parts, ","))
 }
 
-// externalIP is kubectl's EXTERNAL-IP cell. kinn has no cloud, so a
-// LoadBalancer without external IPs stays <pending>, as in kind.
+// externalIP is kubectl's EXTERNAL-IP cell: a LoadBalancer shows the
+// addresses of its status (kinn's controller's) and its external IPs, or
+// <pending> while it has none.
 func externalIP(svc *corev1.Service) string {
 	ext := svc.Spec.ExternalIPs
 	switch svc.Spec.Type {
