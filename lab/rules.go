@@ -1,10 +1,12 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/kernel/nft"
@@ -55,7 +57,7 @@ type DriftView struct {
 type FrontendView struct {
 	Service   string         `json:"service"`
 	Frontend  string         `json:"frontend"` // ip:port/PROTO
-	Kind      string         `json:"kind"`     // ClusterIP, NodePort, externalIP
+	Kind      string         `json:"kind"`     // ClusterIP, NodePort, externalIP, LoadBalancer
 	Chain     string         `json:"chain"`
 	Packets   uint64         `json:"packets"`
 	Bytes     uint64         `json:"bytes"`
@@ -191,21 +193,42 @@ func frontends(p service.Port, node string, ctr map[string]nft.Counter, d *proxy
 	if p.ExternalLocal {
 		extUsed = local
 	}
-	for _, ip := range p.ExternalIPs {
-		out = append(out, mk(netip.AddrPortFrom(ip, p.Port).String(), "externalIP", extChain, extUsed,
-			proxy.Key{Addr: ip, Proto: p.Protocol, Port: p.Port}))
+	localNote := ""
+	if p.ExternalLocal {
+		localNote = "externalTrafficPolicy Local: this node's endpoints only, client address kept"
+		if len(local) == 0 {
+			localNote += "; none here: dropped"
+		}
 	}
-	if p.NodePort != 0 {
-		f := mk(fmt.Sprintf("<node>:%d", p.NodePort), "NodePort", extChain, extUsed, proxy.Key{Proto: p.Protocol, Port: p.NodePort})
-		if p.ExternalLocal {
-			f.Note = "externalTrafficPolicy Local: this node's endpoints only, client address kept"
-			if len(local) == 0 {
-				f.Note += "; none here: dropped"
-			}
+	for _, ip := range p.ExternalIPs {
+		f := mk(netip.AddrPortFrom(ip, p.Port).String(), "externalIP", extChain, extUsed,
+			proxy.Key{Addr: ip, Proto: p.Protocol, Port: p.Port})
+		f.Note = cmp.Or(localNote, f.Note)
+		out = append(out, f)
+	}
+	for _, ip := range p.LoadBalancerIPs {
+		f := mk(netip.AddrPortFrom(ip, p.Port).String(), "LoadBalancer", extChain, extUsed,
+			proxy.Key{Addr: ip, Proto: p.Protocol, Port: p.Port})
+		f.Note = cmp.Or(localNote, f.Note)
+		if len(p.SourceRanges) > 0 {
+			f.Note = strings.TrimPrefix(f.Note+"; only from loadBalancerSourceRanges "+prefixList(p.SourceRanges)+" ("+proxy.FirewallChain(id)+")", "; ")
 		}
 		out = append(out, f)
 	}
+	if p.NodePort != 0 {
+		f := mk(fmt.Sprintf("<node>:%d", p.NodePort), "NodePort", extChain, extUsed, proxy.Key{Proto: p.Protocol, Port: p.NodePort})
+		f.Note = cmp.Or(localNote, f.Note)
+		out = append(out, f)
+	}
 	return out
+}
+
+func prefixList(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 // frontendDrift is how the kernel differs for one frontend: the map

@@ -40,10 +40,10 @@ type Lab struct {
 	Networking Networking
 	// LoadBalancer is the pool LoadBalancer Services take addresses from.
 	LoadBalancer LoadBalancer
-	Nodes      []Node // control planes first, then workers, in file order
-	Namespaces []string
-	Pods       []Pod // bare pods and expanded workloads, stable order
-	Services   []*corev1.Service
+	Nodes        []Node // control planes first, then workers, in file order
+	Namespaces   []string
+	Pods         []Pod // bare pods and expanded workloads, stable order
+	Services     []*corev1.Service
 	// EndpointSlices are the user's own slices, which give Services
 	// without a selector their endpoints.
 	EndpointSlices []*discoveryv1.EndpointSlice

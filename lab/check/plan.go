@@ -1,7 +1,8 @@
 // Package check is `kinn check`, the lab's pingall in Kubernetes terms:
 // every pod to every pod (ICMP), every pod to every service port by
 // ClusterIP (TCP, UDP), every node and the outside machine to every
-// NodePort on every node. Plan is pure and decides what each cell must do —
+// NodePort on every node, the outside machine to every load-balancer
+// address. Plan is pure and decides what each cell must do —
 // including the cells the Service's definition says must fail (no
 // endpoints: refused; a Local policy without a local endpoint: dropped);
 // Run sends the real traffic.
@@ -87,6 +88,7 @@ func Plan(l Lab) []Cell {
 			cells = append(cells, Cell{From: a.Name, To: to, Proto: string(p.Protocol),
 				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), Query: query, from: a, dns: l.DNS})
 		}
+		cells = append(cells, loadBalancerCells(p, l.External)...)
 		if p.NodePort == 0 {
 			continue
 		}
@@ -107,6 +109,32 @@ func Plan(l Lab) []Cell {
 		}
 	}
 	return append(cells, byName(l)...)
+}
+
+// loadBalancerCells: the outside reaches each load-balancer address of the
+// port, through the switch's routes to the nodes.
+func loadBalancerCells(p service.Port, ext Host) []Cell {
+	var cells []Cell
+	for _, ip := range p.LoadBalancerIPs {
+		to := fmt.Sprintf("%s/%s loadBalancer %s", p.Namespace, p.Service, ip)
+		cells = append(cells, Cell{From: ext.Name, To: to, Proto: string(p.Protocol),
+			Addr: addrPort(ip, p.Port), Expect: expectLoadBalancer(p, ext), from: ext})
+	}
+	return cells
+}
+
+// expectLoadBalancer: loadBalancerSourceRanges are checked first, before
+// DNAT (a client outside them is dropped); then the Service needs an
+// endpoint. A Local policy needs none on a particular node: the switch
+// routes only to nodes that have one.
+func expectLoadBalancer(p service.Port, src Host) Expect {
+	if len(p.SourceRanges) > 0 && !slices.ContainsFunc(p.SourceRanges, func(r netip.Prefix) bool { return r.Contains(src.IP) }) {
+		return Drop
+	}
+	if usable(p.Endpoints, "") == 0 {
+		return Refuse
+	}
+	return Pass
 }
 
 // byName: every pod resolves every Service's name through the cluster DNS

@@ -97,3 +97,37 @@ func TestNodePortCellsOnNodePortIP(t *testing.T) {
 		t.Errorf("NodePort cells probe %q, want %q (n1's served address from both nodes, not from outside, which has no route to it; none on n2)", addrs, want)
 	}
 }
+
+// TestLoadBalancerCells: the outside probes every load-balancer address;
+// it must pass, be refused without endpoints, and be dropped when
+// loadBalancerSourceRanges leave the outside out.
+func TestLoadBalancerCells(t *testing.T) {
+	t.Parallel()
+	ip := netip.MustParseAddr
+	ext := Host{Name: "external", IP: ip("172.18.0.1")}
+	lbPort := func(ranges []string, eps ...service.Endpoint) service.Port {
+		p := service.Port{Namespace: "default", Service: "lb", Protocol: service.TCP, ClusterIP: ip("10.96.0.5"), Port: 80,
+			LoadBalancerIPs: []netip.Addr{ip("172.18.255.200")}, Endpoints: eps, ExternalLocal: true}
+		for _, r := range ranges {
+			p.SourceRanges = append(p.SourceRanges, netip.MustParsePrefix(r))
+		}
+		return p
+	}
+	ready := service.Endpoint{Node: "n2", Ready: true, Serving: true}
+	tests := []struct {
+		name string
+		port service.Port
+		want Expect
+	}{
+		{"answers (Local: the switch routes to n2)", lbPort(nil, ready), Pass},
+		{"no endpoints", lbPort(nil), Refuse},
+		{"outside the source ranges", lbPort([]string{"203.0.113.0/24"}, ready), Drop},
+		{"inside them", lbPort([]string{"203.0.113.0/24", "172.18.0.0/16"}, ready), Pass},
+	}
+	for _, tt := range tests {
+		cells := Plan(Lab{External: ext, Ports: []service.Port{tt.port}})
+		if len(cells) != 1 || cells[0].From != "external" || cells[0].Addr != "172.18.255.200:80" || cells[0].Expect != tt.want {
+			t.Errorf("%s: %+v, want one cell external -> 172.18.255.200:80 expecting %s", tt.name, cells, tt.want)
+		}
+	}
+}

@@ -124,11 +124,12 @@ func (w *world) syncServices() error {
 	ports := service.Ports(w.st.Services, w.st.Topology.EndpointSlices, pods)
 	w.updateZone(pods)
 	w.proxy.logEndpoints(ports)
+	lbErr := w.syncLoadBalancers(ports)
 	if w.st.Topology.Networking.KubeProxyMode == "none" {
 		w.proxy.removeAll() // the proxy was switched off
-		return nil
+		return lbErr
 	}
-	var errs []error
+	errs := []error{lbErr}
 	for _, n := range w.st.Plan.Nodes {
 		node := w.st.ProxyNode(n)
 		err := w.proxy.sync(n.Netns, node, ports)
@@ -142,6 +143,35 @@ func (w *world) syncServices() error {
 	w.proxy.forget(w.st.Plan.Nodes)
 	w.proxy.flushStale(w.st.Plan.Nodes, ports)
 	return errors.Join(errs...)
+}
+
+// syncLoadBalancers routes every load-balancer address from the switch to
+// the nodes that may take it (service.Routes), logging each change for the
+// Events screen.
+func (w *world) syncLoadBalancers(ports []service.Port) error {
+	addr := map[string]netip.Addr{}
+	var names []string
+	for _, n := range w.st.Plan.Nodes {
+		addr[n.Name] = n.Underlay.Addr()
+		names = append(names, n.Name)
+	}
+	var want []kernel.LBRoute
+	for _, r := range service.Routes(ports, names) {
+		lr := kernel.LBRoute{Addr: r.Addr}
+		for _, n := range r.Nodes {
+			lr.Via = append(lr.Via, addr[n])
+		}
+		slices.SortFunc(lr.Via, netip.Addr.Compare)
+		want = append(want, lr)
+	}
+	changed, err := kernel.SyncLBRoutes(w.st.Plan.Switch.Netns, want)
+	for _, line := range changed {
+		log.Printf("load balancer %s", line)
+	}
+	if err != nil {
+		return fmt.Errorf("load balancer: %w", err)
+	}
+	return nil
 }
 
 // logEndpoints writes one event line per service port whose usable

@@ -85,6 +85,8 @@ const (
 	ChainClusterIPsCheck  = "cluster-ips-check"
 	SetClusterIPs         = "cluster-ips"
 	SetNodePortIPs        = "nodeport-ips"
+	ChainFirewallCheck    = "firewall-check"
+	MapFirewallIPs        = "firewall-ips"
 	MapServiceIPs         = "service-ips"
 	MapServiceNodePorts   = "service-nodeports"
 	MapNoEndpointServices = "no-endpoint-services"
@@ -168,6 +170,14 @@ func (b *builder) base() {
 	b.chain("filter-forward", filter("forward"), check, ipsCheck)
 	b.chain("filter-output", filter("output"), check, ipsCheck)
 
+	// Before DNAT, so that the destination is still the LoadBalancer IP:
+	// kube-proxy's filter-*-pre-dnat chains at priority dstnat-10.
+	preDNAT := func(hook string) *Hook { return &Hook{Type: "filter", Hook: hook, Priority: -110} }
+	fwCheck := rule("", CtState{"new"}, jump(ChainFirewallCheck))
+	b.chain("filter-prerouting-pre-dnat", preDNAT("prerouting"), fwCheck)
+	b.chain("filter-output-pre-dnat", preDNAT("output"), fwCheck)
+	b.chain(ChainFirewallCheck, nil, rule("", Vmap{Key: KeyServiceIP, Map: MapFirewallIPs}))
+
 	b.chain(ChainServices, nil,
 		rule("", Vmap{Key: KeyServiceIP, Map: MapServiceIPs}),
 		rule("", DaddrIn{Set: SetNodePortIPs}, Vmap{Key: KeyNodePort, Map: MapServiceNodePorts}))
@@ -189,7 +199,8 @@ func (b *builder) base() {
 	// just as it would a reset.
 	b.chain(ChainReject, nil, rule("", Reject{}))
 
-	b.addMap(&Map{Name: MapServiceIPs, Key: KeyServiceIP, Comment: "ClusterIP and external IP dispatch"})
+	b.addMap(&Map{Name: MapServiceIPs, Key: KeyServiceIP, Comment: "ClusterIP, external IP and LoadBalancer IP dispatch"})
+	b.addMap(&Map{Name: MapFirewallIPs, Key: KeyServiceIP, Comment: "LoadBalancer IPs with loadBalancerSourceRanges"})
 	b.addMap(&Map{Name: MapServiceNodePorts, Key: KeyNodePort, Comment: "NodePort dispatch"})
 	b.addMap(&Map{Name: MapNoEndpointServices, Key: KeyServiceIP, Comment: "services without usable endpoints"})
 	b.addMap(&Map{Name: MapNoEndpointNodePort, Key: KeyNodePort, Comment: "NodePorts without usable endpoints"})

@@ -184,3 +184,75 @@ func TestRejectChainIsPlainReject(t *testing.T) {
 		t.Errorf("reject chain: %q, want one plain reject as kube-proxy's", got)
 	}
 }
+
+// lbWeb is web as a LoadBalancer with address 172.18.255.200 and node port
+// 30080.
+func lbWeb(eps ...service.Endpoint) service.Port {
+	p := web(eps...)
+	p.NodePort = 30080
+	p.LoadBalancerIPs = []netip.Addr{netip.MustParseAddr("172.18.255.200")}
+	return p
+}
+
+// TestLoadBalancerIPs: a LoadBalancer IP is dispatched like an external
+// IP (to the external chain); without endpoints it is rejected, and with
+// externalTrafficPolicy Local and no endpoint on this node dropped, as in
+// kube-proxy's TestOverallNFTablesRules (svc2, svc5) and
+// TestNoEndpointsReject.
+func TestLoadBalancerIPs(t *testing.T) {
+	t.Parallel()
+	const key = "172.18.255.200 . tcp . 80"
+	ext := "goto ext-default/web/http/tcp"
+	rs := Build(clusterNode, []service.Port{lbWeb(ep("a", "10.244.1.2", "n2", true))})
+	if got := elem(rs, MapServiceIPs, key); got != ext {
+		t.Errorf("service-ips[%s] = %q, want %q", key, got, ext)
+	}
+	rs = Build(clusterNode, []service.Port{lbWeb()})
+	if got := elem(rs, MapNoEndpointServices, key); got != "goto reject" {
+		t.Errorf("no endpoints: no-endpoint-services[%s] = %q, want goto reject", key, got)
+	}
+	local := lbWeb(ep("a", "10.244.1.2", "n2", true))
+	local.ExternalLocal = true
+	rs = Build(clusterNode, []service.Port{local})
+	if got, gotExt := elem(rs, MapNoEndpointServices, key), elem(rs, MapServiceIPs, key); got != "drop" || gotExt != ext {
+		t.Errorf("Local, no local endpoint: no-endpoint-services %q, service-ips %q; want drop (what the external chain does not short-circuit) and %q", got, gotExt, ext)
+	}
+}
+
+// TestLoadBalancerSourceRanges: kube-proxy's firewall (TestOverallNFTablesRules'
+// svc5, TestLoadBalancer): new connections to a LoadBalancer IP are checked
+// before DNAT against loadBalancerSourceRanges; the LoadBalancer IPs are
+// allowed as sources when a range holds the node's own address; no ranges,
+// no firewall.
+func TestLoadBalancerSourceRanges(t *testing.T) {
+	t.Parallel()
+	n := clusterNode
+	n.IPs = []netip.Addr{netip.MustParseAddr("192.168.0.2")}
+	p := lbWeb(ep("a", "10.244.1.2", "n2", true))
+	p.SourceRanges = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/25")}
+	rs := Build(n, []service.Port{p})
+	const fw = "firewall-default/web/http/tcp"
+	want := []string{`counter ip saddr != 203.0.113.0/25 drop comment "source outside loadBalancerSourceRanges"`}
+	if got := rules(rs, fw); !slices.Equal(got, want) {
+		t.Errorf("%s:\n%q\nwant\n%q", fw, got, want)
+	}
+	if got := elem(rs, MapFirewallIPs, "172.18.255.200 . tcp . 80"); got != "goto "+fw {
+		t.Errorf("firewall-ips = %q, want goto %s", got, fw)
+	}
+	for _, c := range []string{"filter-prerouting-pre-dnat", "filter-output-pre-dnat"} {
+		ch := rs.Chain(c)
+		if ch == nil || ch.Hook == nil || ch.Hook.Priority != -110 || ch.Hook.Type != "filter" || !slices.Equal(rules(rs, c), []string{"counter ct state new jump firewall-check"}) {
+			t.Errorf("%s: %+v %q; want a filter hook at -110 checking new connections", c, ch, rules(rs, c))
+		}
+	}
+
+	p.SourceRanges = append(p.SourceRanges, netip.MustParsePrefix("192.168.0.0/24"))
+	want = []string{`counter ip saddr != 203.0.113.0/25 ip saddr != 192.168.0.0/24 ip saddr != 172.18.255.200/32 drop comment "source outside loadBalancerSourceRanges"`}
+	if got := rules(Build(n, []service.Port{p}), fw); !slices.Equal(got, want) {
+		t.Errorf("a range holds the node's address:\n%q\nwant\n%q", got, want)
+	}
+	p.SourceRanges = nil
+	if rs := Build(n, []service.Port{p}); rs.Chain(fw) != nil || len(rs.Map(MapFirewallIPs).Elems) != 0 {
+		t.Errorf("no source ranges: want no firewall chain or element")
+	}
+}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -37,6 +38,7 @@ const (
 func ClusterChain(id string) string  { return plan.Shorten("svc-"+id, maxName) }
 func LocalChain(id string) string    { return plan.Shorten("local-"+id, maxName) }
 func ExternalChain(id string) string { return plan.Shorten("ext-"+id, maxName) }
+func FirewallChain(id string) string { return plan.Shorten("firewall-"+id, maxName) }
 
 // EndpointChain names the chain that DNATs to one endpoint of one service
 // port (per service port, because affinity state is per service).
@@ -101,7 +103,8 @@ func (b *builder) port(p service.Port) {
 		b.elem(SetClusterIPs, Key{Addr: p.ClusterIP}, Verdict{})
 	}
 	cluster, local := Endpoints(p, b.node.Name)
-	external := p.NodePort != 0 || len(p.ExternalIPs) > 0
+	external := p.NodePort != 0 || len(p.ExternalIPs) > 0 || len(p.LoadBalancerIPs) > 0
+	b.firewall(p, id)
 	if len(cluster) == 0 {
 		// Nothing can answer: refuse at once instead of letting the
 		// client time out. No nat chains at all.
@@ -130,7 +133,7 @@ func (b *builder) port(p service.Port) {
 		return
 	}
 	b.external(p, id, useLocal)
-	for _, ip := range p.ExternalIPs {
+	for _, ip := range externalAddrs(p) {
 		b.elem(MapServiceIPs, Key{Addr: ip, Proto: p.Protocol, Port: p.Port}, gotoV(ExternalChain(id)))
 	}
 	if p.NodePort != 0 {
@@ -152,7 +155,7 @@ func (b *builder) unreachable(p service.Port, internal, external bool, v Verdict
 	if !external {
 		return
 	}
-	for _, ip := range p.ExternalIPs {
+	for _, ip := range externalAddrs(p) {
 		b.elem(MapNoEndpointServices, Key{Addr: ip, Proto: p.Protocol, Port: p.Port}, v)
 	}
 	if p.NodePort != 0 {
@@ -160,7 +163,41 @@ func (b *builder) unreachable(p service.Port, internal, external bool, v Verdict
 	}
 }
 
-// external adds the chain for NodePort and external IP traffic.
+// externalAddrs are the addresses of a port that outside clients use
+// besides the node ports: external IPs and LoadBalancer IPs.
+func externalAddrs(p service.Port) []netip.Addr {
+	return append(slices.Clip(p.ExternalIPs), p.LoadBalancerIPs...)
+}
+
+// firewall adds kube-proxy's firewall for loadBalancerSourceRanges: new
+// connections to a LoadBalancer IP from anywhere else are dropped before
+// DNAT. Node ports stay open to all, as in kube-proxy. When a range holds
+// the node's own address, the LoadBalancer IPs are allowed as sources too:
+// a node that owns the address talks to it from it.
+func (b *builder) firewall(p service.Port, id string) {
+	if len(p.LoadBalancerIPs) == 0 || len(p.SourceRanges) == 0 {
+		return
+	}
+	var exprs []Expr
+	fromNode := false
+	for _, r := range v4(p.SourceRanges) {
+		exprs = append(exprs, SaddrPrefix{Prefix: r, Not: true})
+		fromNode = fromNode || len(b.node.IPs) > 0 && r.Contains(b.node.IPs[0])
+	}
+	if fromNode {
+		for _, ip := range p.LoadBalancerIPs {
+			exprs = append(exprs, SaddrPrefix{Prefix: netip.PrefixFrom(ip, ip.BitLen()), Not: true})
+		}
+	}
+	name := FirewallChain(id)
+	b.chain(name, nil, rule("source outside loadBalancerSourceRanges", append(exprs, Verdict{Kind: Drop})...))
+	for _, ip := range p.LoadBalancerIPs {
+		b.elem(MapFirewallIPs, Key{Addr: ip, Proto: p.Protocol, Port: p.Port}, gotoV(name))
+	}
+}
+
+// external adds the chain for NodePort, external IP and LoadBalancer IP
+// traffic.
 func (b *builder) external(p service.Port, id string, useLocal bool) {
 	name := ExternalChain(id)
 	if !p.ExternalLocal {

@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -156,12 +157,14 @@ func port(svc *corev1.Service, i int, sp corev1.ServicePort, bs []backend) Port 
 		Port:                uint16(sp.Port),
 		NodePort:            uint16(sp.NodePort),
 		ExternalIPs:         externalIPs(svc),
+		LoadBalancerIPs:     loadBalancerVIPs(svc),
+		SourceRanges:        sourceRanges(svc),
 		Affinity:            affinity(svc),
 		InternalLocal:       spec.InternalTrafficPolicy != nil && *spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal,
 		HealthCheckNodePort: uint16(spec.HealthCheckNodePort),
 	}
 	// externalTrafficPolicy only concerns traffic from outside the cluster,
-	// which only reaches node ports and external IPs.
+	// which only reaches node ports, external IPs and load-balancer IPs.
 	external := spec.Type == corev1.ServiceTypeNodePort || spec.Type == corev1.ServiceTypeLoadBalancer || len(p.ExternalIPs) > 0
 	p.ExternalLocal = external && spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
 	for _, b := range bs {
@@ -183,6 +186,39 @@ func externalIPs(svc *corev1.Service) []netip.Addr {
 	for _, s := range svc.Spec.ExternalIPs {
 		if a, err := netip.ParseAddr(s); err == nil && a.Is4() {
 			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// loadBalancerVIPs are the ingress addresses kube-proxy captures: IPv4,
+// with ipMode VIP or none.
+func loadBalancerVIPs(svc *corev1.Service) []netip.Addr {
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return nil
+	}
+	var out []netip.Addr
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if in.IPMode != nil && *in.IPMode != corev1.LoadBalancerIPModeVIP {
+			continue
+		}
+		if a, err := netip.ParseAddr(in.IP); err == nil && a.Is4() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// sourceRanges are spec.loadBalancerSourceRanges, IPv4, masked; kube-proxy
+// tolerates spaces around them.
+func sourceRanges(svc *corev1.Service) []netip.Prefix {
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, s := range svc.Spec.LoadBalancerSourceRanges {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil && p.Addr().Is4() {
+			out = append(out, p.Masked())
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -110,4 +111,58 @@ func sortedByKey(svcs []*corev1.Service) []*corev1.Service {
 func ingress(a netip.Addr, ipMode string) []corev1.LoadBalancerIngress {
 	mode := corev1.LoadBalancerIPMode(cmp.Or(ipMode, topology.IPModeVIP))
 	return []corev1.LoadBalancerIngress{{IP: a.String(), IPMode: &mode}}
+}
+
+// Route is where the lab's switch sends one load-balancer address: to
+// every node listed, spread per connection (ECMP), as MetalLB in BGP mode
+// announces it from the nodes.
+type Route struct {
+	Addr  netip.Addr
+	Nodes []string // sorted; never empty
+}
+
+// Routes are the switch's routes for the ports' load-balancer addresses:
+// with externalTrafficPolicy Cluster every node, since each one's proxy
+// forwards to any endpoint; with Local only the nodes that have a usable
+// endpoint of the Service (ready, or serving and terminating when no ready
+// one is left there), since the others drop the traffic — as a cloud load
+// balancer's health checks (the Service's healthCheckNodePort) or MetalLB
+// decide. When no node has one, every node, as cloud load balancers fail
+// open: the proxies then refuse (no endpoints at all) as kube-proxy does.
+// nodes are all the lab's nodes.
+func Routes(ports []Port, nodes []string) []Route {
+	via := map[netip.Addr]map[string]bool{}
+	for _, p := range ports {
+		take := nodes
+		if p.ExternalLocal {
+			take = slices.DeleteFunc(slices.Clone(nodes), func(n string) bool { return !hasLocalEndpoint(p, n) })
+			if len(take) == 0 {
+				take = nodes
+			}
+		}
+		for _, a := range p.LoadBalancerIPs {
+			if via[a] == nil {
+				via[a] = map[string]bool{}
+			}
+			for _, n := range take {
+				via[a][n] = true
+			}
+		}
+	}
+	var out []Route
+	for a, ns := range via {
+		if len(ns) > 0 {
+			out = append(out, Route{Addr: a, Nodes: slices.Sorted(maps.Keys(ns))})
+		}
+	}
+	slices.SortFunc(out, func(x, y Route) int { return x.Addr.Compare(y.Addr) })
+	return out
+}
+
+// hasLocalEndpoint: the endpoints kube-proxy's Local policy would use on
+// node (ready ones, else serving terminating ones) are not none.
+func hasLocalEndpoint(p Port, node string) bool {
+	return slices.ContainsFunc(p.Endpoints, func(e Endpoint) bool {
+		return e.Node == node && (e.Ready || e.Serving && e.Terminating)
+	})
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"maps"
 	"net/netip"
 	"strings"
@@ -119,5 +120,34 @@ func TestLoadBalancerStatus(t *testing.T) {
 	table := ServiceTable(out, false, false)
 	if got := table.Rows[0][3] + " " + table.Rows[1][3]; got != "172.18.255.200 <pending>" {
 		t.Errorf("get svc EXTERNAL-IP cells %q, want the address, then <pending>", got)
+	}
+}
+
+// TestRoutes: the switch sends a Cluster-policy address to every node, a
+// Local one to the nodes with a usable endpoint (every node when none has
+// one, so that the proxies refuse); two ports of one address share it.
+func TestRoutes(t *testing.T) {
+	t.Parallel()
+	a := netip.MustParseAddr("172.18.255.200")
+	b := netip.MustParseAddr("172.18.255.201")
+	eps := []Endpoint{
+		{Node: "n2", Ready: true},
+		{Node: "n3", Serving: true, Terminating: true},
+		{Node: "n1"}, // neither ready nor serving
+	}
+	nodes := []string{"n1", "n2", "n3"}
+	cluster := Port{LoadBalancerIPs: []netip.Addr{a}, Endpoints: eps}
+	local := Port{LoadBalancerIPs: []netip.Addr{b}, Endpoints: eps, ExternalLocal: true}
+	got := Routes([]Port{local, cluster}, nodes)
+	want := []Route{{Addr: a, Nodes: nodes}, {Addr: b, Nodes: []string{"n2", "n3"}}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	local.Endpoints = eps[2:]
+	if got := Routes([]Port{local}, nodes); fmt.Sprint(got) != fmt.Sprint([]Route{{Addr: b, Nodes: nodes}}) {
+		t.Errorf("Local without any usable endpoint: got %v, want every node", got)
+	}
+	if got := Routes([]Port{{Endpoints: eps}}, nodes); len(got) != 0 {
+		t.Errorf("no load-balancer address: got %v", got)
 	}
 }

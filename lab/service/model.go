@@ -38,6 +38,13 @@ type Port struct {
 	Port               uint16
 	NodePort           uint16 // 0 when the Service has none
 	ExternalIPs        []netip.Addr
+	// LoadBalancerIPs are the status.loadBalancer.ingress addresses the
+	// proxy takes as its own: those of ipMode VIP (or none given), as
+	// kube-proxy; a Proxy-mode load balancer delivers to the node port.
+	LoadBalancerIPs []netip.Addr
+	// SourceRanges is spec.loadBalancerSourceRanges: when set, only these
+	// clients may reach the LoadBalancerIPs (node ports stay open to all).
+	SourceRanges []netip.Prefix
 	// Affinity is the ClientIP session affinity timeout; 0 means none.
 	Affinity time.Duration
 	// ExternalLocal is externalTrafficPolicy: Local (NodePort, external IPs).
