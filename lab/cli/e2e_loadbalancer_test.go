@@ -1,0 +1,160 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// loadBalancerLab: two backends on the two workers (none on the control
+// plane), and LoadBalancer Services with each traffic policy, with source
+// ranges, with a requested address and with another controller's class.
+const loadBalancerLab = `kind: Cluster
+apiVersion: kinn.dev/v1alpha1
+nodes: [{role: control-plane}, {role: worker}, {role: worker}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web1, labels: {app: web}}
+spec: {nodeName: kinn-worker, containers: [{name: w, image: x, args: [netexec, --http-port=8080], ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web2, labels: {app: web}}
+spec: {nodeName: kinn-worker2, containers: [{name: w, image: x, args: [netexec, --http-port=8080], ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb-cluster}
+spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb-local}
+spec: {type: LoadBalancer, externalTrafficPolicy: Local, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb-closed}
+spec: {type: LoadBalancer, loadBalancerIP: 172.18.255.240, loadBalancerSourceRanges: [203.0.113.0/24], selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb-open}
+spec: {type: LoadBalancer, loadBalancerSourceRanges: [203.0.113.0/24, 172.18.0.0/16], selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb-other}
+spec: {type: LoadBalancer, loadBalancerClass: example.com/lb, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+`
+
+// lbAddr is a Service's status.loadBalancer.ingress address, "" if none.
+func (e *env) lbAddr(name string) string {
+	e.t.Helper()
+	var s corev1.Service
+	if err := json.Unmarshal([]byte(e.must("get", "svc", name, "-o", "json", "--name", e.name)), &s); err != nil {
+		e.t.Fatal(err)
+	}
+	if in := s.Status.LoadBalancer.Ingress; len(in) == 1 && in[0].IPMode != nil && *in[0].IPMode == corev1.LoadBalancerIPModeVIP {
+		return in[0].IP
+	}
+	return ""
+}
+
+// outside asks url from the switch namespace n times and returns the
+// answers, "" for each failure.
+func (e *env) outside(url string, n int) []string {
+	var out []string
+	for range n {
+		body, _, code := e.run("exec", "--name", e.name, "--external", "--", "curl", "-sS", "-m", "2", url)
+		if code != 0 {
+			body = ""
+		}
+		out = append(out, strings.TrimSpace(body))
+	}
+	return out
+}
+
+// TestLoadBalancerService: kinn's load-balancer controller gives
+// LoadBalancer Services addresses of the pool (the requested one when
+// asked, none for another controller's class), `kinn get svc` shows them,
+// and each answers from outside through the switch: externalTrafficPolicy
+// Cluster from both backends with the client masqueraded to a node
+// address, Local with the client's own address kept (the switch routes
+// only to the workers), loadBalancerSourceRanges dropping a client outside
+// them; `kinn check` covers every address.
+func TestLoadBalancerService(t *testing.T) {
+	e := newEnv(t, "lbsvc")
+	f := filepath.Join(t.TempDir(), "lb.yaml")
+	os.WriteFile(f, []byte(loadBalancerLab), 0o644)
+	e.up(f)
+	e.checkPasses()
+
+	want := map[string]string{"lb-cluster": "172.18.255.200", "lb-local": "172.18.255.201", "lb-closed": "172.18.255.240", "lb-open": "172.18.255.202", "lb-other": ""}
+	for svc, addr := range want {
+		if got := e.lbAddr(svc); got != addr {
+			t.Errorf("%s: status.loadBalancer.ingress %q (ipMode VIP), want %q", svc, got, addr)
+		}
+	}
+	table := e.must("get", "svc", "--name", e.name)
+	for _, line := range []string{"lb-cluster   LoadBalancer", "172.18.255.200   80:", "<pending>"} {
+		if !strings.Contains(table, line) {
+			t.Errorf("kinn get svc lacks %q:\n%s", line, table)
+		}
+	}
+
+	nodeIPs := map[string]bool{}
+	for _, n := range e.nodes() {
+		nodeIPs[n.Status.Addresses[0].Address] = true
+	}
+	const outsideIP = "172.18.0.1"
+	t.Run("externalTrafficPolicy Cluster", func(t *testing.T) {
+		hosts := e.outside("http://172.18.255.200/hostname", 12)
+		if slices.Contains(hosts, "") || !slices.Contains(hosts, "web1") || !slices.Contains(hosts, "web2") {
+			t.Errorf("answers %q; want every request answered, by both web1 and web2", hosts)
+		}
+		// Masqueraded to the address of the link the node sends it out
+		// of: its bridge's or overlay's, for an endpoint on it or beyond.
+		for _, c := range e.outside("http://172.18.255.200/clientip", 6) {
+			if ap, err := netip.ParseAddrPort(c); err != nil || !nodeIPs[ap.Addr().String()] && !defaultPodSubnet.Contains(ap.Addr()) {
+				t.Errorf("/clientip %q: want an address of a node (masqueraded), not the outside client's %s", c, outsideIP)
+			}
+		}
+	})
+	t.Run("externalTrafficPolicy Local", func(t *testing.T) {
+		for _, c := range e.outside("http://172.18.255.201/clientip", 8) {
+			if ap, err := netip.ParseAddrPort(c); err != nil || ap.Addr().String() != outsideIP {
+				t.Errorf("/clientip %q: want the outside client's own %s", c, outsideIP)
+			}
+		}
+		routes := e.must("exec", "--name", e.name, "--external", "--", "ip", "route", "show", "172.18.255.201")
+		if strings.Count(routes, "nexthop via") != 2 || strings.Contains(routes, "172.18.0.2 ") {
+			t.Errorf("switch route to the Local address:\n%s\nwant the two workers only (the control plane has no endpoint)", routes)
+		}
+	})
+	t.Run("loadBalancerSourceRanges", func(t *testing.T) {
+		if got := e.outside("http://172.18.255.240/hostname", 2); slices.ContainsFunc(got, func(s string) bool { return s != "" }) {
+			t.Errorf("a client outside the source ranges got %q; want dropped", got)
+		}
+		if got := e.outside("http://172.18.255.202/hostname", 2); slices.Contains(got, "") {
+			t.Errorf("a client inside the source ranges got %q; want answers", got)
+		}
+		out := e.must("check", "--name", e.name, "-o", "wide")
+		cell := func(to, expect string) bool {
+			return slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool {
+				f := strings.Fields(l)
+				return len(f) > 7 && f[1] == "external" && strings.Join(f[2:5], " ") == to && f[7] == expect
+			})
+		}
+		if !cell("default/lb-closed loadBalancer 172.18.255.240", "dropped") || !cell("default/lb-cluster loadBalancer 172.18.255.200", "pass") {
+			t.Errorf("kinn check does not probe the load-balancer addresses:\n%s", out)
+		}
+	})
+}
