@@ -91,6 +91,68 @@ func printRules(w io.Writer, v *lab.RulesView) {
 		}
 		tw.Flush()
 	}
+	printTableObjects(w, v.Table)
+}
+
+// printTableObjects explains the table's fixed machinery, each object on one
+// line (name, kind, hook, counter or size) with its meaning and kube-proxy's
+// name for it wrapped under it, so that the whole fits 100 columns.
+func printTableObjects(w io.Writer, objs []lab.TableObjectView) {
+	if len(objs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nTABLE ip kinn  (its fixed chains, sets and maps in the order a packet meets them, then the\n"+
+		"               per-Service ones; pkts: packets through a chain, of which nat-* and the chains\n"+
+		"               they lead to see a connection's first only; `kinn rules -o nft` prints the rules)")
+	nameW, hookW := 0, 0
+	for _, o := range objs {
+		nameW, hookW = max(nameW, len(o.Name)), max(hookW, len(o.Hook))
+	}
+	for _, o := range objs {
+		line := fmt.Sprintf("  %-*s  %-5s  %-*s  %s", nameW, o.Name, o.Kind, hookW, o.Hook, tableFigure(o))
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+		meaning := o.Meaning
+		if o.KubeProxy != "" {
+			meaning += " (kube-proxy: " + o.KubeProxy + ")"
+		}
+		for _, l := range wrap(meaning, 90) {
+			fmt.Fprintln(w, "      "+l)
+		}
+	}
+}
+
+// tableFigure is what the kernel says of an object: a chain's counter, a
+// set's or map's size, a family's number of members.
+func tableFigure(o lab.TableObjectView) string {
+	switch {
+	case o.Count != nil:
+		return fmt.Sprintf("%d %ss", *o.Count, o.Kind)
+	case o.Packets != nil:
+		return fmt.Sprintf("%d pkts", *o.Packets)
+	case o.Elements != nil:
+		return fmt.Sprintf("%d elements", *o.Elements)
+	}
+	return ""
+}
+
+// wrap breaks text into lines of at most width characters, at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 // driftNote puts a line's drift (MISSING in the kernel, ...) before its note.
