@@ -16,7 +16,7 @@ import (
 func rulesCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "rules",
-		Usage:     "a node's service proxy rules with live counters, its routes and overlay entries",
+		Usage:     "a node's service proxy rules with live counters, its routes and overlay entries, and what each fixed chain and map of its table is for",
 		ArgsUsage: "[NODE]",
 		Flags: []cli.Flag{nameFlag(),
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or nft for the raw ruleset"}},
@@ -126,13 +126,20 @@ func printTableObjects(w io.Writer, objs []lab.TableObjectView) {
 func tableFigure(o lab.TableObjectView) string {
 	switch {
 	case o.Count != nil:
-		return fmt.Sprintf("%d %ss", *o.Count, o.Kind)
+		return plural(*o.Count, o.Kind)
 	case o.Packets != nil:
 		return fmt.Sprintf("%d pkts", *o.Packets)
 	case o.Elements != nil:
-		return fmt.Sprintf("%d elements", *o.Elements)
+		return plural(*o.Elements, "element")
 	}
 	return ""
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // wrap breaks text into lines of at most width characters, at spaces.
