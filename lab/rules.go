@@ -21,7 +21,8 @@ import (
 // after the node it leads to. What the kernel lacks or has in excess of
 // what kinn wants there (someone's `nft delete rule`, `bridge fdb del`) is
 // shown as such: entries marked MISSING or EXTRA, and Drift listing every
-// chain and map of the table that differs.
+// chain and map of the table that differs. Table explains the table's
+// fixed machinery, with its counters.
 type RulesView struct {
 	Node     string         `json:"node"`
 	IP       string         `json:"ip"`
@@ -31,7 +32,11 @@ type RulesView struct {
 	Neigh    []EntryView    `json:"neighbours"`
 	FDB      []EntryView    `json:"fdb"`
 	Drift    []DriftView    `json:"drift,omitempty"`
-	Ruleset  string         `json:"ruleset,omitempty"` // the table in nft syntax, when asked for (RulesetText)
+	// Table is the table's fixed chains, sets and maps and its families
+	// of per-Service objects, with what each is for; empty when the lab
+	// runs no service proxy.
+	Table   []TableObjectView `json:"table,omitempty"`
+	Ruleset string            `json:"ruleset,omitempty"` // the table in nft syntax, when asked for (RulesetText)
 }
 
 // Drift states of RulesView's lines: "" when the kernel has the line as
@@ -101,13 +106,14 @@ func (s *State) Rules(ctx context.Context, nodeName string, ports []service.Port
 		return nil, fmt.Errorf("node %q %w in lab %s", nodeName, ErrNotFound, s.Plan.Name)
 	}
 	type observed struct {
-		counters map[string]nft.Counter
-		drift    proxy.Drift
-		have     plan.NodeState
+		seen  nft.Seen
+		drift proxy.Drift
+		have  plan.NodeState
 	}
 	node, proxyOn := *n, s.Topology.Networking.KubeProxyMode != "none"
+	want := proxy.Build(s.ProxyNode(node), ports)
 	o, err := bounded(ctx, "rules "+node.Netns, func() (observed, error) {
-		o := observed{counters: map[string]nft.Counter{}}
+		var o observed
 		if proxyOn {
 			// An unreadable table is an error, not an empty table: that
 			// would read as "no drift, no traffic".
@@ -115,7 +121,7 @@ func (s *State) Rules(ctx context.Context, nodeName string, ports []service.Port
 			if err != nil {
 				return o, err
 			}
-			o.counters, o.drift, err = t.Inspect(proxy.Build(s.ProxyNode(node), ports))
+			o.seen, o.drift, err = t.Inspect(want)
 			t.Close()
 			if err != nil {
 				return o, err
@@ -130,9 +136,12 @@ func (s *State) Rules(ctx context.Context, nodeName string, ports []service.Port
 	}
 	v := &RulesView{Node: n.Name, IP: n.Underlay.Addr().String(), PodCIDR: n.PodCIDR.String()}
 	for _, p := range ports {
-		v.Services = append(v.Services, frontends(p, n.Name, o.counters, &o.drift)...)
+		v.Services = append(v.Services, frontends(p, n.Name, o.seen.Counters, &o.drift)...)
 	}
 	v.Drift = driftViews(&o.drift)
+	if proxyOn {
+		v.Table = tableViews(want, o.seen)
+	}
 	v.Routes, v.Neigh, v.FDB = overlayViews(s.Plan, *n, o.have)
 	return v, nil
 }

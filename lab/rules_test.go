@@ -34,15 +34,22 @@ func TestEntryViews(t *testing.T) {
 	}
 }
 
-// TestFrontendDrift: `kinn rules` marks a frontend and an endpoint by what
-// the table's drift says of their map elements, chains and choosing rules.
-func TestFrontendDrift(t *testing.T) {
-	t.Parallel()
+// webNodePort is a NodePort Service port with two ready endpoints, both
+// on node n1.
+func webNodePort() service.Port {
 	p := service.Port{Namespace: "default", Service: "web", Protocol: service.TCP, ClusterIP: netip.MustParseAddr("10.96.0.10"), Port: 80, NodePort: 30080}
 	for i, ip := range []string{"10.244.1.2", "10.244.2.2"} {
 		p.Endpoints = append(p.Endpoints, service.Endpoint{Namespace: "default", Pod: []string{"a", "b"}[i], Node: "n1",
 			IP: netip.MustParseAddr(ip), Port: 8080, Ready: true, Serving: true})
 	}
+	return p
+}
+
+// TestFrontendDrift: `kinn rules` marks a frontend and an endpoint by what
+// the table's drift says of their map elements, chains and choosing rules.
+func TestFrontendDrift(t *testing.T) {
+	t.Parallel()
+	p := webNodePort()
 	id := proxy.PortID(p)
 	epA, epB := proxy.EndpointChain(id, p.Endpoints[0]), proxy.EndpointChain(id, p.Endpoints[1])
 	ruleset := proxy.Build(proxy.Node{Name: "n1"}, []service.Port{p})

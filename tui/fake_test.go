@@ -109,8 +109,25 @@ func rulesFor(n NodeInfo, seed uint64) *lab.RulesView {
 		},
 		Neigh: []lab.EntryView{{Entry: "10.244.0.0 lladdr 02:6b:00:00:00:01 dev vxlan.kinn permanent", Note: "demo-control-plane's VTEP"}},
 		FDB:   []lab.EntryView{{Entry: "02:6b:00:00:00:01 dst 172.30.0.2 dev vxlan.kinn self permanent", Note: "to demo-control-plane"}},
+		Table: tableFor(seed),
 	}
 	return v
+}
+
+// tableFor is a few of the table's objects: hooked and regular chains
+// with counters, a map and a set with their sizes, a per-Service family.
+func tableFor(seed uint64) []lab.TableObjectView {
+	pkts := func(n uint64) *uint64 { return &n }
+	size := func(n int) *int { return &n }
+	return []lab.TableObjectView{
+		{Name: "nat-prerouting", Kind: "chain", Hook: "nat prerouting -100", Packets: pkts(480 + seed), Short: "DNAT of arriving packets: jump services"},
+		{Name: "services", Kind: "chain", Packets: pkts(253 + seed), Short: "Service dispatch through @service-ips and @service-nodeports"},
+		{Name: "service-ips", Kind: "map", Elements: size(2), Short: "Service IP . proto . port -> its Service chain"},
+		{Name: "nodeport-ips", Kind: "set", Elements: size(1), Short: "the addresses NodePorts answer on"},
+		{Name: "cluster-ips-check", Kind: "chain", Packets: pkts(3), Short: "refuse ClusterIP ports that do not exist"},
+		{Name: "reject", Kind: "chain", Packets: pkts(0), KubeProxy: "reject-chain", Short: "reject: ICMP port unreachable"},
+		{Name: "svc-*", Kind: "chain", Count: size(2), KubeProxy: "service-*", Short: "one Service port, all endpoints (policy Cluster)"},
+	}
 }
 
 func (f *fakeSource) wait(ctx context.Context, what string) error {

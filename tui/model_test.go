@@ -513,3 +513,34 @@ func TestRulesDrift(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesTable: the table's fixed machinery closes the Rules screen, one
+// line per object within 80 columns, and a chain's counter that grew is
+// marked like a Service's.
+func TestRulesTable(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	m, _ := newTestModel(t, f, 80, 24)
+	press(m, "4", "end")
+	node := m.rules.node()
+	f.mu.Lock()
+	v := *f.rules[node]
+	v.Table = slices.Clone(v.Table)
+	grown := *v.Table[1].Packets + 5 // services
+	v.Table[1].Packets = &grown
+	f.rules[node] = &v
+	f.mu.Unlock()
+	load(m, kindRules)
+	out := screenText(m)
+	checkFrame(t, out, 80, 24)
+	for _, re := range []string{`(?m)^  TABLE ip kinn \(7\)`, `(?m)^  NAME\s+PKTS\s+SIZE\s+WHAT FOR`,
+		`(?m)^\s+services\s+↑258\s+Service dispatch`, `(?m)^\s+service-ips\s+2\s+Service IP`, `(?m)^> svc-\*\s+2\s+one Service port`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("no line matching %s:\n%s", re, out)
+		}
+	}
+	if strings.Contains(out, "↑480") {
+		t.Errorf("a counter that did not grow is marked:\n%s", out)
+	}
+	golden(t, "rules-table-80x24", out)
+}

@@ -176,12 +176,29 @@ func (r *rulesScreen) observe(v *lab.RulesView) {
 			seen(epKey(f, &f.Endpoints[j]), f.Endpoints[j].Packets)
 		}
 	}
+	r.tableGrew(old, v)
 	for k, b := range before {
 		d := ruleDiff{sign: '-', at: now, front: *b.front, isFront: b.ep == nil}
 		if b.ep != nil {
 			d.ep = *b.ep
 		}
 		r.changes[k] = d
+	}
+}
+
+// tableGrew marks the table's chains whose counter grew.
+func (r *rulesScreen) tableGrew(old, v *lab.RulesView) {
+	before := map[string]uint64{}
+	for i := range old.Table {
+		if o := &old.Table[i]; o.Packets != nil {
+			before[tableKey(o)] = *o.Packets
+		}
+	}
+	for i := range v.Table {
+		o := &v.Table[i]
+		if b, ok := before[tableKey(o)]; ok && o.Packets != nil && *o.Packets > b {
+			r.grew[tableKey(o)] = true
+		}
 	}
 }
 
@@ -203,40 +220,64 @@ func (r *rulesScreen) rebuild() {
 		r.l.setRows(r.message(msg))
 		return
 	}
-	st := r.sh.st
-	now := r.sh.now()
-	live := func(k string) (ruleDiff, bool) {
-		d, ok := r.changes[k]
-		return d, ok && now.Sub(d.at) < diffHold
+	rows := r.driftRows(nil, v)
+	rows = r.serviceRows(rows, v)
+	rows = r.entryRows(rows, v)
+	rows = r.tableRows(rows, v)
+	r.l.setRows(rows)
+}
+
+// live is the recent change of a key, if it is still shown.
+func (r *rulesScreen) live(k string) (ruleDiff, bool) {
+	d, ok := r.changes[k]
+	return d, ok && r.sh.now().Sub(d.at) < diffHold
+}
+
+// count is a counter, marked '↑' if it grew in the last frame.
+func (r *rulesScreen) count(k string, n uint64) string {
+	if r.grew[k] {
+		return "↑" + humanCount(float64(n))
 	}
+	return humanCount(float64(n))
+}
+
+func (r *rulesScreen) driftRows(rows []row, v *lab.RulesView) []row {
+	if len(v.Drift) == 0 {
+		return rows
+	}
+	rows = r.section(rows, fmt.Sprintf("DRIFT (%d): the kernel differs from what kinn wants", len(v.Drift)), nil)
+	for _, d := range v.Drift {
+		rows = append(rows, row{text: clip(d.State+"  "+d.Summary, r.width()), style: r.sh.st.Removed, selectable: true, key: "drift " + d.Name})
+	}
+	return rows
+}
+
+// ruleLine is one frontend or endpoint line of the SERVICES section.
+type ruleLine struct {
+	cells []string
+	key   string
+	note  string
+	drift bool // the kernel lacks or has more of it than kinn wants
+}
+
+// serviceLines are the frontends with their endpoints, then what went
+// away recently, each under the frontend it belonged to or, gone itself,
+// at the end.
+func (r *rulesScreen) serviceLines(v *lab.RulesView) []ruleLine {
 	mark := func(k string) string {
-		if d, ok := live(k); ok {
+		if d, ok := r.live(k); ok {
 			return string(d.sign)
 		}
 		return " "
 	}
-	count := func(k string, n uint64) string {
-		if r.grew[k] {
-			return "↑" + humanCount(float64(n))
-		}
-		return humanCount(float64(n))
-	}
-	c := newColumns(" ", "SERVICE / ENDPOINT", "FRONTEND / ADDR", "KIND/STATE", "NODE", "CHAIN", "PKTS", "BYTES").
-		capAt(1, 44).capAt(5, 40).alignRight(6, 7).dropFirst(4, 7).keepWhole(2)
-	type line struct {
-		cells []string
-		key   string
-		note  string
-		drift bool // the kernel lacks or has more of it than kinn wants
-	}
-	var lines []line
+	var lines []ruleLine
 	addFront := func(f *lab.FrontendView, sign string) {
 		k := frontKey(f)
 		if sign == "" {
 			sign = mark(k)
 		}
-		lines = append(lines, line{cells: []string{sign, f.Service, f.Frontend, withDrift(f.Kind, f.Drift), "", f.Chain,
-			count(k, f.Packets), humanBytes(float64(f.Bytes))}, key: k, note: f.Note, drift: f.Drift != ""})
+		lines = append(lines, ruleLine{cells: []string{sign, f.Service, f.Frontend, withDrift(f.Kind, f.Drift), "", f.Chain,
+			r.count(k, f.Packets), humanBytes(float64(f.Bytes))}, key: k, note: f.Note, drift: f.Drift != ""})
 	}
 	addEp := func(f *lab.FrontendView, e *lab.EndpointView, sign string) {
 		k := epKey(f, e)
@@ -249,13 +290,13 @@ func (r *rulesScreen) rebuild() {
 		}
 		// The Service's own namespace goes without saying.
 		pod := strings.TrimPrefix(e.Pod, strings.SplitN(f.Service, "/", 2)[0]+"/")
-		lines = append(lines, line{cells: []string{sign, "  " + use + " " + pod, e.Addr, withDrift(e.State, e.Drift), e.Node,
-			e.Chain, count(k, e.Packets), humanBytes(float64(e.Bytes))}, key: k, drift: e.Drift != ""})
+		lines = append(lines, ruleLine{cells: []string{sign, "  " + use + " " + pod, e.Addr, withDrift(e.State, e.Drift), e.Node,
+			e.Chain, r.count(k, e.Packets), humanBytes(float64(e.Bytes))}, key: k, drift: e.Drift != ""})
 	}
 	// Gone things, by the frontend they belonged to, in a stable order.
 	var goneKeys []string
 	for k, d := range r.changes {
-		if _, ok := live(k); ok && d.sign == '-' {
+		if _, ok := r.live(k); ok && d.sign == '-' {
 			goneKeys = append(goneKeys, k)
 		}
 	}
@@ -281,17 +322,18 @@ func (r *rulesScreen) rebuild() {
 			addFront(&d.front, "-")
 		}
 	}
+	return lines
+}
+
+func (r *rulesScreen) serviceRows(rows []row, v *lab.RulesView) []row {
+	st := r.sh.st
+	c := newColumns(" ", "SERVICE / ENDPOINT", "FRONTEND / ADDR", "KIND/STATE", "NODE", "CHAIN", "PKTS", "BYTES").
+		capAt(1, 44).capAt(5, 40).alignRight(6, 7).dropFirst(4, 7).keepWhole(2)
+	lines := r.serviceLines(v)
 	for _, l := range lines {
 		c.measure(l.cells)
 	}
 	c.fitTo(r.width())
-	var rows []row
-	if len(v.Drift) > 0 {
-		rows = r.section(rows, fmt.Sprintf("DRIFT (%d): the kernel differs from what kinn wants", len(v.Drift)), nil)
-		for _, d := range v.Drift {
-			rows = append(rows, row{text: clip(d.State+"  "+d.Summary, r.width()), style: st.Removed, selectable: true, key: "drift " + d.Name})
-		}
-	}
 	rows = r.section(rows, fmt.Sprintf("SERVICES (%d frontends)  => used by this node  ↑ grew  +/- changed", len(v.Services)), c)
 	for _, l := range lines {
 		rw := row{text: c.row(l.cells), selectable: true, key: l.key}
@@ -308,6 +350,11 @@ func (r *rulesScreen) rebuild() {
 			rows = append(rows, row{text: "       # " + l.note, style: st.Dim, selectable: true, key: l.key + " note"})
 		}
 	}
+	return rows
+}
+
+// entryRows are the routes, neighbours and FDB entries.
+func (r *rulesScreen) entryRows(rows []row, v *lab.RulesView) []row {
 	for _, sec := range []struct {
 		title string
 		es    []lab.EntryView
@@ -325,10 +372,55 @@ func (r *rulesScreen) rebuild() {
 			}
 			rw := row{text: ec.row([]string{e.Entry, withDrift(note, e.State)}), selectable: true, key: sec.title + " " + e.Entry}
 			if e.State != "" {
-				rw.style = st.Removed
+				rw.style = r.sh.st.Removed
 			}
 			rows = append(rows, rw)
 		}
 	}
-	r.l.setRows(rows)
+	return rows
+}
+
+func tableKey(o *lab.TableObjectView) string { return "table " + o.Name }
+
+// tableWideEnough is the width at which the TABLE section shows hooks too:
+// the longest name and hook, the figures and a meaning of about 55 cells.
+const tableWideEnough = 120
+
+// tableRows are the table's fixed chains and maps and its per-Service
+// families, one line each: hook, counter (or size) and what it is for, in
+// short; `kinn rules` prints the whole meaning.
+func (r *rulesScreen) tableRows(rows []row, v *lab.RulesView) []row {
+	if len(v.Table) == 0 {
+		return rows
+	}
+	c := newColumns("NAME", "HOOK", "PKTS", "SIZE", "WHAT FOR").capAt(0, 28).alignRight(2, 3).dropFirst(1)
+	// The meaning matters more than the hook (its name says it): the hook
+	// goes first when the two do not both fit.
+	c.hidden[1] = r.width() < tableWideEnough
+	cells := make([][]string, len(v.Table))
+	for i := range v.Table {
+		o := &v.Table[i]
+		pkts, size := "", ""
+		if o.Packets != nil {
+			pkts = r.count(tableKey(o), *o.Packets)
+		}
+		switch {
+		case o.Elements != nil:
+			size = fmt.Sprint(*o.Elements)
+		case o.Count != nil:
+			size = fmt.Sprint(*o.Count)
+		}
+		cells[i] = []string{o.Name, o.Hook, pkts, size, o.Short}
+		c.measure(cells[i])
+	}
+	c.fitTo(r.width())
+	rows = r.section(rows, fmt.Sprintf("TABLE ip kinn (%d) as a packet meets it; `kinn rules` says more", len(v.Table)), c)
+	for i := range v.Table {
+		rw := row{text: c.row(cells[i]), selectable: true, key: tableKey(&v.Table[i])}
+		if r.grew[rw.key] {
+			rw.style = r.sh.st.Grew
+		}
+		rows = append(rows, rw)
+	}
+	return rows
 }

@@ -129,6 +129,65 @@ func TestProxyRuleRepaired(t *testing.T) {
 	if mark, lines := b.endpointDrift(t); mark != "" || lines != nil {
 		t.Fatalf("kinn rules after the repair: %q %q", mark, lines)
 	}
+	b.checkTable(t)
+}
+
+// checkTable: `kinn rules` explains the table's fixed machinery with live
+// figures. A connection to a port the web ClusterIP does not have passes
+// services, and cluster-ips-check refuses it through reject: their
+// counters move; the sets and maps have their sizes.
+func (b *proxyBreak) checkTable(t *testing.T) {
+	t.Helper()
+	objects := func(v lab.RulesView) map[string]lab.TableObjectView {
+		out := map[string]lab.TableObjectView{}
+		for _, o := range v.Table {
+			if o.Meaning == "" {
+				t.Errorf("kinn rules shows %s without a meaning", o.Name)
+			}
+			out[o.Name] = o
+		}
+		return out
+	}
+	pkts := func(o lab.TableObjectView) uint64 {
+		if o.Packets == nil {
+			t.Fatalf("kinn rules shows no counter for %s", o.Name)
+		}
+		return *o.Packets
+	}
+	before := objects(b.rules(t))
+	if _, code := b.e.curl("client", "http://"+b.e.svcIP("web")+":81/"); code != 7 {
+		t.Fatalf("curl to port 81 of web's ClusterIP: exit %d, want 7 (connection refused)", code)
+	}
+	after := objects(b.rules(t))
+	for _, name := range []string{"nat-prerouting", "services", "filter-forward", "cluster-ips-check", "reject"} {
+		if pkts(after[name]) <= pkts(before[name]) {
+			t.Errorf("%s's counter stayed at %d after a refused connection", name, pkts(after[name]))
+		}
+	}
+	size := func(name string) int {
+		if o := after[name]; o.Elements != nil {
+			return *o.Elements
+		}
+		if o := after[name]; o.Count != nil {
+			return *o.Count
+		}
+		return -1
+	}
+	if n := size("nodeport-ips"); n != 1 {
+		t.Errorf("nodeport-ips has %d elements, want the node's primary address alone", n)
+	}
+	for _, name := range []string{"cluster-ips", "service-ips", "svc-*", "ep-*"} {
+		if size(name) < 1 {
+			t.Errorf("kinn rules gives %s no size: %+v", name, after[name])
+		}
+	}
+	text := b.e.must("rules", "--name", b.e.name, b.node)
+	for _, re := range []string{`(?m)^TABLE ip kinn`, `(?m)^  nat-prerouting\s+chain\s+nat prerouting -100\s+\d+ pkts$`,
+		`(?m)^  cluster-ips\s+set\s+\d+ elements?$`, `(?m)^      A plain .reject., ICMP port unreachable`, `\(kube-proxy: reject-chain\)`} {
+		if !regexp.MustCompile(re).MatchString(text) {
+			t.Errorf("kinn rules: no line matching %s:\n%s", re, text)
+		}
+	}
 }
 
 // TestDriftShownThenUpRepairs: with the lab process told to leave repairs

@@ -16,7 +16,7 @@ import (
 func rulesCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "rules",
-		Usage:     "a node's service proxy rules with live counters, its routes and overlay entries",
+		Usage:     "a node's service proxy rules with live counters, its routes and overlay entries, and what each fixed chain and map of its table is for",
 		ArgsUsage: "[NODE]",
 		Flags: []cli.Flag{nameFlag(),
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or nft for the raw ruleset"}},
@@ -91,6 +91,75 @@ func printRules(w io.Writer, v *lab.RulesView) {
 		}
 		tw.Flush()
 	}
+	printTableObjects(w, v.Table)
+}
+
+// printTableObjects explains the table's fixed machinery, each object on one
+// line (name, kind, hook, counter or size) with its meaning and kube-proxy's
+// name for it wrapped under it, so that the whole fits 100 columns.
+func printTableObjects(w io.Writer, objs []lab.TableObjectView) {
+	if len(objs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nTABLE ip kinn  (its fixed chains, sets and maps in the order a packet meets them, then the\n"+
+		"               per-Service ones; pkts: packets through a chain, of which nat-* and the chains\n"+
+		"               they lead to see a connection's first only; `kinn rules -o nft` prints the rules)")
+	nameW, hookW := 0, 0
+	for _, o := range objs {
+		nameW, hookW = max(nameW, len(o.Name)), max(hookW, len(o.Hook))
+	}
+	for _, o := range objs {
+		line := fmt.Sprintf("  %-*s  %-5s  %-*s  %s", nameW, o.Name, o.Kind, hookW, o.Hook, tableFigure(o))
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+		meaning := o.Meaning
+		if o.KubeProxy != "" {
+			meaning += " (kube-proxy: " + o.KubeProxy + ")"
+		}
+		for _, l := range wrap(meaning, 90) {
+			fmt.Fprintln(w, "      "+l)
+		}
+	}
+}
+
+// tableFigure is what the kernel says of an object: a chain's counter, a
+// set's or map's size, a family's number of members.
+func tableFigure(o lab.TableObjectView) string {
+	switch {
+	case o.Count != nil:
+		return plural(*o.Count, o.Kind)
+	case o.Packets != nil:
+		return fmt.Sprintf("%d pkts", *o.Packets)
+	case o.Elements != nil:
+		return plural(*o.Elements, "element")
+	}
+	return ""
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// wrap breaks text into lines of at most width characters, at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 // driftNote puts a line's drift (MISSING in the kernel, ...) before its note.

@@ -5,7 +5,8 @@
 // It is pure — no kernel, no clock; package lab/kernel/nft applies its
 // output.
 //
-// The layout (`kinn rules` shows it; nft syntax via Ruleset.String):
+// The layout (`kinn rules` shows it, each fixed chain, set and map with its
+// meaning from meaning.go; nft syntax via Ruleset.String):
 //
 //	nat-prerouting, nat-output (dstnat)  -> jump services
 //	services:   ip daddr . meta l4proto . th dport vmap @service-ips
@@ -24,7 +25,7 @@
 //	            clear it, masquerade fully-random
 //	filter-input/forward/output: ct state new -> endpoints-check, which
 //	            consults @no-endpoint-services / @no-endpoint-nodeports
-//	            (goto reject: TCP reset or ICMP port unreachable; or drop for a
+//	            (goto reject: ICMP port unreachable; or drop for a
 //	            Local policy without local endpoints); no ct state
 //	            invalid drop (kube-proxy removed it).
 //	filter-forward/output: then ct state new -> cluster-ips-check: a

@@ -37,3 +37,15 @@ func counterOf(exprs []expr.Any) (Counter, bool) {
 	}
 	return Counter{}, false
 }
+
+// elements counts the elements of each set and map read back; a dynamic
+// set's are not read.
+func (kt *kernelTable) elements() map[string]int {
+	out := map[string]int{}
+	for name, m := range kt.maps {
+		if !m.dynamic {
+			out[name] = len(m.elems)
+		}
+	}
+	return out
+}

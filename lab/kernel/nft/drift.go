@@ -77,19 +77,27 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	return d, true, nil
 }
 
+// Seen is what Inspect reads of the table besides its drift.
+type Seen struct {
+	// Counters: a chain's name maps to the counter first in its first
+	// rule, "chain/comment" to a further commented rule's.
+	Counters map[string]Counter
+	// Elements is the number of elements of each set and map the kernel
+	// has, dynamic sets (their elements the kernel's) aside.
+	Elements map[string]int
+}
+
 // Inspect reads the table back once for `kinn rules` and the Rules screen:
-// its counters (a chain's name maps to the counter first in its first rule,
-// "chain/comment" to a further commented rule's) and how it differs from
-// want.
-func (t *Table) Inspect(want *proxy.Ruleset) (map[string]Counter, proxy.Drift, error) {
+// its counters and element counts, and how it differs from want.
+func (t *Table) Inspect(want *proxy.Ruleset) (Seen, proxy.Drift, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	have, err := t.observe()
 	if err != nil {
-		return nil, proxy.Drift{}, err
+		return Seen{}, proxy.Drift{}, err
 	}
 	d, err := compare(want, have)
-	return have.counters(), d, err
+	return Seen{Counters: have.counters(), Elements: have.elements()}, d, err
 }
 
 // commit runs one transaction and keeps track of the ruleset generation:

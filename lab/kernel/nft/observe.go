@@ -38,8 +38,9 @@ type kernelRule struct {
 }
 
 type kernelMap struct {
-	def   string // key type and flags, comparable with setDef of the wanted map
-	elems []nftables.SetElement
+	def     string // key type and flags, comparable with setDef of the wanted map
+	elems   []nftables.SetElement
+	dynamic bool // its elements are the kernel's, not read
 }
 
 // gen returns the namespace's nf_tables ruleset generation, which every
@@ -104,7 +105,7 @@ func (t *Table) observe() (*kernelTable, error) {
 		if s.Anonymous {
 			continue // belongs to a rule, and goes with it
 		}
-		km := &kernelMap{def: setDef(s)}
+		km := &kernelMap{def: setDef(s), dynamic: s.Dynamic}
 		if !s.Dynamic { // a dynamic set's elements are the kernel's (affinity clients)
 			if km.elems, err = t.conn.GetSetElements(s); err != nil {
 				return nil, fmt.Errorf("list elements of %s in %s: %w", s.Name, t.netns, err)
