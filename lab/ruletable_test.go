@@ -32,7 +32,7 @@ func TestTableViews(t *testing.T) {
 			t.Errorf("%s without a meaning", v.Name)
 		}
 	}
-	if strings.Join(order[:4], " ") != "nat-prerouting nat-output services service-ips" {
+	if strings.Join(order[:6], " ") != "filter-prerouting-pre-dnat filter-output-pre-dnat nat-prerouting nat-output services service-ips" {
 		t.Errorf("order %v, want the packet's path first", order)
 	}
 	if h := byName["nat-prerouting"].Hook; h != "nat prerouting -100" {
