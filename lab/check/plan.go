@@ -112,10 +112,11 @@ func Plan(l Lab) []Cell {
 }
 
 // loadBalancerCells: the outside reaches each load-balancer address of the
-// port, through the switch's routes to the nodes.
+// port, through the switch's routes to the nodes or, for ipMode Proxy,
+// the switch's forwarding to the node port.
 func loadBalancerCells(p service.Port, ext Host) []Cell {
 	var cells []Cell
-	for _, ip := range p.LoadBalancerIPs {
+	for _, ip := range append(slices.Clip(p.LoadBalancerIPs), p.ProxiedLoadBalancerIPs...) {
 		to := fmt.Sprintf("%s/%s loadBalancer %s", p.Namespace, p.Service, ip)
 		cells = append(cells, Cell{From: ext.Name, To: to, Proto: string(p.Protocol),
 			Addr: addrPort(ip, p.Port), Expect: expectLoadBalancer(p, ext), from: ext})
@@ -130,6 +131,9 @@ func loadBalancerCells(p service.Port, ext Host) []Cell {
 func expectLoadBalancer(p service.Port, src Host) Expect {
 	if len(p.SourceRanges) > 0 && !slices.ContainsFunc(p.SourceRanges, func(r netip.Prefix) bool { return r.Contains(src.IP) }) {
 		return Drop
+	}
+	if len(p.LoadBalancerIPs) == 0 && p.NodePort == 0 {
+		return Drop // ipMode Proxy without a node port: nothing to forward to
 	}
 	if usable(p.Endpoints, "") == 0 {
 		return Refuse

@@ -158,3 +158,42 @@ func TestLoadBalancerService(t *testing.T) {
 		}
 	})
 }
+
+// TestLoadBalancerIPModeProxy: with loadBalancer.ipMode Proxy the
+// Services' ingress says so, the nodes' proxies leave the address alone
+// (kube-proxy captures VIPs only) and the switch, as a proxying load
+// balancer, forwards it to the node port itself and enforces the source
+// ranges there.
+func TestLoadBalancerIPModeProxy(t *testing.T) {
+	e := newEnv(t, "lbproxy")
+	f := filepath.Join(t.TempDir(), "lb.yaml")
+	doc := strings.Replace(loadBalancerLab, "nodes: [", "loadBalancer: {ipMode: Proxy}\nnodes: [", 1)
+	os.WriteFile(f, []byte(doc), 0o644)
+	e.up(f)
+	e.checkPasses()
+
+	var s corev1.Service
+	json.Unmarshal([]byte(e.must("get", "svc", "lb-cluster", "-o", "json", "--name", e.name)), &s)
+	if in := s.Status.LoadBalancer.Ingress; len(in) != 1 || in[0].IP != "172.18.255.200" || in[0].IPMode == nil || *in[0].IPMode != corev1.LoadBalancerIPModeProxy {
+		t.Fatalf("ingress %+v, want 172.18.255.200 with ipMode Proxy", s.Status.LoadBalancer.Ingress)
+	}
+	hosts := e.outside("http://172.18.255.200/hostname", 12)
+	if slices.Contains(hosts, "") || !slices.Contains(hosts, "web1") || !slices.Contains(hosts, "web2") {
+		t.Errorf("answers %q; want every request answered, by both backends", hosts)
+	}
+	if got := e.outside("http://172.18.255.240/hostname", 2); slices.ContainsFunc(got, func(s string) bool { return s != "" }) {
+		t.Errorf("a client outside the source ranges got %q; want dropped by the load balancer", got)
+	}
+	if routes := e.must("exec", "--name", e.name, "--external", "--", "ip", "route", "show", "proto", "75"); routes != "" {
+		t.Errorf("switch routes load-balancer addresses in Proxy mode:\n%s", routes)
+	}
+	if out := e.must("check", "--name", e.name, "-o", "wide"); !strings.Contains(out, "lb-cluster loadBalancer 172.18.255.200") {
+		t.Errorf("kinn check does not probe the Proxy-mode address:\n%s", out)
+	}
+	for _, n := range e.nodes() {
+		table := e.must("rules", "--name", e.name, n.Name, "-o", "nft")
+		if strings.Contains(table, "172.18.255.200") {
+			t.Errorf("node %s's proxy captures the Proxy-mode address:\n%s", n.Name, table)
+		}
+	}
+}

@@ -36,6 +36,12 @@ type proxies struct {
 	// endpoints are the ready endpoints of each service port, as last
 	// logged.
 	endpoints map[string]string
+	// lb is the switch's table (the load balancer of ipMode Proxy
+	// addresses), opened in the namespace lbID names, last loaded with the
+	// ruleset lbRules.
+	lb      *nft.Table
+	lbID    uint64
+	lbRules string
 }
 
 func newProxies(repair string) *proxies {
@@ -50,6 +56,7 @@ func (p *proxies) close() {
 	for netns := range p.tables {
 		p.drop(netns)
 	}
+	p.dropLB()
 	for key, h := range p.health {
 		h.close()
 		delete(p.health, key)
@@ -146,7 +153,8 @@ func (w *world) syncServices() error {
 }
 
 // syncLoadBalancers routes every load-balancer address from the switch to
-// the nodes that may take it (service.Routes), logging each change for the
+// the nodes that may take it (service.Routes) and loads the switch's own
+// load balancer for ipMode Proxy addresses, logging each change for the
 // Events screen.
 func (w *world) syncLoadBalancers(ports []service.Port) error {
 	addr := map[string]netip.Addr{}
@@ -164,14 +172,50 @@ func (w *world) syncLoadBalancers(ports []service.Port) error {
 		slices.SortFunc(lr.Via, netip.Addr.Compare)
 		want = append(want, lr)
 	}
-	changed, err := kernel.SyncLBRoutes(w.st.Plan.Switch.Netns, want)
+	netns := w.st.Plan.Switch.Netns
+	changed, err := kernel.SyncLBRoutes(netns, want)
 	for _, line := range changed {
 		log.Printf("load balancer %s", line)
 	}
 	if err != nil {
 		return fmt.Errorf("load balancer: %w", err)
 	}
+	if err := w.proxy.loadLB(netns, proxy.BuildLoadBalancer(ports, names, addr)); err != nil {
+		return fmt.Errorf("load balancer: %w", err)
+	}
 	return nil
+}
+
+// loadLB loads the switch's table when it differs from the last one
+// loaded or the namespace is new.
+func (p *proxies) loadLB(netns string, rs *proxy.Ruleset) error {
+	if p.lb != nil && kernel.NetnsID(netns) != p.lbID {
+		p.dropLB()
+	}
+	text := rs.String()
+	if p.lb != nil && text == p.lbRules {
+		return nil
+	}
+	if p.lb == nil {
+		t, err := nft.Open(netns)
+		if err != nil {
+			return err
+		}
+		p.lb, p.lbID = t, kernel.NetnsID(netns)
+	}
+	if err := p.lb.Load(rs); err != nil {
+		p.dropLB()
+		return err
+	}
+	p.lbRules = text
+	return nil
+}
+
+func (p *proxies) dropLB() {
+	if p.lb != nil {
+		p.lb.Close()
+	}
+	p.lb, p.lbID, p.lbRules = nil, 0, ""
 }
 
 // logEndpoints writes one event line per service port whose usable

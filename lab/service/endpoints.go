@@ -152,16 +152,17 @@ func port(svc *corev1.Service, i int, sp corev1.ServicePort, bs []backend) Port 
 	spec := svc.Spec
 	p := Port{
 		Namespace: svc.Namespace, Service: svc.Name, Name: sp.Name,
-		Protocol:            Protocol(protocol(sp.Protocol)),
-		ClusterIP:           netip.MustParseAddr(spec.ClusterIP),
-		Port:                uint16(sp.Port),
-		NodePort:            uint16(sp.NodePort),
-		ExternalIPs:         externalIPs(svc),
-		LoadBalancerIPs:     loadBalancerVIPs(svc),
-		SourceRanges:        sourceRanges(svc),
-		Affinity:            affinity(svc),
-		InternalLocal:       spec.InternalTrafficPolicy != nil && *spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal,
-		HealthCheckNodePort: uint16(spec.HealthCheckNodePort),
+		Protocol:               Protocol(protocol(sp.Protocol)),
+		ClusterIP:              netip.MustParseAddr(spec.ClusterIP),
+		Port:                   uint16(sp.Port),
+		NodePort:               uint16(sp.NodePort),
+		ExternalIPs:            externalIPs(svc),
+		LoadBalancerIPs:        loadBalancerIPs(svc, corev1.LoadBalancerIPModeVIP),
+		ProxiedLoadBalancerIPs: loadBalancerIPs(svc, corev1.LoadBalancerIPModeProxy),
+		SourceRanges:           sourceRanges(svc),
+		Affinity:               affinity(svc),
+		InternalLocal:          spec.InternalTrafficPolicy != nil && *spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal,
+		HealthCheckNodePort:    uint16(spec.HealthCheckNodePort),
 	}
 	// externalTrafficPolicy only concerns traffic from outside the cluster,
 	// which only reaches node ports, external IPs and load-balancer IPs.
@@ -191,15 +192,19 @@ func externalIPs(svc *corev1.Service) []netip.Addr {
 	return out
 }
 
-// loadBalancerVIPs are the ingress addresses kube-proxy captures: IPv4,
-// with ipMode VIP or none.
-func loadBalancerVIPs(svc *corev1.Service) []netip.Addr {
+// loadBalancerIPs are the IPv4 ingress addresses of one ipMode (none
+// given is VIP, as kube-proxy reads it).
+func loadBalancerIPs(svc *corev1.Service, mode corev1.LoadBalancerIPMode) []netip.Addr {
 	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		return nil
 	}
 	var out []netip.Addr
 	for _, in := range svc.Status.LoadBalancer.Ingress {
-		if in.IPMode != nil && *in.IPMode != corev1.LoadBalancerIPModeVIP {
+		got := corev1.LoadBalancerIPModeVIP
+		if in.IPMode != nil {
+			got = *in.IPMode
+		}
+		if got != mode {
 			continue
 		}
 		if a, err := netip.ParseAddr(in.IP); err == nil && a.Is4() {

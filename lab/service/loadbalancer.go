@@ -133,13 +133,7 @@ type Route struct {
 func Routes(ports []Port, nodes []string) []Route {
 	via := map[netip.Addr]map[string]bool{}
 	for _, p := range ports {
-		take := nodes
-		if p.ExternalLocal {
-			take = slices.DeleteFunc(slices.Clone(nodes), func(n string) bool { return !hasLocalEndpoint(p, n) })
-			if len(take) == 0 {
-				take = nodes
-			}
-		}
+		take := TargetNodes(p, nodes)
 		for _, a := range p.LoadBalancerIPs {
 			if via[a] == nil {
 				via[a] = map[string]bool{}
@@ -157,6 +151,19 @@ func Routes(ports []Port, nodes []string) []Route {
 	}
 	slices.SortFunc(out, func(x, y Route) int { return x.Addr.Compare(y.Addr) })
 	return out
+}
+
+// TargetNodes are the nodes a load balancer sends a port's traffic to (see
+// Routes), in the order of nodes.
+func TargetNodes(p Port, nodes []string) []string {
+	if !p.ExternalLocal {
+		return nodes
+	}
+	take := slices.DeleteFunc(slices.Clone(nodes), func(n string) bool { return !hasLocalEndpoint(p, n) })
+	if len(take) == 0 {
+		return nodes
+	}
+	return take
 }
 
 // hasLocalEndpoint: the endpoints kube-proxy's Local policy would use on

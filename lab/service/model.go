@@ -42,6 +42,10 @@ type Port struct {
 	// proxy takes as its own: those of ipMode VIP (or none given), as
 	// kube-proxy; a Proxy-mode load balancer delivers to the node port.
 	LoadBalancerIPs []netip.Addr
+	// ProxiedLoadBalancerIPs are the ingress addresses of ipMode Proxy:
+	// the load balancer (the lab's switch) forwards them to the node port
+	// itself, from its own address, and the nodes' proxies ignore them.
+	ProxiedLoadBalancerIPs []netip.Addr
 	// SourceRanges is spec.loadBalancerSourceRanges: when set, only these
 	// clients may reach the LoadBalancerIPs (node ports stay open to all).
 	SourceRanges []netip.Prefix
