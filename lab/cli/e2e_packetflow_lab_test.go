@@ -36,6 +36,9 @@ const (
 	pfTestNodeIP     = "192.168.0.2"
 	pfTestNodeIPAlt  = "192.168.1.2"
 	pfExternalClient = "203.0.113.2"
+	// pfExternalBlocked is upstream's client outside its
+	// loadBalancerSourceRanges (203.0.113.0/25).
+	pfExternalBlocked = "203.0.113.130"
 )
 
 var (
@@ -51,12 +54,15 @@ const (
 	pfUnallocatedIP = "10.96.255.254" // in kinn's default service network, never allocated in these labs
 )
 
-// pfLBStandIn is the external IP that stands in for upstream's
-// LoadBalancer IP in case i until kinn's LoadBalancer controller lands:
-// kube-proxy sends LoadBalancer IPs and external IPs through the same
-// service-ips map and external chain, so a row to the LB IP behaves as one
-// to an external IP. When the controller lands, resolve the LB IP to the
-// Service's status.loadBalancer instead.
+// pfLBStandIn is the lab address of upstream's LoadBalancer IP in case i.
+// A Service marked realLB gets it from kinn's load-balancer controller
+// (spec.loadBalancerIP, the lab's pool being exactly these addresses), and
+// the switch routes it to whichever node it chooses. Elsewhere it is an
+// external IP that stands in for the LoadBalancer IP, which the outside
+// reaches through the test node, because those rows are about what the
+// test node's proxy does: kube-proxy sends LoadBalancer IPs and external
+// IPs through the same service-ips map and external chain, so a row to
+// the LB IP behaves as one to an external IP.
 func pfLBStandIn(lbIP string, i int) string {
 	last := map[string]int{"1.2.3.4": 4, "5.6.7.8": 8, "9.10.11.12": 12}[lbIP]
 	return fmt.Sprintf("192.168.%d.%d", 100+i, last)
@@ -87,8 +93,16 @@ type pfSvc struct {
 	itpLocal   bool
 	externalIP string // used as is in the lab
 	lbIP       string // upstream's LoadBalancer IP: pfLBStandIn
-	ports      []pfPort
-	eps        []pfEp
+	// realLB makes the lab Service a LoadBalancer that kinn's controller
+	// gives the address, with sourceRanges (upstream's, its node network
+	// 192.168.0.0/24 being the lab's nodeSubnet) as its
+	// loadBalancerSourceRanges. Upstream's second LoadBalancer IP (5.6.7.8
+	// in TestLoadBalancer) is the same lab address: kinn's controller gives
+	// a Service one.
+	realLB       bool
+	sourceRanges []string
+	ports        []pfPort
+	eps          []pfEp
 }
 
 // pfPort is a service port; the EndpointSlice port of the same name is its
@@ -154,6 +168,7 @@ func runPacketFlowLab(t *testing.T, lab pfLab) {
 	e.up(pfTopology(t, lab))
 	e.must("exec", "--name", e.name, "--external", "--", "sh", "-c", pfOutsideSetup(e))
 	pfLiftICMPLimit(e)
+	pfLBSources(e, lab)
 	if slices := pfSlices(e, lab); slices != "" {
 		e.apply(slices)
 	}
@@ -187,6 +202,9 @@ func pfTopology(t *testing.T, lab pfLab) string {
 	b.WriteString("kind: Cluster\napiVersion: kinn.dev/v1alpha1\nname: pf\nnodes: [{role: control-plane}, {role: worker}]\n")
 	if lab.nodePortAddresses != nil {
 		fmt.Fprintf(&b, "networking: {nodePortAddresses: [%s]}\n", strings.Join(lab.nodePortAddresses, ", "))
+	}
+	if pool := pfPool(lab); len(pool) > 0 {
+		fmt.Fprintf(&b, "loadBalancer: {addresses: [%s]}\n", strings.Join(pool, ", "))
 	}
 	pod := func(name, node, args, ports string) {
 		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s}\nspec:\n  nodeName: %s\n  containers: [{name: c, image: registry.k8s.io/e2e-test-images/agnhost:2.53, args: %s%s}]\n", name, node, args, ports)
@@ -236,8 +254,14 @@ func pfService(s pfSvc, i int) string {
 	if s.externalIP != "" {
 		ext = append(ext, s.externalIP)
 	}
-	if s.lbIP != "" {
+	if s.lbIP != "" && !s.realLB {
 		ext = append(ext, pfLBStandIn(s.lbIP, i))
+	}
+	if s.realLB {
+		fmt.Fprintf(&b, "  loadBalancerIP: %s\n", pfLBStandIn(s.lbIP, i))
+		if len(s.sourceRanges) > 0 {
+			fmt.Fprintf(&b, "  loadBalancerSourceRanges: [%s]\n", strings.Join(s.sourceRanges, ", "))
+		}
 	}
 	if len(ext) > 0 {
 		fmt.Fprintf(&b, "  externalIPs: [%s]\n", strings.Join(ext, ", "))
@@ -251,6 +275,20 @@ func pfService(s pfSvc, i int) string {
 		b.WriteString("}\n")
 	}
 	return b.String()
+}
+
+// pfPool is the lab's load-balancer pool: exactly the addresses its real
+// LoadBalancers ask for.
+func pfPool(lab pfLab) []string {
+	var pool []string
+	for i, c := range lab.cases {
+		for _, s := range c.svcs {
+			if s.realLB {
+				pool = append(pool, pfLBStandIn(s.lbIP, i)+"/32")
+			}
+		}
+	}
+	return pool
 }
 
 // pfPortName is a port's name field, none for upstream's unnamed ports.
@@ -323,11 +361,19 @@ func pfLiftICMPLimit(e *env) {
 // the test node, as a router in front of a cluster would.
 func pfOutsideSetup(e *env) string {
 	via := e.nodeIP(pfLabTestNode)
-	cmds := []string{"ip addr add " + pfExternalClient + "/32 dev lo"}
+	cmds := []string{"ip addr add " + pfExternalClient + "/32 dev lo", "ip addr add " + pfExternalBlocked + "/32 dev lo"}
 	for _, dst := range []string{"10.96.0.0/16", "192.168.96.0/19", e.nodeAlt(pfLabTestNode) + "/32"} {
 		cmds = append(cmds, "ip route add "+dst+" via "+via)
 	}
 	return strings.Join(cmds, " && ")
+}
+
+// pfLBSources puts every real LoadBalancer's address on the test node's lo,
+// for the rows whose packets come from it.
+func pfLBSources(e *env, lab pfLab) {
+	for _, a := range pfPool(lab) {
+		e.must("exec", "--name", e.name, "node/"+pfLabTestNode, "--", "ip", "addr", "add", a, "dev", "lo")
+	}
 }
 
 func (e *env) nodeIP(name string) string {
@@ -405,13 +451,20 @@ func (w *pfWorld) sources(f pfFlow) []pfSource {
 	case f.sourceIP == pfTestNodeIP:
 		return []pfSource{{exec: []string{"node/" + pfLabTestNode}, addr: w.e.nodeIP(pfLabTestNode), desc: "the test node"}}
 	case pfUpstreamExternal.Contains(src):
-		return []pfSource{{exec: []string{"--external"}, bind: pfExternalClient, addr: pfExternalClient, desc: "outside"}}
+		return []pfSource{{exec: []string{"--external"}, bind: f.sourceIP, addr: f.sourceIP, desc: "outside"}}
 	}
 	for _, s := range w.c.svcs {
 		for _, ep := range s.eps {
 			if ep.ip == f.sourceIP {
 				return []pfSource{{exec: []string{ep.pod()}, addr: w.podIP(ep.pod()), desc: "endpoint pod " + ep.pod()}}
 			}
+		}
+		if s.realLB && (f.sourceIP == s.lbIP || f.sourceIP == "5.6.7.8") {
+			// Something beyond kube-proxy made the node's connection to
+			// its load balancer come from the LoadBalancer IP: the
+			// address on the test node's lo, bound.
+			lb := pfLBStandIn(s.lbIP, w.idx)
+			return []pfSource{{exec: []string{"node/" + pfLabTestNode}, bind: lb, addr: lb, desc: "the test node, from the LoadBalancer IP"}}
 		}
 	}
 	out := []pfSource{{exec: []string{"client"}, addr: w.podIP("client"), desc: "a pod on the test node"}}
@@ -447,6 +500,9 @@ func (w *pfWorld) dest(f pfFlow) (string, int) {
 			return s.externalIP, f.destPort
 		case s.lbIP:
 			return pfLBStandIn(s.lbIP, w.idx), f.destPort
+		}
+		if s.realLB && f.destIP == "5.6.7.8" {
+			return pfLBStandIn(s.lbIP, w.idx), f.destPort // upstream's LB2: the same lab address
 		}
 	}
 	if pfUpstreamServiceCIDR.Contains(netip.MustParseAddr(f.destIP)) {

@@ -17,8 +17,9 @@ package cli_test
 // has no SCTP), of IPv6 (kinn's labs are IPv4), and of kube-proxy settings
 // kinn has no equivalent of (masqueradeAll, no local-traffic detector).
 // TestLoadBalancer and the LoadBalancer-IP rows of TestNoEndpointsReject
-// wait for kinn's LoadBalancer controller; elsewhere an external IP stands
-// in for the LoadBalancer IP (pfLBStandIn).
+// use real LoadBalancers of kinn's controller, reached through the switch;
+// elsewhere an external IP reached through the test node stands in for the
+// LoadBalancer IP (pfLBStandIn).
 
 import (
 	"fmt"
@@ -34,10 +35,6 @@ const (
 	differsPodShortCircuit = "a pod on another node reaching this node's NodePort with externalTrafficPolicy Local gets only this node's endpoints: " +
 		"kinn does not masquerade pod-to-node traffic, so short-circuiting it unmasqueraded to an endpoint on the client's own node " +
 		"would answer from the wrong address (real clusters' CNIs masquerade it, and kube-proxy sees a node there)"
-	// kube-proxy marks off-cluster ClusterIP traffic in whichever chain
-	// serves it; kinn only in the cluster-wide one.
-	differsLocalKeepsSource = "the internalTrafficPolicy Local chain keeps the client's address: its endpoints are on this node, " +
-		"so replies return through it without masquerade"
 )
 
 // Upstream's endpoint conditions, as YAML flow maps.
@@ -53,6 +50,7 @@ func TestPacketFlowNoEndpointsReject(t *testing.T) {
 	runPacketFlowLab(t, pfLab{cases: []pfCase{{
 		svcs: []pfSvc{{
 			name: "ns1/svc1", clusterIP: "172.30.0.41", typ: corev1.ServiceTypeLoadBalancer, externalIP: "192.168.99.11",
+			lbIP: "1.2.3.4", realLB: true,
 			ports: []pfPort{{name: "p80", port: 80, nodePort: 3001}},
 		}},
 		flows: []pfFlow{
@@ -60,7 +58,8 @@ func TestPacketFlowNoEndpointsReject(t *testing.T) {
 			{name: "external to external IP with no endpoints", sourceIP: pfExternalClient, destIP: "192.168.99.11", destPort: 80, output: "REJECT"},
 			{name: "pod to NodePort with no endpoints", sourceIP: "10.0.0.2", destIP: pfTestNodeIP, destPort: 3001, output: "REJECT"},
 			{name: "external to NodePort with no endpoints", sourceIP: pfExternalClient, destIP: pfTestNodeIP, destPort: 3001, output: "REJECT"},
-			// "pod to LoadBalancer IP with no endpoints", "external to LoadBalancer IP with no endpoints": with kinn's LoadBalancer controller.
+			{name: "pod to LoadBalancer IP with no endpoints", sourceIP: "10.0.0.2", destIP: "1.2.3.4", destPort: 80, output: "REJECT"},
+			{name: "external to LoadBalancer IP with no endpoints", sourceIP: pfExternalClient, destIP: "1.2.3.4", destPort: 80, output: "REJECT"},
 		},
 	}}})
 }
@@ -99,7 +98,37 @@ func TestPacketFlowClusterIPGeneral(t *testing.T) {
 	}}})
 }
 
-// TestLoadBalancer's cases: with kinn's LoadBalancer controller.
+// TestPacketFlowLoadBalancer: upstream's source ranges are its node network
+// (192.168.0.0/24, the lab's nodeSubnet here) and 203.0.113.0/25; its two
+// LoadBalancer IPs are one lab address (kinn's controller gives one).
+func TestPacketFlowLoadBalancer(t *testing.T) {
+	t.Parallel()
+	const ep, lb1, lb2 = "10.180.0.1:80", "1.2.3.4", "5.6.7.8"
+	const blocked = pfExternalBlocked
+	runPacketFlowLab(t, pfLab{cases: []pfCase{{
+		svcs: []pfSvc{{
+			name: "ns1/svc1", clusterIP: "172.30.0.41", typ: corev1.ServiceTypeLoadBalancer,
+			lbIP: lb1, realLB: true, sourceRanges: []string{"172.18.0.0/16", " 203.0.113.0/25"},
+			ports: []pfPort{{name: "p80", port: 80, nodePort: 3001}},
+			eps:   []pfEp{{ip: "10.180.0.1"}},
+		}},
+		flows: []pfFlow{
+			{name: "pod to cluster IP", sourceIP: "10.0.0.2", destIP: "172.30.0.41", destPort: 80, output: ep},
+			{name: "external to nodePort", sourceIP: pfExternalClient, destIP: pfTestNodeIP, destPort: 3001, output: ep, masq: true},
+			{name: "nodePort bypasses LoadBalancerSourceRanges", sourceIP: blocked, destIP: pfTestNodeIP, destPort: 3001, output: ep, masq: true},
+			{name: "accepted external to LB1", sourceIP: pfExternalClient, destIP: lb1, destPort: 80, output: ep, masq: true},
+			{name: "accepted external to LB2", sourceIP: pfExternalClient, destIP: lb2, destPort: 80, output: ep, masq: true},
+			{name: "blocked external to LB1", sourceIP: blocked, destIP: lb1, destPort: 80, output: "DROP"},
+			{name: "blocked external to LB2", sourceIP: blocked, destIP: lb2, destPort: 80, output: "DROP"},
+			{name: "pod to LB1 (blocked by LoadBalancerSourceRanges)", sourceIP: "10.0.0.2", destIP: lb1, destPort: 80, output: "DROP"},
+			{name: "pod to LB2 (blocked by LoadBalancerSourceRanges)", sourceIP: "10.0.0.2", destIP: lb2, destPort: 80, output: "DROP"},
+			{name: "node to LB1 (allowed by LoadBalancerSourceRanges)", sourceIP: pfTestNodeIP, destIP: lb1, destPort: 80, output: ep, masq: true},
+			{name: "node to LB2 (allowed by LoadBalancerSourceRanges)", sourceIP: pfTestNodeIP, destIP: lb2, destPort: 80, output: ep, masq: true},
+			{name: "same node to LB1, SNATted to LB1 (implicitly allowed)", sourceIP: lb1, destIP: lb1, destPort: 80, output: ep, masq: true},
+			{name: "same node to LB2, SNATted to LB2 (implicitly allowed)", sourceIP: lb2, destIP: lb2, destPort: 80, output: ep, masq: true},
+		},
+	}}})
+}
 
 // TestPacketFlowNodePorts: upstream's "ipv4" and "ipv4, multiple
 // nodeport-addresses" settings; its secondary node IP (192.168.1.2) is the
@@ -326,12 +355,10 @@ func TestPacketFlowInternalExternalMasquerade(t *testing.T) {
 		{name: "pod to ClusterIP with iTP:Local", sourceIP: pod, destIP: "172.30.0.43", destPort: 80, output: "10.180.0.3:80"},
 		{name: "pod to NodePort with iTP:Local", sourceIP: pod, destIP: pfTestNodeIP, destPort: 3003, output: all3, masq: true},
 		{name: "pod to LB with iTP:Local", sourceIP: pod, destIP: "9.10.11.12", destPort: 80, output: all3, masq: true},
-		{name: "node to ClusterIP with iTP:Local", sourceIP: node, destIP: "172.30.0.43", destPort: 80, output: "10.180.0.3:80", masq: true,
-			differs: differsLocalKeepsSource, kinn: &pfOutcome{output: "10.180.0.3:80"}},
+		{name: "node to ClusterIP with iTP:Local", sourceIP: node, destIP: "172.30.0.43", destPort: 80, output: "10.180.0.3:80", masq: true},
 		{name: "node to NodePort with iTP:Local", sourceIP: node, destIP: pfTestNodeIP, destPort: 3003, output: all3, masq: true},
 		{name: "node to LB with iTP:Local", sourceIP: node, destIP: "9.10.11.12", destPort: 80, output: all3, masq: true},
-		{name: "external to ClusterIP with iTP:Local", sourceIP: ext, destIP: "172.30.0.43", destPort: 80, output: "10.180.0.3:80", masq: true,
-			differs: differsLocalKeepsSource, kinn: &pfOutcome{output: "10.180.0.3:80"}},
+		{name: "external to ClusterIP with iTP:Local", sourceIP: ext, destIP: "172.30.0.43", destPort: 80, output: "10.180.0.3:80", masq: true},
 		{name: "external to NodePort with iTP:Local", sourceIP: ext, destIP: pfTestNodeIP, destPort: 3003, output: all3, masq: true},
 		{name: "external to LB with iTP:Local", sourceIP: ext, destIP: "9.10.11.12", destPort: 80, output: all3, masq: true},
 	}}}})

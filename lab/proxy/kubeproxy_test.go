@@ -48,11 +48,20 @@ func TestMasqueradeOffClusterTrafficToClusterIP(t *testing.T) {
 			}
 		})
 	}
+	// internalTrafficPolicy Local: the same, as kube-proxy, matching the
+	// ClusterIP, since the local chain also carries externalTrafficPolicy
+	// Local traffic, which keeps its source.
 	local := web(a, b)
 	local.InternalLocal = true
 	got := rules(Build(clusterNode, []service.Port{local}), "local-default/web/http/tcp")
+	if want := "counter ip daddr 10.96.0.10/32 ip saddr != 10.244.0.0/16" + comment; len(got) == 0 || got[0] != want {
+		t.Errorf("internalTrafficPolicy Local chain: %q, want first %q", got, want)
+	}
+	ext := web(a, b)
+	ext.NodePort, ext.ExternalLocal = 30080, true
+	got = rules(Build(clusterNode, []service.Port{ext}), "local-default/web/http/tcp")
 	if len(got) == 0 || slices.ContainsFunc(got, func(r string) bool { return strings.Contains(r, "mark-for-masquerade") }) {
-		t.Errorf("internalTrafficPolicy Local chain must exist and keep the source: %q", got)
+		t.Errorf("externalTrafficPolicy Local chain must exist and keep the source: %q", got)
 	}
 }
 

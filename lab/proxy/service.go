@@ -117,7 +117,11 @@ func (b *builder) port(p service.Port) {
 		b.pick(p, id, ClusterChain(id), cluster, b.masqueradeOffCluster()...)
 	}
 	if useLocal {
-		b.pick(p, id, LocalChain(id), local)
+		var first []Rule
+		if p.InternalLocal {
+			first = b.masqueradeOffCluster(DaddrPrefix{Prefix: netip.PrefixFrom(p.ClusterIP, p.ClusterIP.BitLen())})
+		}
+		b.pick(p, id, LocalChain(id), local, first...)
 	}
 
 	internal := ClusterChain(id)
@@ -217,21 +221,24 @@ func (b *builder) external(p service.Port, id string, useLocal bool) {
 	b.chain(name, nil, rules...)
 }
 
-// masqueradeOffCluster is kube-proxy's first rule of a service's cluster
-// chain (local-traffic detector in cluster-CIDR mode): traffic from outside
-// the pod networks, the node itself or a client beyond it with a route to
-// the service network, is masqueraded, since its endpoint may be on
-// another node whose reply would not come back here to be un-DNATed. The
-// only unmarked packets reaching the chain are those sent to the
+// masqueradeOffCluster is kube-proxy's first rule of a service's
+// internal chain (local-traffic detector in cluster-CIDR mode): traffic to
+// the ClusterIP from outside the pod networks, the node itself or a client
+// beyond it with a route to the service network, is masqueraded, since its
+// endpoint may be on another node whose reply would not come back here to
+// be un-DNATed; kube-proxy does so under internalTrafficPolicy Local too.
+// In the cluster chain the only unmarked packets are those sent to the
 // ClusterIP (external traffic is marked, or from a local pod, before), so
-// the rule needs not match the ClusterIP as kube-proxy's does. Several
-// prefixes: a source in none of them.
-func (b *builder) masqueradeOffCluster() []Rule {
+// the rule needs not match the ClusterIP as kube-proxy's does; the local
+// chain also carries externalTrafficPolicy Local traffic, which keeps its
+// source, so there it matches the ClusterIP (match). Several prefixes: a
+// source in none of them.
+func (b *builder) masqueradeOffCluster(match ...Expr) []Rule {
 	cidrs := v4(b.node.PodCIDRs)
 	if len(cidrs) == 0 {
 		return nil
 	}
-	var exprs []Expr
+	exprs := match
 	for _, c := range cidrs {
 		exprs = append(exprs, SaddrPrefix{Prefix: c, Not: true})
 	}
