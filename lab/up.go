@@ -159,15 +159,17 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 			return nil, err
 		}
 	}
+	// Services first: a collision there is the file's fault, and nothing
+	// has been written yet.
+	if err := allocateServices(o, t); err != nil {
+		return nil, &ConfigError{err}
+	}
 	p, err := allocate(o, t)
 	if err != nil {
 		return nil, err
 	}
 	carryOver(old, p)
 	p.Switch.Owner = owner(o, t.Name)
-	if err := allocateServices(o, t); err != nil {
-		return nil, err
-	}
 	// Record before touching the kernel, so that down and the next up know
 	// the lab even if this one is killed half-way.
 	if err := record(dir, src, p); err != nil {
