@@ -197,3 +197,27 @@ func TestLoadBalancerIPModeProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadBalancerAllocationErrors: an address the controller cannot give
+// is the file's fault, found before anything exists: exit 2, the Service
+// and the address named, no state left.
+func TestLoadBalancerAllocationErrors(t *testing.T) {
+	e := newEnv(t, "lberr")
+	f := filepath.Join(t.TempDir(), "lab.yaml")
+	svc := func(name, ip string) string {
+		return "---\napiVersion: v1\nkind: Service\nmetadata: {name: " + name + "}\nspec: {type: LoadBalancer, loadBalancerIP: " + ip + ", ports: [{port: 80}]}\n"
+	}
+	for _, tc := range []struct{ doc, want string }{
+		{svc("a", "10.9.9.9"), "Service default/a: spec.loadBalancerIP 10.9.9.9 is outside the load-balancer pool 172.18.255.200-172.18.255.250"},
+		{svc("a", "172.18.255.220") + svc("b", "172.18.255.220"), "Service default/b: spec.loadBalancerIP 172.18.255.220 is already Service default/a's"},
+	} {
+		os.WriteFile(f, []byte(tc.doc), 0o644)
+		_, errOut, code := e.run("up", "--name", e.name, "-f", f)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("exit %d, want 2 and %q in:\n%s", code, tc.want, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(e.dirs[1], e.name)); err == nil {
+			t.Errorf("the lab's state was created")
+		}
+	}
+}
