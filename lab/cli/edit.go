@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -143,6 +144,10 @@ func edit(ctx context.Context, cmd *cli.Command, verb string, change func([]byte
 		return err
 	}
 	res, err := daemon.Edit(ctx, o, name, change)
+	var bad *lab.ConfigError
+	if errors.As(err, &bad) {
+		return &ExitError{Code: 2, Err: err} // the change asked for the impossible; nothing changed
+	}
 	if err != nil {
 		return err
 	}
