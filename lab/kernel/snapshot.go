@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -50,8 +51,8 @@ func Snapshot(netnsName string) ([]string, error) {
 		return nil, fmt.Errorf("routes in %s: %w", netnsName, err)
 	}
 	for _, r := range routes {
-		if r.Dst != nil && r.Dst.IP.IsLinkLocalUnicast() && r.Dst.IP.To4() == nil {
-			continue // the routes of those fe80:: addresses
+		if r.Table == unix.RT_TABLE_LOCAL || r.Dst != nil && r.Dst.IP.To4() == nil && (r.Dst.IP.IsLinkLocalUnicast() || r.Dst.IP.IsMulticast()) {
+			continue // the kernel's own, for the addresses and links listed anyway
 		}
 		lines = append(lines, fmt.Sprintf("route table %d %s via %s dev %s proto %d scope %d metric %d",
 			r.Table, dst(r.Dst), r.Gw, names[r.LinkIndex], r.Protocol, r.Scope, r.Priority))
@@ -76,7 +77,8 @@ func Snapshot(netnsName string) ([]string, error) {
 // linkLines are a link, its addresses and its permanent neighbours.
 func linkLines(h *netlink.Handle, l netlink.Link, names map[int]string) ([]string, error) {
 	a := l.Attrs()
-	lines := []string{fmt.Sprintf("link %s type %s master %s mtu %d", a.Name, l.Type(), names[a.MasterIndex], a.MTU)}
+	// No MTU: a bridge's follows its ports as they come and go.
+	lines := []string{fmt.Sprintf("link %s type %s master %s", a.Name, l.Type(), names[a.MasterIndex])}
 	addrs, err := retry(func() ([]netlink.Addr, error) { return h.AddrList(l, netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, fmt.Errorf("addresses of %s: %w", a.Name, err)
@@ -168,4 +170,31 @@ func ruleText(r *nftables.Rule) string {
 		text += " comment " + strconv.Quote(c)
 	}
 	return text
+}
+
+// DeleteNetnsLinks deletes every link of a namespace but its loopback and
+// then the namespace: what the kernel does when a namespace dies, but at
+// once (a namespace's own teardown runs later, in the background), so that
+// the peers of its veths are gone from the node when this returns, as
+// they are when a runtime finds a container's namespace gone.
+func DeleteNetnsLinks(netnsName string) error {
+	h, err := handle(netnsName)
+	if err != nil {
+		return err
+	}
+	links, err := linkList(h)
+	if err == nil {
+		for _, l := range links {
+			if l.Attrs().Flags&net.FlagLoopback == 0 {
+				if derr := h.LinkDel(l); derr != nil && !isNotExist(derr) {
+					err = derr
+				}
+			}
+		}
+	}
+	h.Close()
+	if err != nil {
+		return fmt.Errorf("links of %s: %w", netnsName, err)
+	}
+	return DeleteNetns(netnsName)
 }

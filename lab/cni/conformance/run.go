@@ -197,7 +197,7 @@ func (r *run) attachment() (*attachment, error) {
 
 // gone deletes an attachment's namespace, as a runtime whose container
 // died before its DEL would find it.
-func (r *run) gone(a *attachment) error { return kernel.DeleteNetns(a.netns) }
+func (r *run) gone(a *attachment) error { return kernel.DeleteNetnsLinks(a.netns) }
 
 // state is what plugins keep in the node: its kernel state and the files
 // in their data directory.
