@@ -120,3 +120,13 @@ func (r *run) leftover(scenario string, before []string) {
 		r.leaks[scenario] = d
 	}
 }
+
+// fresh is a new attachment and the node's state before anything of it.
+func (r *run) fresh() (*attachment, []string, error) {
+	a, err := r.attachment()
+	if err != nil {
+		return nil, nil, err
+	}
+	before, err := r.state()
+	return a, before, err
+}

@@ -62,6 +62,8 @@ func (r *Report) Failed() int {
 }
 
 func (r *Report) add(name, spec string, v Verdict, reason string) {
+	// One line a clause: plugins' messages may span several.
+	reason = strings.Join(strings.Fields(reason), " ")
 	r.Clauses = append(r.Clauses, Clause{Name: name, Spec: spec, Verdict: v, Reason: reason})
 }
 

@@ -108,11 +108,7 @@ func (r *run) mainScenario(ctx context.Context) error {
 
 // delNeverAdded sends DEL for a container that never had an ADD.
 func (r *run) delNeverAdded(ctx context.Context) error {
-	a, err := r.attachment()
-	if err != nil {
-		return err
-	}
-	before, err := r.state()
+	a, before, err := r.fresh()
 	if err != nil {
 		return err
 	}
@@ -125,11 +121,7 @@ func (r *run) delNeverAdded(ctx context.Context) error {
 
 // delNetnsGone deletes the container's namespace between ADD and DEL.
 func (r *run) delNetnsGone(ctx context.Context) error {
-	a, err := r.attachment()
-	if err != nil {
-		return err
-	}
-	before, err := r.state()
+	a, before, err := r.fresh()
 	if err != nil {
 		return err
 	}
@@ -152,19 +144,15 @@ func (r *run) delNetnsGone(ctx context.Context) error {
 // exists already: the plugin must refuse, and the DEL the runtime then
 // owes the failed ADD must succeed.
 func (r *run) existingIface(ctx context.Context) error {
-	x, err := r.attachment()
-	if err != nil {
-		return err
-	}
 	y, err := r.attachment()
 	if err != nil {
 		return err
 	}
-	y.rt.NetNS = x.rt.NetNS
-	before, err := r.state()
+	x, before, err := r.fresh()
 	if err != nil {
 		return err
 	}
+	y.rt.NetNS = x.rt.NetNS
 	if _, err := r.cni.AddNetworkList(ctx, r.list, x.rt); err != nil {
 		r.rep.add("ADD existing interface", specExisting, Skip, "ADD failed: "+err.Error())
 		r.cni.DelNetworkList(ctx, r.list, x.rt)

@@ -188,11 +188,7 @@ func (r *run) otherVersions(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		a, err := r.attachment()
-		if err != nil {
-			return err
-		}
-		before, err := r.state()
+		a, before, err := r.fresh()
 		if err != nil {
 			return err
 		}
