@@ -35,7 +35,7 @@ func cniCommand() *cli.Command {
 			Flags: []cli.Flag{nameFlag(), namespaceFlag(),
 				&cli.BoolFlag{Name: "all", Usage: "every pod of the lab"}},
 			Action: runCNIReattach,
-		}},
+		}, conformanceCommand()},
 	}
 }
 

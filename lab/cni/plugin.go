@@ -107,8 +107,10 @@ func Add(args *skel.CmdArgs) (types.Result, error) {
 	if err != nil {
 		return nil, types.NewError(types.ErrInternal, "attach pod", err.Error())
 	}
+	// Built at the version this type implements, so that printing it at
+	// the request's converts it (a 0.3.x result needs ips[].version).
 	res := &current.Result{
-		CNIVersion: c.CNIVersion,
+		CNIVersion: current.ImplementedSpecVersion,
 		Interfaces: []*current.Interface{
 			{Name: c.Bridge},
 			{Name: hostVeth, Mac: att.HostMAC},
@@ -138,7 +140,7 @@ func chained(c *NetConf, own *current.Result) (types.Result, error) {
 		return nil, types.NewError(types.ErrDecodingFailure, "bad prevResult", err.Error())
 	}
 	out := *prev
-	out.CNIVersion = c.CNIVersion
+	out.CNIVersion = current.ImplementedSpecVersion
 	base := len(out.Interfaces)
 	out.Interfaces = append(append([]*current.Interface{}, prev.Interfaces...), own.Interfaces...)
 	out.IPs = append([]*current.IPConfig{}, prev.IPs...)
@@ -153,10 +155,20 @@ func chained(c *NetConf, own *current.Result) (types.Result, error) {
 	return &out, nil
 }
 
-// Del removes the pod's veth; a pod already gone is not an error.
+// Del removes the pod's veth and the bridge's static neighbour entry for
+// its address (the ips capability comes with DEL too); a pod already gone
+// is not an error.
 func Del(args *skel.CmdArgs) error {
-	if _, err := parseConf(args.StdinData); err != nil {
+	c, err := parseConf(args.StdinData)
+	if err != nil {
 		return err
+	}
+	for _, s := range c.RuntimeConfig.IPs {
+		if ip, err := netip.ParsePrefix(s); err == nil {
+			if err := kernel.ForgetNeighbour(currentNetns, c.Bridge, ip.Addr()); err != nil {
+				return types.NewError(types.ErrInternal, "detach pod", err.Error())
+			}
+		}
 	}
 	if _, err := os.Stat(args.Netns); args.Netns == "" || err != nil {
 		return nil // the pod's namespace is gone and its veth pair with it

@@ -59,8 +59,10 @@ func AttachPod(a Attach) (Attached, error) {
 	if old, err := host.LinkByName(a.HostVeth); err == nil {
 		host.LinkDel(old)
 	}
-	if old, err := pod.LinkByName(a.IfName); err == nil {
-		pod.LinkDel(old)
+	// The pod's interface, though, is the runtime's to DEL first: CNI
+	// requires ADD to fail when the container has it already.
+	if _, err := pod.LinkByName(a.IfName); err == nil {
+		return out, fmt.Errorf("interface %s already exists in %s", a.IfName, a.PodNetns)
 	}
 	v := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{Name: a.HostVeth, MTU: a.MTU, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
@@ -118,6 +120,28 @@ func configurePod(h *netlink.Handle, a Attach, gwMAC net.HardwareAddr) (string, 
 		return "", fmt.Errorf("default route via %s: %w", a.Gateway, err)
 	}
 	return l.Attrs().HardwareAddr.String(), nil
+}
+
+// ForgetNeighbour removes the static neighbour entry AttachPod made on
+// the bridge for a pod's address; one already gone, or no bridge, is fine.
+func ForgetNeighbour(hostNetns, bridge string, ip netip.Addr) error {
+	host, err := handleAtPath(hostNetns)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	br, err := host.LinkByName(bridge)
+	if err != nil {
+		if isNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	err = host.NeighDel(&netlink.Neigh{LinkIndex: br.Attrs().Index, Family: netlink.FAMILY_V4, IP: ip.AsSlice()})
+	if err != nil && !isNotExist(err) {
+		return fmt.Errorf("neighbour %s on %s: %w", ip, bridge, err)
+	}
+	return nil
 }
 
 // DetachPod removes a pod's veth; whatever is already gone is fine, as CNI
