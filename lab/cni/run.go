@@ -72,12 +72,15 @@ func execBinary(ctx context.Context, netns, path string, stdin []byte, environ [
 			r.signal = ws.Signal().String()
 		}
 	}
+	// A plugin that exited as the time ran out still answered. ErrWaitDelay
+	// with a status: it exited, something it left held its output open.
 	switch {
+	case err == nil:
 	case context.Cause(ctx) == errCallTimeout:
 		r.timedOut = true
 	case ctx.Err() != nil:
 		r.err = fmt.Errorf("%s: %w", path, context.Cause(ctx))
-	case err != nil && !errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState == nil:
+	case cmd.ProcessState == nil:
 		r.err = err
 	}
 	return r
