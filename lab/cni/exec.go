@@ -55,25 +55,12 @@ func (e *nodeExec) FindInPath(plugin string, paths []string) (string, error) {
 	return p, err
 }
 
+// ExecPlugin runs one call and logs it, whatever its outcome.
 func (e *nodeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) ([]byte, error) {
-	start := time.Now()
 	if path == builtinPath {
-		var out []byte
-		err := kernel.Do(e.netns, func() (err error) {
-			out, err = runBuiltin(stdin, environ)
-			return err
-		})
-		c := callOf(e.node, stdin, environ, start)
-		c.Plugin, c.Binary = cmp.Or(c.Plugin, PluginType), "builtin"
-		c.setOutput(out)
-		if err != nil {
-			c.ExitStatus, c.Error = 1, asCNIError(err)
-		} else {
-			c.Rejected = rejection(ctx, path, stdin, environ, out)
-		}
-		e.log.Record(c)
-		return out, err
+		return e.execBuiltin(ctx, stdin, environ)
 	}
+	start := time.Now()
 	r := execBinary(ctx, e.netns, path, stdin, environ, e.timeout())
 	err := r.error(filepath.Base(path), e.timeout())
 	c := callOf(e.node, stdin, environ, start)
@@ -93,6 +80,27 @@ func (e *nodeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, en
 		return nil, err
 	}
 	return r.stdout, nil
+}
+
+// execBuiltin runs kinn's own plugin in-process, on a thread in the
+// node's namespace.
+func (e *nodeExec) execBuiltin(ctx context.Context, stdin []byte, environ []string) ([]byte, error) {
+	start := time.Now()
+	var out []byte
+	err := kernel.Do(e.netns, func() (err error) {
+		out, err = runBuiltin(stdin, environ)
+		return err
+	})
+	c := callOf(e.node, stdin, environ, start)
+	c.Plugin, c.Binary = cmp.Or(c.Plugin, PluginType), "builtin"
+	c.setOutput(out)
+	if err != nil {
+		c.ExitStatus, c.Error = 1, asCNIError(err)
+	} else {
+		c.Rejected = rejection(ctx, builtinPath, stdin, environ, out)
+	}
+	e.log.Record(c)
+	return out, err
 }
 
 func (e *nodeExec) timeout() time.Duration {
