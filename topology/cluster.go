@@ -6,6 +6,8 @@ package topology
 // containers and are accepted with a warning rather than rejected.
 // kinn.dev/v1alpha1 is the same document plus the fields tagged kinn:"kinn".
 
+import "time"
+
 const (
 	kindAPIVersion = "kind.x-k8s.io/v1alpha4"
 	kinnAPIVersion = "kinn.dev/v1alpha1"
@@ -73,11 +75,20 @@ type networkingFile struct {
 type CNIConfig struct {
 	ConfList string `json:"confList,omitempty"`
 	BinDir   string `json:"binDir,omitempty"`
+	// Timeout bounds every plugin call ("30s"): a plugin still running
+	// then is killed with its whole process group.
+	Timeout string `json:"timeout,omitempty"`
 
-	ConfListPos Pos    `json:"-"`
-	BinDirPos   Pos    `json:"-"`
-	Dir         string `json:"-"` // the topology file's directory, for relative paths
+	ConfListPos Pos           `json:"-"`
+	BinDirPos   Pos           `json:"-"`
+	Dir         string        `json:"-"` // the topology file's directory, for relative paths
+	CallTimeout time.Duration `json:"-"` // Timeout, parsed, or DefaultCNITimeout
 }
 
 // DefaultCNIBinDir is where runtimes look for plugins unless told otherwise.
 const DefaultCNIBinDir = "/opt/cni/bin"
+
+// DefaultCNITimeout is the kubelet's --runtime-request-timeout, which is
+// what bounds a CNI call under containerd: its CRI request carries that
+// deadline down to the plugin's exec.
+const DefaultCNITimeout = 2 * time.Minute

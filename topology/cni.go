@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // resolveCNI checks the cni section against networking.disableDefaultCNI.
@@ -39,5 +40,19 @@ func resolveCNI(d *doc, c *clusterFile, r *report) *CNIConfig {
 	if out.BinDir == "" {
 		out.BinDir = DefaultCNIBinDir
 	}
+	out.CallTimeout = cniTimeout(d, out.Timeout, r)
 	return &out
+}
+
+// cniTimeout is cni.timeout parsed, DefaultCNITimeout when absent.
+func cniTimeout(d *doc, s string, r *report) time.Duration {
+	if s == "" {
+		return DefaultCNITimeout
+	}
+	t, err := time.ParseDuration(s)
+	if err != nil || t <= 0 {
+		r.errorf(d.at("cni", "timeout"), "cni.timeout %q must be a positive duration such as 30s or 2m", s)
+		return DefaultCNITimeout
+	}
+	return t
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -133,7 +134,7 @@ func TestValid(t *testing.T) {
 			if p := svc.Spec.Ports[0]; p.TargetPort != intstr.FromString("http") || p.Protocol != corev1.ProtocolTCP {
 				t.Errorf("http port = %+v", p)
 			}
-			if lab.CNI == nil || lab.CNI.ConfListPos.Line != 29 || lab.CNI.BinDir != DefaultCNIBinDir || !strings.HasSuffix(lab.CNI.Dir, "/topology/testdata") || !filepath.IsAbs(lab.CNI.Dir) {
+			if lab.CNI == nil || lab.CNI.ConfListPos.Line != 29 || lab.CNI.BinDir != DefaultCNIBinDir || !strings.HasSuffix(lab.CNI.Dir, "/topology/testdata") || !filepath.IsAbs(lab.CNI.Dir) || lab.CNI.CallTimeout != DefaultCNITimeout {
 				t.Errorf("cni = %+v", lab.CNI)
 			}
 		}},
@@ -151,7 +152,7 @@ func TestValid(t *testing.T) {
 			if !reflect.DeepEqual(lab.Networking, want) {
 				t.Errorf("networking = %+v, want %+v", lab.Networking, want)
 			}
-			if lab.CNI == nil || lab.CNI.BinDir != "/opt/cni/bin" || lab.CNI.ConfList != "/etc/cni/net.d/10-kinn.conflist" {
+			if lab.CNI == nil || lab.CNI.BinDir != "/opt/cni/bin" || lab.CNI.ConfList != "/etc/cni/net.d/10-kinn.conflist" || lab.CNI.CallTimeout != 45*time.Second {
 				t.Errorf("cni = %+v", lab.CNI)
 			}
 			if len(lab.Pods) != 0 || len(warns) != 0 {
@@ -314,6 +315,9 @@ func TestInvalid(t *testing.T) {
 		}},
 		{"invalid-cni.yaml", []string{
 			"6:22: networking.disableDefaultCNI: true needs a cni block",
+		}},
+		{"invalid-cni-timeout.yaml", []string{
+			`7:12: cni.timeout "soon" must be a positive duration such as 30s or 2m`,
 		}},
 		{"invalid-kinn-ranges.yaml", []string{
 			"4:8: networking.vni 0 must be in 1..16777215",

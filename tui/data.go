@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/cni"
 )
 
 // Snapshot is the lab at one moment, as the Cluster screen shows it.
@@ -67,6 +68,7 @@ type Event struct {
 	Time    time.Time
 	Kind    string // pod, endpoints, drift, cni
 	Message string
+	Call    *cni.Call // the CNI call, in full, for kind cni
 }
 
 // Source is where the screens' data comes from: the real lab (collectors

@@ -4,14 +4,19 @@ import (
 	"fmt"
 	"slices"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
 
-// eventsScreen is the lab's events, newest first.
-type eventsScreen struct{ base }
+// eventsScreen is the lab's events, newest first; enter on a CNI call
+// shows the call in full, esc comes back.
+type eventsScreen struct {
+	base
+	detail *callDetail
+}
 
 func newEventsScreen(sh *shared) *eventsScreen {
-	e := &eventsScreen{base{sh: sh}}
+	e := &eventsScreen{base: base{sh: sh}}
 	e.layout = e.rebuild
 	e.rebuild()
 	return e
@@ -23,8 +28,35 @@ func (e *eventsScreen) Update(msg tea.Msg) tea.Cmd {
 	if d, ok := msg.(dataMsg); ok && d.kind == kindEvents && d.err == nil {
 		e.rebuild()
 	}
+	if e.detail != nil {
+		e.detail.update(msg, e.h)
+		return nil
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, keys.Enter) {
+		if r := e.l.selected(); r != nil {
+			if ev, ok := r.data.(*Event); ok && ev.Call != nil {
+				e.detail = &callDetail{call: ev.Call}
+			}
+		}
+		return nil
+	}
 	e.nav(msg)
 	return nil
+}
+
+func (e *eventsScreen) Back() bool {
+	if e.detail == nil {
+		return false
+	}
+	e.detail = nil
+	return true
+}
+
+func (e *eventsScreen) View() string {
+	if e.detail != nil {
+		return e.detail.view(e.sh.st, e.w, e.h)
+	}
+	return e.base.View()
 }
 
 func (e *eventsScreen) rebuild() {
@@ -48,7 +80,7 @@ func (e *eventsScreen) rebuild() {
 	rows := e.section(nil, fmt.Sprintf("EVENTS (%d) newest first", len(evs)), c)
 	for i, ev := range evs {
 		r := row{text: c.row(cells[i]), selectable: true, key: fmt.Sprint(ev.Time.UnixNano(), ev.Kind, ev.Message), data: ev}
-		if ev.Kind == "drift" {
+		if ev.Kind == "drift" || ev.Call != nil && !ev.Call.OK() {
 			r.style = e.sh.st.Bad
 		}
 		rows = append(rows, r)

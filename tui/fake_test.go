@@ -2,11 +2,13 @@ package tui
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
 
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/cni"
 )
 
 // t0 is the fake lab's "now": every time in it is relative to t0.
@@ -79,7 +81,14 @@ func newFake() *fakeSource {
 		{Time: t0.Add(-10 * time.Minute), Kind: "pod", Message: "default/web-7d4b9c8f6-x2k9p started on demo-worker"},
 		{Time: t0.Add(-2 * time.Minute), Kind: "endpoints", Message: "default/web: 10.244.2.3:8080 not ready"},
 		{Time: t0.Add(-30 * time.Second), Kind: "drift", Message: "demo-worker2: route 10.244.1.0/24 missing, re-added"},
-		{Time: t0.Add(-5 * time.Minute), Kind: "cni", Message: "ADD default/client on demo-worker: 10.244.1.2/24"},
+		callEvent(&cni.Call{Time: t0.Add(-5 * time.Minute), Command: "ADD", Pod: "default/client", Node: "demo-worker", Plugin: "bridge",
+			DurationMS: 3.14, Result: json.RawMessage(`{"cniVersion":"1.1.0","ips":[{"address":"10.244.1.2/24"}]}`)}),
+		callEvent(&cni.Call{Time: t0.Add(-4 * time.Minute), Command: "ADD", Pod: "default/doomed", Node: "demo-worker2", Network: "mynet",
+			Plugin: "bridge", Binary: "/opt/cni/bin/bridge", DurationMS: 12.5, ExitStatus: 2,
+			Env:     map[string]string{"CNI_COMMAND": "ADD", "CNI_IFNAME": "eth0", "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=doomed"},
+			Config:  json.RawMessage(`{"cniVersion":"1.1.0","name":"mynet","type":"bridge","bridge":"cni0"}`),
+			Failure: "plugin bridge failed (exit status 2) with no CNI error on stdout; stderr: panic: boom",
+			Stderr:  "panic: boom\n\ngoroutine 1 [running]:\nmain.cmdAdd(...)\n\t/src/bridge.go:42 +0x1d\n"}),
 	}
 	return f
 }

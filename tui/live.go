@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,7 +13,10 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/cni"
 	"kinn.dev/kinn/lab/daemon"
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/probe"
@@ -112,6 +116,7 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 		if status != nil {
 			pi.Reason = status.Pods[p.Namespace+"/"+p.Name].Reason
 		}
+		pi.Reason = podReason(p, pi.Reason)
 		for _, c := range p.Spec.Containers {
 			for _, cp := range c.Ports {
 				pi.Ports = append(pi.Ports, fmt.Sprintf("%d/%s", cp.ContainerPort, cmpOr(string(cp.Protocol), "TCP")))
@@ -287,18 +292,34 @@ func (l *Live) Events(ctx context.Context) ([]Event, error) {
 	}
 	// CNI calls, with their result: kinn up makes them, not the lab process.
 	calls, _ := lab.CNICalls(l.o, l.name)
-	for i, c := range calls {
-		if i == 200 {
-			break
-		}
-		res := "ok"
-		if c.Error != nil {
-			res = fmt.Sprintf("error %d: %s", c.Error.Code, c.Error.Msg)
-		}
-		out = append(out, Event{Time: c.Time, Kind: "cni", Message: fmt.Sprintf("%s %s on %s: %s (%.1f ms)", c.Command, c.Pod, c.Node, res, c.DurationMS)})
+	for i := range calls[:min(len(calls), 200)] {
+		out = append(out, callEvent(&calls[i]))
 	}
 	slices.SortStableFunc(out, func(a, b Event) int { return b.Time.Compare(a.Time) })
 	return out, nil
+}
+
+// podReason is why a pod is not running: the CNI error that left it
+// without a sandbox (the kubelet's FailedCreatePodSandBox), else what the
+// lab process says of its workload.
+func podReason(p corev1.Pod, workload string) string {
+	if p.Status.Reason != lab.ReasonCNIFailed {
+		return workload
+	}
+	return strings.TrimPrefix(p.Status.Message, "pod "+p.Namespace+"/"+p.Name+": ")
+}
+
+// callEvent is a CNI call's row: "ADD default/web-1 on kinn-worker by
+// bridge: ok (3.1 ms)"; the call itself goes along for the detail view.
+func callEvent(c *cni.Call) Event {
+	what := strings.Join(strings.Fields(c.Command+" "+c.Pod), " ")
+	outcome := strings.Join(strings.Fields(c.Outcome()), " ")
+	var res struct{ IPs []struct{ Address string } }
+	if json.Unmarshal(c.Result, &res) == nil && len(res.IPs) > 0 && c.OK() {
+		outcome += " " + res.IPs[0].Address
+	}
+	return Event{Time: c.Time, Kind: "cni", Call: c,
+		Message: fmt.Sprintf("%s on %s by %s: %s (%.1f ms)", what, c.Node, c.Plugin, outcome, c.DurationMS)}
 }
 
 // parseEvent reads one log line ("2006/01/02 15:04:05 message").

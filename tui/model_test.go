@@ -10,6 +10,8 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kinn.dev/kinn/lab"
 )
@@ -543,4 +545,46 @@ func TestRulesTable(t *testing.T) {
 		t.Errorf("a counter that did not grow is marked:\n%s", out)
 	}
 	golden(t, "rules-table-80x24", out)
+}
+
+// TestCallDetail: enter on a CNI call shows it in full (the verdict, exit
+// status, configuration, stderr as lines, environment), the keys scroll it,
+// esc comes back to the same row; enter on other events does nothing.
+func TestCallDetail(t *testing.T) {
+	m, _ := newTestModel(t, newFake(), 80, 24)
+	press(m, "5", "enter")
+	if out := screenText(m); !strings.Contains(out, "EVENTS (") {
+		t.Fatalf("enter on a drift event left the list:\n%s", out)
+	}
+	press(m, "down", "down", "enter")
+	out := screenText(m)
+	for _, want := range []string{"CNI ADD default/doomed on demo-worker2 by bridge at 15:05:26", "outcome: plugin bridge failed (exit status 2)",
+		"exit:    2", "CONFIG", `"bridge": "cni0"`, "STDERR", "    panic: boom\n", "    goroutine 1 [running]:\n", "        /src/bridge.go:42 +0x1d"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the call's detail lacks %q:\n%s", want, out)
+		}
+	}
+	press(m, "end")
+	if out := screenText(m); !strings.Contains(out, "CNI_IFNAME=eth0") || !strings.Contains(out, "CNI ADD") {
+		t.Errorf("end does not scroll to the environment under the title:\n%s", out)
+	}
+	press(m, "esc")
+	out = screenText(m)
+	if !strings.Contains(out, "> 15:05:26") || !strings.Contains(out, "ADD default/doomed on demo-worker2 by bridge: plug") {
+		t.Errorf("esc does not come back to the call's row:\n%s", out)
+	}
+}
+
+// TestPodReasonCNI: a pod whose ADD failed shows the CNI error as its
+// reason, without repeating its own name.
+func TestPodReasonCNI(t *testing.T) {
+	p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "doomed"},
+		Status: corev1.PodStatus{Reason: lab.ReasonCNIFailed, Message: "pod default/doomed: CNI ADD: doomed pods are refused; on purpose"}}
+	if got := podReason(p, ""); got != "CNI ADD: doomed pods are refused; on purpose" {
+		t.Errorf("reason %q", got)
+	}
+	p.Status = corev1.PodStatus{}
+	if got := podReason(p, "readiness set false"); got != "readiness set false" {
+		t.Errorf("reason of a running pod %q", got)
+	}
 }

@@ -1,14 +1,18 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
 
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/cni"
 )
 
 func cniCommand() *cli.Command {
@@ -67,14 +71,47 @@ func runCNILog(_ context.Context, cmd *cli.Command) error {
 		fmt.Fprintln(w, "No CNI calls recorded.")
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tCOMMAND\tPOD\tNODE\tPLUGIN\tTOOK\tRESULT")
+	return printCalls(w, calls)
+}
+
+// printCalls is the log as a table, a row a call, with what a plugin
+// printed besides its result under its row, line by line: a panic's stack
+// reads as the stack it is. -o json keeps the same as data.
+func printCalls(w io.Writer, calls []cni.Call) error {
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tCOMMAND\tPOD\tNODE\tPLUGIN\tTOOK\tEXIT\tRESULT")
 	for _, c := range calls {
-		res := "ok"
-		if c.Error != nil {
-			res = fmt.Sprintf("error %d: %s", c.Error.Code, strings.TrimSpace(c.Error.Msg+" "+c.Error.Details))
+		exit := strconv.Itoa(c.ExitStatus)
+		if c.Signal != "" {
+			exit = c.Signal
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1fms\t%s\n", c.Time.Format("15:04:05.000"), c.Command, c.Pod, c.Node, c.Plugin, c.DurationMS, res)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1fms\t%s\t%s\n", c.Time.Format("15:04:05.000"), c.Command, cell(c.Pod), c.Node,
+			cell(c.Plugin), c.DurationMS, exit, cell(c.Outcome()))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	rows := strings.SplitAfter(table.String(), "\n")
+	fmt.Fprint(w, rows[0])
+	for i, c := range calls {
+		fmt.Fprint(w, rows[i+1])
+		printOutput(w, "stdout, not JSON", c.Stdout)
+		printOutput(w, "stderr", c.Stderr)
+	}
+	return nil
+}
+
+// cell keeps a table cell on its row.
+func cell(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// printOutput prints a plugin's output under its call, indented.
+func printOutput(w io.Writer, what, out string) {
+	if strings.TrimSpace(out) == "" {
+		return
+	}
+	fmt.Fprintf(w, "    %s:\n", what)
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		fmt.Fprintln(w, strings.TrimRight("      "+strings.ReplaceAll(l, "\t", "    "), " "))
+	}
 }

@@ -2,6 +2,7 @@ package cni
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
@@ -26,7 +28,9 @@ import (
 type Chain struct {
 	Where  string // what messages name: the .conflist file, or the inline block's FILE:LINE:COL
 	BinDir string
-	tmpl   *template.Template
+	// Timeout bounds every call of a plugin binary: cni.timeout.
+	Timeout time.Duration
+	tmpl    *template.Template
 }
 
 // TemplateData are the fields a configuration may use, containerd's names.
@@ -38,7 +42,7 @@ type TemplateData struct {
 // LoadChain reads the cni section's configuration list (a file, relative to
 // the topology file, or inline JSON).
 func LoadChain(c *topology.CNIConfig) (*Chain, error) {
-	ch := &Chain{Where: fmt.Sprintf("%s (cni.confList)", c.ConfListPos), BinDir: abs(c.Dir, c.BinDir)}
+	ch := &Chain{Where: fmt.Sprintf("%s (cni.confList)", c.ConfListPos), BinDir: abs(c.Dir, c.BinDir), Timeout: c.CallTimeout}
 	text := c.ConfList
 	if t := strings.TrimSpace(text); !strings.HasPrefix(t, "{") {
 		path := abs(c.Dir, t)
@@ -116,7 +120,7 @@ func (c *Chain) Check(ctx context.Context, n plan.Node) error {
 		return fmt.Errorf("%s: the list has no plugins", c.Where)
 	}
 	var errs []error
-	exec := &versionExec{}
+	exec := &versionExec{timeout: c.Timeout}
 	for _, p := range list.Plugins {
 		typ := p.Network.Type
 		if typ == "" {
@@ -144,6 +148,7 @@ func (c *Chain) Check(ctx context.Context, n plan.Node) error {
 // versionExec runs plugins in kinn's own namespaces for VERSION only: the
 // question needs no node, and no other command may run outside one.
 type versionExec struct {
+	timeout time.Duration // 0 for the default
 	version.PluginDecoder
 }
 
@@ -163,5 +168,10 @@ func (e *versionExec) ExecPlugin(ctx context.Context, path string, stdin []byte,
 	if path == builtinPath {
 		return runBuiltin(stdin, environ)
 	}
-	return (&invoke.RawExec{}).ExecPlugin(ctx, path, stdin, environ)
+	timeout := cmp.Or(e.timeout, topology.DefaultCNITimeout)
+	r := execBinary(ctx, "", path, stdin, environ, timeout)
+	if err := r.error(filepath.Base(path), timeout); err != nil {
+		return nil, err
+	}
+	return r.stdout, nil
 }

@@ -2,6 +2,7 @@ package cni
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 
 	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/topology"
 )
 
 // builtinPath is what FindInPath answers for kinn's own plugin: it runs
@@ -34,7 +36,9 @@ type nodeExec struct {
 	node  string
 	log   *CallLog
 	chain bool // a user's chain: its binDir first, even for a "kinn" binary
-	raw   invoke.RawExec
+	// callTimeout bounds each call of a binary; 0 for the default.
+	// kinn's own plugin in-process is kinn's code, not a plugin under test.
+	callTimeout time.Duration
 	version.PluginDecoder
 }
 
@@ -51,19 +55,96 @@ func (e *nodeExec) FindInPath(plugin string, paths []string) (string, error) {
 	return p, err
 }
 
-func (e *nodeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) (out []byte, err error) {
+// ExecPlugin runs one call and logs it, whatever its outcome.
+func (e *nodeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) ([]byte, error) {
+	if path == builtinPath {
+		return e.execBuiltin(ctx, stdin, environ)
+	}
 	start := time.Now()
-	defer func() { e.log.Record(callOf(e.node, filepath.Base(path), stdin, environ, out, err, time.Since(start))) }()
-	err = kernel.Do(e.netns, func() error {
-		var err error
-		if path == builtinPath {
-			out, err = runBuiltin(stdin, environ)
-		} else {
-			out, err = e.raw.ExecPlugin(ctx, path, stdin, environ)
-		}
+	r := execBinary(ctx, e.netns, path, stdin, environ, e.timeout())
+	err := r.error(filepath.Base(path), e.timeout())
+	c := callOf(e.node, stdin, environ, start)
+	c.Plugin, c.Binary = cmp.Or(c.Plugin, filepath.Base(path)), path
+	c.setOutput(r.stdout)
+	c.Stderr, c.ExitStatus, c.Signal, c.TimedOut = capped(r.stderr), r.exit, r.signal, r.timedOut
+	switch {
+	case err == nil:
+		c.Rejected = rejection(ctx, path, stdin, environ, r.stdout)
+	case r.pluginError() != nil:
+		c.Error = r.pluginError()
+	default:
+		c.Failure = err.Error()
+	}
+	e.log.Record(c)
+	if err != nil {
+		return nil, err
+	}
+	return r.stdout, nil
+}
+
+// execBuiltin runs kinn's own plugin in-process, on a thread in the
+// node's namespace.
+func (e *nodeExec) execBuiltin(ctx context.Context, stdin []byte, environ []string) ([]byte, error) {
+	start := time.Now()
+	var out []byte
+	err := kernel.Do(e.netns, func() (err error) {
+		out, err = runBuiltin(stdin, environ)
 		return err
 	})
+	c := callOf(e.node, stdin, environ, start)
+	c.Plugin, c.Binary = cmp.Or(c.Plugin, PluginType), "builtin"
+	c.setOutput(out)
+	if err != nil {
+		c.ExitStatus, c.Error = 1, asCNIError(err)
+	} else {
+		c.Rejected = rejection(ctx, builtinPath, stdin, environ, out)
+	}
+	e.log.Record(c)
 	return out, err
+}
+
+func (e *nodeExec) timeout() time.Duration {
+	return cmp.Or(e.callTimeout, topology.DefaultCNITimeout)
+}
+
+// rejection is why libcni would not take out as the answer of a plugin
+// that succeeded, in libcni's own words ("" when it would): the same parse
+// it is about to run, run first on a replay of the output.
+func rejection(ctx context.Context, path string, stdin []byte, environ []string, out []byte) string {
+	var err error
+	switch envOf(environ, "CNI_COMMAND") {
+	case "ADD":
+		_, err = invoke.ExecPluginWithResult(ctx, path, stdin, envArgs(environ), replay(out))
+	case "VERSION":
+		_, err = (&version.PluginDecoder{}).Decode(out)
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// replay answers every exec with the output a plugin already gave.
+type replay []byte
+
+func (r replay) ExecPlugin(context.Context, string, []byte, []string) ([]byte, error) { return r, nil }
+func (replay) FindInPath(p string, _ []string) (string, error)                        { return p, nil }
+func (replay) Decode(b []byte) (version.PluginInfo, error) {
+	return (&version.PluginDecoder{}).Decode(b)
+}
+
+// envArgs passes an environment through as libcni's CNIArgs.
+type envArgs []string
+
+func (a envArgs) AsEnv() []string { return a }
+
+func envOf(environ []string, key string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // runBuiltin dispatches one CNI call to kinn's plugin, as skel would.
@@ -119,7 +200,7 @@ func runBuiltin(stdin []byte, environ []string) ([]byte, error) {
 	return nil, nil
 }
 
-func asCNIError(err error) error {
+func asCNIError(err error) *types.Error {
 	var te *types.Error
 	if errors.As(err, &te) {
 		return te

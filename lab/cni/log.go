@@ -2,8 +2,10 @@ package cni
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,19 +18,58 @@ import (
 
 // Call is one plugin invocation as the runtime made it: what a developer
 // debugging a plugin wants to see, and what `kinn cni log` prints.
+//
+// Only kinn's own execs are calls: a plugin that delegates (bridge to its
+// IPAM plugin, flannel to bridge) execs the delegate itself, out of kinn's
+// sight. What of a delegate can be seen is in its parent's call: libcni's
+// delegation passes the delegate's stderr on to the parent's stderr (kept
+// here), its error comes back inside the parent's, its result inside the
+// parent's result.
 type Call struct {
-	Time       time.Time         `json:"time"`
-	Node       string            `json:"node"`
-	Pod        string            `json:"pod,omitempty"` // namespace/name from CNI_ARGS
-	Plugin     string            `json:"plugin"`
-	Command    string            `json:"command"`
-	Env        map[string]string `json:"env"` // the CNI_* variables
-	Config     json.RawMessage   `json:"config,omitempty"`
-	Result     json.RawMessage   `json:"result,omitempty"`
-	Error      *types.Error      `json:"error,omitempty"`
-	DurationMS float64           `json:"durationMs"`
-	ExitStatus int               `json:"exitStatus"`
+	Time    time.Time         `json:"time"`
+	Node    string            `json:"node"`
+	Pod     string            `json:"pod,omitempty"` // namespace/name from CNI_ARGS
+	Network string            `json:"network,omitempty"`
+	Plugin  string            `json:"plugin"` // the chain's plugin type
+	Binary  string            `json:"binary,omitempty"`
+	Command string            `json:"command"`
+	Env     map[string]string `json:"env"` // the CNI_* variables
+	Config  json.RawMessage   `json:"config,omitempty"`
+	Result  json.RawMessage   `json:"result,omitempty"`
+	// Stdout is the plugin's output when it is not JSON at all.
+	Stdout string `json:"stdout,omitempty"`
+	Stderr string `json:"stderr,omitempty"`
+	// Error is the CNI error the plugin printed; Failure says how it
+	// failed otherwise (no error on stdout, a signal, the timeout).
+	Error      *types.Error `json:"error,omitempty"`
+	Failure    string       `json:"failure,omitempty"`
+	ExitStatus int          `json:"exitStatus"` // -1: ended by Signal
+	Signal     string       `json:"signal,omitempty"`
+	TimedOut   bool         `json:"timedOut,omitempty"`
+	// Rejected is why the runtime did not accept what a plugin that
+	// succeeded printed (libcni's own parse error); "" when it did.
+	Rejected   string  `json:"rejected,omitempty"`
+	DurationMS float64 `json:"durationMs"`
 }
+
+// Outcome is the call's verdict in a few words: ok, the plugin's error,
+// how it failed, or why its output was not accepted.
+func (c *Call) Outcome() string {
+	switch {
+	case c.TimedOut:
+		return "timed out: " + c.Failure
+	case c.Error != nil:
+		return fmt.Sprintf("error %d: %s", c.Error.Code, strings.TrimSpace(c.Error.Msg+" "+c.Error.Details))
+	case c.Failure != "":
+		return c.Failure
+	case c.Rejected != "":
+		return "not accepted: " + c.Rejected
+	}
+	return "ok"
+}
+
+// OK says whether the call succeeded and its output was accepted.
+func (c *Call) OK() bool { return c.Outcome() == "ok" }
 
 // CallLog appends calls to a JSON-lines file in the lab's state directory.
 type CallLog struct {
@@ -104,10 +145,10 @@ func ReadCalls(path string) ([]Call, error) {
 	return out, sc.Err()
 }
 
-// callOf describes an invocation from its environment and outcome.
-func callOf(node, plugin string, stdin []byte, environ []string, out []byte, err error, took time.Duration) Call {
-	c := Call{Time: time.Now().Add(-took), Node: node, Plugin: plugin, Env: map[string]string{},
-		DurationMS: float64(took.Microseconds()) / 1000}
+// callOf describes an invocation from its environment.
+func callOf(node string, stdin []byte, environ []string, start time.Time) Call {
+	c := Call{Time: start, Node: node, Env: map[string]string{},
+		DurationMS: float64(time.Since(start).Microseconds()) / 1000}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "CNI_") {
 			c.Env[k] = v
@@ -128,18 +169,32 @@ func callOf(node, plugin string, stdin []byte, environ []string, out []byte, err
 	}
 	if json.Valid(stdin) {
 		c.Config = stdin
-	}
-	if len(out) > 0 && json.Valid(out) {
-		c.Result = out
-	}
-	if err != nil {
-		c.ExitStatus = 1
-		var te *types.Error
-		if errors.As(err, &te) {
-			c.Error = te
-		} else {
-			c.Error = types.NewError(types.ErrInternal, err.Error(), "")
-		}
+		var conf struct{ Name, Type string }
+		json.Unmarshal(stdin, &conf)
+		c.Network, c.Plugin = conf.Name, conf.Type
 	}
 	return c
+}
+
+// setOutput keeps stdout as JSON when it is, as text when it is not.
+func (c *Call) setOutput(out []byte) {
+	switch {
+	case len(bytes.TrimSpace(out)) == 0:
+	case json.Valid(out):
+		c.Result = out
+	default:
+		c.Stdout = capped(out)
+	}
+}
+
+// maxOutput is how much of a plugin's stdout or stderr a call keeps: a
+// panic's stack fits many times over, and a plugin that floods its output
+// cannot make the log's lines too long to read back.
+const maxOutput = 64 << 10
+
+func capped(b []byte) string {
+	if len(b) <= maxOutput {
+		return string(b)
+	}
+	return string(b[:maxOutput]) + fmt.Sprintf("\n… (%d more bytes cut)", len(b)-maxOutput)
 }

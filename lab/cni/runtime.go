@@ -67,6 +67,9 @@ func (r *Runtime) config(n plan.Node) (*libcni.CNIConfig, *libcni.NetworkConfigL
 		return nil, nil, err
 	}
 	exec := &nodeExec{netns: n.Netns, node: n.Name, log: r.Log, chain: r.Chain != nil}
+	if r.Chain != nil {
+		exec.callTimeout = r.Chain.Timeout
+	}
 	return libcni.NewCNIConfigWithCacheDir(paths, filepath.Join(r.NodeDir(n), "cache"), exec), list, nil
 }
 

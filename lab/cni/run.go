@@ -1,0 +1,184 @@
+package cni
+
+// Running a plugin binary. libcni's invoke.RawExec is what containerd uses,
+// and it has three gaps for a test bed: it keeps a plugin's stderr only when
+// the call fails (and then folds it into one quoted string), it reports no
+// exit status, and a plugin that hangs is killed alone when the context
+// ends, so whatever it started (a delegated IPAM plugin, a helper) lives on.
+// kinn forks the binary itself: from a thread inside the node's namespace
+// (exactly where RawExec would fork it from), in a process group of its own
+// that a timeout kills whole, with stdout and stderr kept apart. What the
+// runtime is then told is RawExec's: stdout on success, the error JSON from
+// stdout on failure.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+
+	"kinn.dev/kinn/lab/kernel"
+)
+
+// errCallTimeout is the cause of a context whose call ran out of time, as
+// against one whose caller gave up (Ctrl-C).
+var errCallTimeout = errors.New("CNI call timeout")
+
+// run is what one exec of a plugin binary gave.
+type run struct {
+	stdout, stderr []byte
+	exit           int    // the exit status; -1 when a signal ended the plugin
+	signal         string // the signal that ended it
+	timedOut       bool
+	err            error // it could not be started, or the caller gave up
+}
+
+// execBinary runs the plugin at path with stdin and environ, forked from a
+// thread in namespace netns ("" for the calling thread's), and waits at most
+// timeout for it.
+func execBinary(ctx context.Context, netns, path string, stdin []byte, environ []string, timeout time.Duration) *run {
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errCallTimeout)
+	defer cancel()
+	r := &run{}
+	var stdout, stderr bytes.Buffer
+	var cmd *exec.Cmd
+	// A plugin being rebuilt (the developer's loop) is briefly busy;
+	// RawExec retries that the same way.
+	for try := 0; ; try++ {
+		stdout.Reset()
+		stderr.Reset()
+		cmd = pluginCmd(ctx, path, stdin, environ, &stdout, &stderr)
+		err := startIn(netns, cmd)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ETXTBSY) || try == 5 || sleepCtx(ctx, time.Second) != nil {
+			r.err = fmt.Errorf("start %s: %w", path, err)
+			return r
+		}
+	}
+	err := cmd.Wait()
+	r.stdout, r.stderr = stdout.Bytes(), stderr.Bytes()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		r.exit = ws.ExitStatus()
+		if ws.Signaled() {
+			r.signal = ws.Signal().String()
+		}
+	}
+	// A plugin that exited as the time ran out still answered. ErrWaitDelay
+	// with a status: it exited, something it left held its output open.
+	switch {
+	case err == nil:
+	case context.Cause(ctx) == errCallTimeout:
+		r.timedOut = true
+	case ctx.Err() != nil:
+		r.err = fmt.Errorf("%s: %w", path, context.Cause(ctx))
+	case cmd.ProcessState == nil:
+		r.err = err
+	}
+	return r
+}
+
+// pluginCmd is the plugin's command: its own process group, killed whole
+// when ctx ends. WaitDelay stops a descendant that keeps the output pipes
+// open (a daemon started without closing them) from holding the call.
+func pluginCmd(ctx context.Context, path string, stdin []byte, environ []string, stdout, stderr *bytes.Buffer) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, path)
+	cmd.Env = environ
+	cmd.Stdin = bytes.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	return cmd
+}
+
+// startIn forks cmd from a thread in namespace netns: the child inherits
+// the thread's namespace, and the thread goes back to where it was right
+// after, while the plugin runs on.
+func startIn(netns string, cmd *exec.Cmd) error {
+	if netns == "" {
+		return cmd.Start()
+	}
+	return kernel.Do(netns, cmd.Start)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// failed says whether the plugin failed, in any way.
+func (r *run) failed() bool { return r.err != nil || r.timedOut || r.exit != 0 || r.signal != "" }
+
+// status is "exit status 2" or "killed by signal killed".
+func (r *run) status() string {
+	if r.signal != "" {
+		return "killed by signal " + r.signal
+	}
+	return fmt.Sprintf("exit status %d", r.exit)
+}
+
+// pluginError is the plugin's own error, the CNI error JSON it printed on
+// stdout when it failed; nil when it printed none.
+func (r *run) pluginError() *types.Error {
+	if !r.failed() || r.err != nil || r.timedOut || len(bytes.TrimSpace(r.stdout)) == 0 {
+		return nil
+	}
+	var te types.Error
+	if json.Unmarshal(r.stdout, &te) != nil || (te.Code == 0 && te.Msg == "") {
+		return nil
+	}
+	return &te
+}
+
+// error is what the runtime is told: the plugin's own error when it gave
+// one, as RawExec passes it on, else what went wrong in words that say
+// where to look (its stderr is in the call log).
+func (r *run) error(plugin string, timeout time.Duration) error {
+	switch {
+	case !r.failed():
+		return nil
+	case r.err != nil:
+		return fmt.Errorf("plugin %s: %w", plugin, r.err)
+	case r.timedOut:
+		return fmt.Errorf("plugin %s did not answer within %s (cni.timeout): killed it and its process group", plugin, timeout)
+	}
+	if te := r.pluginError(); te != nil {
+		return te
+	}
+	msg := fmt.Sprintf("plugin %s failed (%s) with no CNI error on stdout", plugin, r.status())
+	if len(bytes.TrimSpace(r.stdout)) > 0 {
+		msg = fmt.Sprintf("plugin %s failed (%s) and its stdout is not a CNI error: %s", plugin, r.status(), firstLine(r.stdout))
+	}
+	if line := firstLine(r.stderr); line != "" {
+		msg += "; stderr: " + line
+	}
+	return &types.Error{Code: types.ErrInternal, Msg: msg}
+}
+
+// firstLine is b's first non-empty line, trimmed, at most 200 bytes.
+func firstLine(b []byte) string {
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			if len(l) > 200 {
+				l = l[:200] + "…"
+			}
+			return l
+		}
+	}
+	return ""
+}

@@ -1,0 +1,134 @@
+package tui
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"kinn.dev/kinn/lab/cni"
+)
+
+// callDetail is one CNI call in full, what `kinn cni log -o json` holds
+// of it laid out to read: the verdict and exit status, the configuration
+// the plugin got, what it printed (its result, or stdout that is not
+// JSON, and its stderr line by line) and its CNI_* environment.
+type callDetail struct {
+	call   *cni.Call
+	offset int
+}
+
+// sections are the detail's titled blocks, in order.
+func (d *callDetail) sections() [][2]string {
+	c := d.call
+	exit := fmt.Sprint(c.ExitStatus)
+	if c.Signal != "" {
+		exit += " (signal " + c.Signal + ")"
+	}
+	head := fmt.Sprintf("outcome: %s\nexit:    %s\nplugin:  %s (binary %s), network %s\ntook:    %.1f ms",
+		c.Outcome(), exit, c.Plugin, c.Binary, c.Network, c.DurationMS)
+	out := [][2]string{{"", head}, {"CONFIG", pretty(c.Config)}}
+	if len(c.Result) > 0 {
+		out = append(out, [2]string{"RESULT", pretty(c.Result)})
+	}
+	if c.Stdout != "" {
+		out = append(out, [2]string{"STDOUT (not JSON)", c.Stdout})
+	}
+	if c.Error != nil {
+		b, _ := json.Marshal(c.Error)
+		out = append(out, [2]string{"ERROR (the plugin's)", pretty(b)})
+	}
+	if c.Stderr != "" {
+		out = append(out, [2]string{"STDERR", c.Stderr})
+	}
+	env := make([]string, 0, len(c.Env))
+	for k, v := range c.Env {
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	return append(out, [2]string{"ENV", strings.Join(env, "\n")})
+}
+
+// pretty is JSON indented, or the text as it is.
+func pretty(b []byte) string {
+	var buf bytes.Buffer
+	if json.Indent(&buf, b, "", "  ") != nil {
+		return string(b)
+	}
+	return buf.String()
+}
+
+// lines lays the call out for a width: long lines wrap, tabs become spaces.
+func (d *callDetail) lines(st Styles, w int) []string {
+	c := d.call
+	title := fmt.Sprintf("CNI %s %s on %s by %s at %s", c.Command, c.Pod, c.Node, c.Plugin, c.Time.Format("15:04:05"))
+	out := []string{st.Section.Render(clip("  "+strings.Join(strings.Fields(title), " ")+"   esc: back", w))}
+	for _, s := range d.sections() {
+		if s[0] != "" {
+			out = append(out, "", st.Header.Render("  "+s[0]))
+		}
+		style := st.Status
+		if s[0] == "" && !c.OK() || s[0] == "STDERR" {
+			style = st.Bad
+		}
+		for _, l := range strings.Split(strings.TrimRight(s[1], "\n"), "\n") {
+			for _, part := range wrap(strings.ReplaceAll(l, "\t", "    "), w-4) {
+				out = append(out, style.Render("    "+part))
+			}
+		}
+	}
+	return out
+}
+
+// wrap cuts s into pieces of at most w runes.
+func wrap(s string, w int) []string {
+	r := []rune(s)
+	if w <= 0 || len(r) <= w {
+		return []string{s}
+	}
+	var out []string
+	for len(r) > w {
+		out = append(out, string(r[:w]))
+		r = r[w:]
+	}
+	return append(out, string(r))
+}
+
+// update scrolls for the movement keys.
+func (d *callDetail) update(msg tea.Msg, h int) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return
+	}
+	switch {
+	case key.Matches(k, keys.Up):
+		d.offset--
+	case key.Matches(k, keys.Down):
+		d.offset++
+	case key.Matches(k, keys.PageUp):
+		d.offset -= max(h-1, 1)
+	case key.Matches(k, keys.PageDown):
+		d.offset += max(h-1, 1)
+	case key.Matches(k, keys.Home):
+		d.offset = 0
+	case key.Matches(k, keys.End):
+		d.offset = 1 << 30
+	}
+}
+
+// view is exactly h lines from the offset, the title always on top.
+func (d *callDetail) view(st Styles, w, h int) string {
+	lines := d.lines(st, w)
+	body := lines[1:]
+	room := max(h-1, 0)
+	d.offset = max(min(d.offset, len(body)-room), 0)
+	out := append([]string{lines[0]}, body[d.offset:min(d.offset+room, len(body))]...)
+	for len(out) < h {
+		out = append(out, "")
+	}
+	return strings.Join(out[:h], "\n")
+}
