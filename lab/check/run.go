@@ -87,13 +87,14 @@ func ping(enter probe.Enter, cells []Cell, idx []int, pace func()) {
 	got, err := p.Ping(targets)
 	for _, i := range idx {
 		c := &cells[i]
-		switch {
-		case err != nil:
+		if err == nil {
+			err := got[netip.MustParseAddr(c.Addr)]
+			c.Result = string(probe.Classify(err))
+			if c.Result == string(probe.Failed) {
+				c.Detail = err.Error()
+			}
+		} else {
 			c.Result, c.Detail = string(probe.Failed), err.Error()
-		case got[netip.MustParseAddr(c.Addr)]:
-			c.Result = string(probe.OK)
-		default:
-			c.Result = string(probe.Timeout)
 		}
 		c.Passed = c.Result == string(probe.OK)
 	}
