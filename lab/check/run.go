@@ -24,6 +24,9 @@ func Run(ctx context.Context, enter probe.Enter, cells []Cell) {
 	pings := map[string][]int{} // ICMP cells by source: one socket each
 	var others []int
 	for i, c := range cells {
+		if c.Proto == ProtoSandbox {
+			continue // decided by Plan: there is nothing to send from
+		}
 		if c.Proto == "ICMP" {
 			pings[c.from.Netns] = append(pings[c.from.Netns], i)
 		} else {
@@ -52,6 +55,11 @@ func Run(ctx context.Context, enter probe.Enter, cells []Cell) {
 		})
 	}
 	wg.Wait()
+	for i := range cells {
+		if c := &cells[i]; !c.Passed && c.note != "" {
+			c.Detail = strings.TrimSuffix(c.note+"; "+c.Detail, "; ")
+		}
+	}
 }
 
 // icmpPerSecond stays under the kernel's machine-wide ICMP reply budget
