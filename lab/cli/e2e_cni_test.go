@@ -297,6 +297,17 @@ spec: {selector: {app: nobody}, ports: [{port: 80, targetPort: 8080}]}
 			t.Errorf("node %s: Ready condition %+v", n.Name, c)
 		}
 	}
+	src := tui.NewLive(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name)
+	defer src.Close()
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range snap.Nodes {
+		if n.Ready || !strings.Contains(n.Reason, "plugin not available") {
+			t.Errorf("the terminal UI's node %s: ready %v, reason %q", n.Name, n.Ready, n.Reason)
+		}
+	}
 }
 
 // lineWith is the first line of out that contains s.
