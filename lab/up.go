@@ -400,13 +400,12 @@ func upPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab, rep *r
 		for j, k := range idx {
 			pods[j] = p.Pods[k]
 		}
+		// As the kubelet polls the runtime: a node whose network is not
+		// ready shows NotReady (with pods or without), and gets no new
+		// sandboxes.
 		n.NetworkNotReady = ""
-		if len(pods) > 0 {
-			// As the kubelet polls the runtime: a node whose network is
-			// not ready shows NotReady, and gets no new sandboxes.
-			if err := rt.Status(ctx, *n); err != nil {
-				n.NetworkNotReady = NetworkNotReady(err)
-			}
+		if err := rt.Status(ctx, *n); err != nil {
+			n.NetworkNotReady = NetworkNotReady(err)
 		}
 		states, err := kernel.ObservePods(*n, pods)
 		if err != nil {
