@@ -39,5 +39,5 @@ func EditLocked(ctx context.Context, o Options, name string, change func(raw []b
 		return nil, err
 	}
 	t.Name = name
-	return up(ctx, o, Source{Lab: t, Raw: next, Path: string(path)})
+	return up(ctx, o, Source{Lab: t, Raw: next, Path: string(path), edit: true})
 }

@@ -1,6 +1,9 @@
 package lab
 
 import (
+	"cmp"
+	"net/netip"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -12,15 +15,11 @@ import (
 )
 
 // Nodes returns the lab's nodes as v1 Nodes, with their pod CIDR, internal
-// address and readiness (the node's namespace exists).
+// address and readiness (see nodeReady).
 func (s *State) Nodes() []corev1.Node {
 	var out []corev1.Node
 	for i, n := range s.Plan.Nodes {
 		tn := s.Topology.Nodes[i]
-		ready := corev1.ConditionFalse
-		if Live(n.Netns) {
-			ready = corev1.ConditionTrue
-		}
 		out = append(out, corev1.Node{
 			TypeMeta:   metav1.TypeMeta{Kind: "Node", APIVersion: "v1"},
 			ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: tn.Labels, Annotations: map[string]string{"kinn.dev/netns": n.Netns}},
@@ -30,11 +29,27 @@ func (s *State) Nodes() []corev1.Node {
 					{Type: corev1.NodeInternalIP, Address: n.Underlay.Addr().String()},
 					{Type: corev1.NodeHostName, Address: n.Name},
 				},
-				Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}},
+				Conditions: []corev1.NodeCondition{nodeReady(n)},
 			},
 		})
 	}
 	return out
+}
+
+// nodeReady is the node's Ready condition in the kubelet's words: not ready
+// while its namespace is missing, or while its network is not (the plugin
+// chain's STATUS failed).
+func nodeReady(n plan.Node) corev1.NodeCondition {
+	c := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady"}
+	switch {
+	case !Live(n.Netns):
+		c.Message = "the node's network namespace " + n.Netns + " does not exist: `kinn up` makes it again"
+	case n.NetworkNotReady != "":
+		c.Message = n.NetworkNotReady
+	default:
+		c.Status, c.Reason, c.Message = corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"
+	}
+	return c
 }
 
 func taints(n topology.Node) []corev1.Taint {
@@ -67,7 +82,10 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 		if pod.Annotations == nil {
 			pod.Annotations = map[string]string{}
 		}
-		pod.Annotations["kinn.dev/netns"] = pp.Netns
+		if Live(pp.Netns) {
+			// Only a sandbox that exists has a namespace to show.
+			pod.Annotations["kinn.dev/netns"] = pp.Netns
+		}
 		pod.Status = corev1.PodStatus{Phase: corev1.PodPending, HostIP: hostIP[pp.Node]}
 		pod.Status.HostIPs = []corev1.HostIP{{IP: pod.Status.HostIP}}
 		if pp.Error != "" {
@@ -104,7 +122,14 @@ const ReasonCNIFailed = "FailedCreatePodSandBox"
 type Readiness func(key string) (ready, terminating bool)
 
 // PodStates is the lab's pods as the endpoint computation takes them.
-func (s *State) PodStates(r Readiness) []service.PodState {
+func (s *State) PodStates(r Readiness) []service.PodState { return s.podStates(r, false) }
+
+// IntendedPodStates is PodStates as it would be if every pod that should
+// be running did: what a Service is meant to have, and so what `kinn
+// check` expects of it, whatever failed.
+func (s *State) IntendedPodStates(r Readiness) []service.PodState { return s.podStates(r, true) }
+
+func (s *State) podStates(r Readiness, intended bool) []service.PodState {
 	byKey := map[string]plan.Pod{}
 	for _, p := range s.Plan.Pods {
 		byKey[p.Key()] = p
@@ -116,10 +141,17 @@ func (s *State) PodStates(r Readiness) []service.PodState {
 			continue
 		}
 		ready, term := r(tp.Key())
-		if !pp.Attached() {
+		ip := pp.IP.Addr()
+		switch {
+		case pp.Attached():
+		case intended:
+			// As if it ran: ready, at the address kinn would give it (a
+			// stand-in; only the count and place of endpoints matter).
+			ready, ip = true, cmp.Or(pp.Want.Addr(), netip.AddrFrom4([4]byte{0, 0, 0, 1}))
+		default:
 			ready = false
 		}
-		out = append(out, service.PodState{Pod: tp.Pod, IP: pp.IP.Addr(), Node: pp.Node, Ready: ready, Terminating: term})
+		out = append(out, service.PodState{Pod: tp.Pod, IP: ip, Node: pp.Node, Ready: ready, Terminating: term})
 	}
 	return append(out, s.apiServers()...)
 }

@@ -59,7 +59,7 @@ func TestObserveTraffic(t *testing.T) {
 	before := samples(t, st)
 	p := probe.Prober{Enter: kernel.Do, Netns: a.Netns, Timeout: time.Second}
 	for range 5 {
-		if got, err := p.Ping([]netip.Addr{b.IP.Addr()}); err != nil || !got[b.IP.Addr()] {
+		if got, err := p.Ping([]netip.Addr{b.IP.Addr()}); err != nil || got[b.IP.Addr()] != nil {
 			t.Fatalf("ping %s: %v %v", b.IP, got, err)
 		}
 	}

@@ -108,6 +108,6 @@ func changeRetired(ctx context.Context, o Options, name string, change func(*ret
 		return err
 	}
 	t.Name = name
-	_, err = up(ctx, o, Source{Lab: t, Raw: raw, Path: string(path)})
+	_, err = up(ctx, o, Source{Lab: t, Raw: raw, Path: string(path), edit: true})
 	return err
 }

@@ -27,6 +27,7 @@ type Source struct {
 	Path string
 
 	chain *cni.Chain // the plugin chain, once checked
+	edit  bool       // a live edit: acts on what it names (see podfail.go)
 }
 
 // Result summarises an Up.
@@ -39,6 +40,9 @@ type Result struct {
 	// Repairs says, in words, what up found different in a lab that
 	// existed and what it did about it (empty on a lab's first up).
 	Repairs []string
+	// Warnings name the pods, other than an edit's own, that are not
+	// running: an edit succeeds without them (see podfail.go).
+	Warnings []string
 }
 
 // repairs collects what up repaired, from parallel workers: differences
@@ -189,7 +193,7 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 	}
 	o.progress("• switch and %d nodes: %d changes (%.2fs)", len(p.Nodes), res.Changes, time.Since(t0).Seconds())
 	t0 = time.Now()
-	res.Attached, err = upPods(ctx, o, rt, p, rep)
+	res.Attached, res.Warnings, err = upPods(ctx, o, rt, p, rep, src.edit)
 	if serr := savePlan(dir, p); serr != nil {
 		return nil, serr
 	}
@@ -379,29 +383,33 @@ func upNodes(ctx context.Context, p *plan.Lab, rep *repairs) (int, error) {
 
 // upPods creates missing pod namespaces and attaches, through CNI, every pod
 // that is new or has drifted; a drifted pod is detached first. What each ADD
-// gave (or why it failed) is written into p's pods. One failing pod does not
-// stop the others; GC then tells each node's chain which pods are valid.
-func upPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab, rep *repairs) (int, error) {
+// gave (or why it failed) is written into p's pods, and each node's STATUS
+// into its node. One failing pod does not stop the others (see podfail.go
+// for which failures are the run's error and which are warnings); GC then
+// tells each node's chain which pods are valid.
+func upPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab, rep *repairs, edit bool) (int, []string, error) {
 	byNode := map[string][]int{}
 	for i, pod := range p.Pods {
 		byNode[pod.Node] = append(byNode[pod.Node], i)
 	}
 	var mu sync.Mutex
 	attached := 0
-	var errs []error
+	var pe podErrors
 	err := parallel(len(p.Nodes), func(i int) error {
-		n := p.Nodes[i]
+		n := &p.Nodes[i] // each worker writes only its node and its pods
 		idx := byNode[n.Name]
 		pods := make([]plan.Pod, len(idx))
 		for j, k := range idx {
 			pods[j] = p.Pods[k]
 		}
-		if len(pods) > 0 {
-			if err := rt.Status(ctx, n); err != nil {
-				return fmt.Errorf("node %s: CNI STATUS: %w", n.Name, err)
-			}
+		// As the kubelet polls the runtime: a node whose network is not
+		// ready shows NotReady (with pods or without), and gets no new
+		// sandboxes.
+		n.NetworkNotReady = ""
+		if err := rt.Status(ctx, *n); err != nil {
+			n.NetworkNotReady = NetworkNotReady(err)
 		}
-		states, err := kernel.ObservePods(n, pods)
+		states, err := kernel.ObservePods(*n, pods)
 		if err != nil {
 			return err
 		}
@@ -410,26 +418,39 @@ func upPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab, rep *r
 			if drift == "" {
 				continue
 			}
-			rep.pod(pod, drift)
+			if was, ok := rep.failedBefore(pod); ok && edit {
+				p.Pods[idx[j]] = failed(pod, errors.New(was.Error))
+				continue
+			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			got, err := attach(ctx, rt, n, pod, states[pod.Key()])
-			p.Pods[idx[j]] = got // each worker writes only its node's pods
+			var got plan.Pod
+			if n.NetworkNotReady != "" {
+				err = fmt.Errorf("pod %s: %w", pod.Key(), errNetworkNotReady(*n))
+				got = failed(pod, err)
+			} else {
+				rep.pod(pod, drift)
+				got, err = attach(ctx, rt, *n, pod, states[pod.Key()])
+			}
+			p.Pods[idx[j]] = got
 			mu.Lock()
 			if err != nil {
-				errs = append(errs, err)
+				pe.add(edit, rep, got, err)
 			} else {
 				attached++
 			}
 			mu.Unlock()
 		}
-		if err := rt.GC(ctx, n, attachedOnly(p.Pods, idx)); err != nil {
+		if n.NetworkNotReady != "" {
+			return nil // GC is for a chain that works
+		}
+		if err := rt.GC(ctx, *n, attachedOnly(p.Pods, idx)); err != nil {
 			o.progress("  warning: %v", err)
 		}
 		return nil
 	})
-	return attached, errors.Join(append(errs, err)...)
+	return attached, pe.warnings(p), errors.Join(pe.err(), err)
 }
 
 // attach (re)attaches one pod and returns it with what the ADD gave. A

@@ -191,10 +191,11 @@ func (c *clusterScreen) rebuild() {
 	var rows []row
 	st := c.sh.st
 	if c.node == "" {
-		nc := newColumns("NAME", "ROLE", "IP", "POD-CIDR", "VTEP-MAC", "READY").dropFirst(1).keepWhole(2, 3, 4)
+		nc := newColumns("NAME", "ROLE", "IP", "POD-CIDR", "VTEP-MAC", "READY", "REASON").dropFirst(1).keepWhole(2, 3, 4)
+		nc.hidden[6] = !slices.ContainsFunc(snap.Nodes, func(n NodeInfo) bool { return n.Reason != "" })
 		cells := make([][]string, len(snap.Nodes))
 		for i, n := range snap.Nodes {
-			cells[i] = []string{n.Name, n.Role, n.IP, n.PodCIDR, n.VTEPMAC, yesNo(n.Ready)}
+			cells[i] = []string{n.Name, n.Role, n.IP, n.PodCIDR, n.VTEPMAC, yesNo(n.Ready), n.Reason}
 			nc.measure(cells[i])
 		}
 		nc.fitTo(c.width())

@@ -21,6 +21,7 @@ type Snapshot struct {
 type NodeInfo struct {
 	Name, Role, IP, PodCIDR, VTEPMAC string
 	Ready                            bool
+	Reason                           string // why it is not ready, in the kubelet's words
 }
 
 // PodInfo is one pod.

@@ -104,8 +104,13 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 				}
 			}
 		}
-		snap.Nodes = append(snap.Nodes, NodeInfo{Name: n.Name, Role: role, IP: n.Status.Addresses[0].Address,
-			PodCIDR: n.Spec.PodCIDR, VTEPMAC: mac, Ready: n.Status.Conditions[0].Status == "True"})
+		ready := n.Status.Conditions[0]
+		ni := NodeInfo{Name: n.Name, Role: role, IP: n.Status.Addresses[0].Address,
+			PodCIDR: n.Spec.PodCIDR, VTEPMAC: mac, Ready: ready.Status == "True"}
+		if !ni.Ready {
+			ni.Reason = ready.Message
+		}
+		snap.Nodes = append(snap.Nodes, ni)
 	}
 	for _, p := range st.Pods(status.Readiness()) {
 		pi := PodInfo{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, IP: p.Status.PodIP,

@@ -6,6 +6,12 @@
 // including the cells the Service's definition says must fail (no
 // endpoints: refused; a Local policy without a local endpoint: dropped);
 // Run sends the real traffic.
+//
+// A pod that should be running and is not (its CNI ADD failed, its sandbox
+// is gone) is a failed cell of its own, and the Services' expectations
+// come from the pods that should be running: a Service whose only pods
+// failed must answer, and its refusal fails, naming them. Only what the
+// lab's definition says must fail is an expected failure.
 package check
 
 import (
@@ -13,6 +19,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	"kinn.dev/kinn/lab/service"
 )
@@ -53,11 +60,22 @@ type Cell struct {
 	Query string `json:"query,omitempty"`
 	from  Host
 	dns   netip.Addr // the cluster DNS a DNS cell asks
+	note  string     // what to say when it fails: its endpoints that are not running
 }
+
+// Down is a pod that should be running and is not.
+type Down struct {
+	Name, Node string
+	Why        string
+}
+
+// ProtoSandbox marks a pod's own cell: its sandbox must exist.
+const ProtoSandbox = "CNI"
 
 // Lab is what Plan needs to know.
 type Lab struct {
 	Pods     []Host
+	Down     []Down // pods that should be running and are not
 	Nodes    []Host
 	External Host
 	Ports    []service.Port
@@ -68,6 +86,10 @@ type Lab struct {
 // Plan lists every cell.
 func Plan(l Lab) []Cell {
 	var cells []Cell
+	for _, d := range l.Down {
+		cells = append(cells, Cell{From: d.Name, To: "its sandbox on " + d.Node, Proto: ProtoSandbox, Expect: Pass,
+			Result: "failed", Detail: d.Why})
+	}
 	for _, a := range l.Pods {
 		for _, b := range l.Pods {
 			if a.Name != b.Name {
@@ -84,31 +106,60 @@ func Plan(l Lab) []Cell {
 		if p.ClusterIP == l.DNS && p.Port == 53 {
 			query = "kubernetes.default.svc." + l.Domain // DNS speaks DNS, not netexec
 		}
+		first := len(cells)
 		for _, a := range l.Pods {
 			cells = append(cells, Cell{From: a.Name, To: to, Proto: string(p.Protocol),
 				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), Query: query, from: a, dns: l.DNS})
 		}
 		cells = append(cells, loadBalancerCells(p, l.External)...)
-		if p.NodePort == 0 {
-			continue
-		}
-		for _, n := range l.Nodes {
-			if !n.NodePortIP.IsValid() {
-				continue // nodePortAddresses matches none of its addresses
-			}
-			to := fmt.Sprintf("%s/%s nodePort %d on %s", p.Namespace, p.Service, p.NodePort, n.Node)
-			srcs := slices.Clone(l.Nodes)
-			if n.NodePortIP == n.IP {
-				// The outside has a route to the nodes' underlay only.
-				srcs = append(srcs, l.External)
-			}
-			for _, src := range srcs {
-				cells = append(cells, Cell{From: src.Name, To: to, Proto: string(p.Protocol),
-					Addr: addrPort(n.NodePortIP, p.NodePort), Expect: expectNodePort(p, src, n.Node), from: src})
-			}
-		}
+		cells = append(cells, nodePortCells(p, l)...)
+		noteDown(cells[first:], p, l.Down)
 	}
 	return append(cells, byName(l)...)
+}
+
+// nodePortCells: every node, and the outside when it has a route to the
+// address, reaches the port's NodePort on every node.
+func nodePortCells(p service.Port, l Lab) []Cell {
+	if p.NodePort == 0 {
+		return nil
+	}
+	var cells []Cell
+	for _, n := range l.Nodes {
+		if !n.NodePortIP.IsValid() {
+			continue // nodePortAddresses matches none of its addresses
+		}
+		to := fmt.Sprintf("%s/%s nodePort %d on %s", p.Namespace, p.Service, p.NodePort, n.Node)
+		srcs := slices.Clone(l.Nodes)
+		if n.NodePortIP == n.IP {
+			// The outside has a route to the nodes' underlay only.
+			srcs = append(srcs, l.External)
+		}
+		for _, src := range srcs {
+			cells = append(cells, Cell{From: src.Name, To: to, Proto: string(p.Protocol),
+				Addr: addrPort(n.NodePortIP, p.NodePort), Expect: expectNodePort(p, src, n.Node), from: src})
+		}
+	}
+	return cells
+}
+
+// noteDown tells the port's cells which of its endpoints are pods that
+// are not running, to say so if they fail.
+func noteDown(cells []Cell, p service.Port, down []Down) {
+	var names []string
+	for _, e := range p.Endpoints {
+		key := e.Namespace + "/" + e.Pod
+		if slices.ContainsFunc(down, func(d Down) bool { return d.Name == key }) {
+			names = append(names, key)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	note := "endpoints not running: " + strings.Join(names, ", ")
+	for i := range cells {
+		cells[i].note = note
+	}
 }
 
 // loadBalancerCells: the outside reaches each load-balancer address of the
@@ -156,10 +207,12 @@ func byName(l Lab) []Cell {
 		}
 		seen[key] = true
 		name := fmt.Sprintf("%s.%s.svc.%s", p.Service, p.Namespace, l.Domain)
+		first := len(cells)
 		for _, a := range l.Pods {
 			cells = append(cells, Cell{From: a.Name, To: name + fmt.Sprintf(":%d/%s", p.Port, p.Protocol), Proto: "DNS+" + string(p.Protocol),
 				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), Query: name, from: a, dns: l.DNS})
 		}
+		noteDown(cells[first:], p, l.Down)
 	}
 	return cells
 }
@@ -221,6 +274,7 @@ func expectNodePort(p service.Port, src Host, target string) Expect {
 // Summary counts a run's cells.
 type Summary struct {
 	Total, Passed, Failed, ExpectedFailures int
+	NotRunning                              int // pods that should be running and are not (failed too)
 }
 
 // Summarize counts cells.
@@ -236,11 +290,18 @@ func Summarize(cells []Cell) Summary {
 		} else {
 			s.Failed++
 		}
+		if c.Proto == ProtoSandbox {
+			s.NotRunning++
+		}
 	}
 	return s
 }
 
 func (s Summary) String() string {
-	return strconv.Itoa(s.Total) + " checks: " + strconv.Itoa(s.Passed) + " passed (" +
+	out := strconv.Itoa(s.Total) + " checks: " + strconv.Itoa(s.Passed) + " passed (" +
 		strconv.Itoa(s.ExpectedFailures) + " of them expected failures), " + strconv.Itoa(s.Failed) + " failed"
+	if s.NotRunning > 0 {
+		out += " (pods not running: " + strconv.Itoa(s.NotRunning) + ")"
+	}
+	return out
 }

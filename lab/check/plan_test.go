@@ -88,7 +88,8 @@ func TestNodePortCellsOnNodePortIP(t *testing.T) {
 		return nil
 	}
 	var addrs []string
-	for _, c := range Plan(FromPlan(p, ports, ip("10.96.0.10"), "cluster.local", served)) {
+	for _, c := range Plan(FromPlan(Input{Plan: p, Ports: ports, DNS: ip("10.96.0.10"), Domain: "cluster.local", NodePortIPs: served,
+		Live: func(string) bool { return true }})) {
 		if strings.Contains(c.To, "nodePort") {
 			addrs = append(addrs, c.Addr)
 		}
@@ -129,5 +130,42 @@ func TestLoadBalancerCells(t *testing.T) {
 		if len(cells) != 1 || cells[0].From != "external" || cells[0].Addr != "172.18.255.200:80" || cells[0].Expect != tt.want {
 			t.Errorf("%s: %+v, want one cell external -> 172.18.255.200:80 expecting %s", tt.name, cells, tt.want)
 		}
+	}
+}
+
+// TestPodsNotRunning: a pod that should run and does not is a failed cell
+// of its own, counted and named; a Service whose only endpoint is that pod
+// must answer (its refusal is no expected failure) and says why it fails;
+// a Service selecting nothing is still an expected refusal.
+func TestPodsNotRunning(t *testing.T) {
+	t.Parallel()
+	ip := netip.MustParseAddr
+	svc := func(name string, eps ...service.Endpoint) service.Port {
+		return service.Port{Namespace: "default", Service: name, Protocol: service.TCP, ClusterIP: ip("10.96.0.5"), Port: 80, Endpoints: eps}
+	}
+	l := Lab{
+		Pods: []Host{{Name: "default/a", Node: "n1", IP: ip("10.244.1.2")}},
+		Down: []Down{{Name: "default/doomed", Node: "n2", Why: "CNI ADD: refused"}},
+		Ports: []service.Port{
+			svc("doomed", service.Endpoint{Namespace: "default", Pod: "doomed", Node: "n2", Ready: true, Serving: true}),
+			svc("nobody"),
+		},
+	}
+	cells := Plan(l)
+	if len(cells) != 3 {
+		t.Fatalf("%d cells, want the pod's own and one per Service: %+v", len(cells), cells)
+	}
+	if c := cells[0]; c.From != "default/doomed" || c.Passed || c.Detail != "CNI ADD: refused" {
+		t.Errorf("the pod's own cell: %+v", c)
+	}
+	if c := cells[1]; c.Expect != Pass || c.note != "endpoints not running: default/doomed" {
+		t.Errorf("the Service of the failed pod: %+v, want it expected to answer, naming the pod", c)
+	}
+	if c := cells[2]; c.Expect != Refuse || c.note != "" {
+		t.Errorf("the Service selecting nothing: %+v, want an expected refusal", c)
+	}
+	cells[2].Passed = true
+	if s := Summarize(cells); s.Failed != 2 || s.NotRunning != 1 || !strings.Contains(s.String(), "pods not running: 1") {
+		t.Errorf("summary %+v %q", s, s)
 	}
 }

@@ -24,6 +24,9 @@ func Run(ctx context.Context, enter probe.Enter, cells []Cell) {
 	pings := map[string][]int{} // ICMP cells by source: one socket each
 	var others []int
 	for i, c := range cells {
+		if c.Proto == ProtoSandbox {
+			continue // decided by Plan: there is nothing to send from
+		}
 		if c.Proto == "ICMP" {
 			pings[c.from.Netns] = append(pings[c.from.Netns], i)
 		} else {
@@ -52,6 +55,11 @@ func Run(ctx context.Context, enter probe.Enter, cells []Cell) {
 		})
 	}
 	wg.Wait()
+	for i := range cells {
+		if c := &cells[i]; !c.Passed && c.note != "" {
+			c.Detail = strings.TrimSuffix(c.note+"; "+c.Detail, "; ")
+		}
+	}
 }
 
 // icmpPerSecond stays under the kernel's machine-wide ICMP reply budget
@@ -87,13 +95,14 @@ func ping(enter probe.Enter, cells []Cell, idx []int, pace func()) {
 	got, err := p.Ping(targets)
 	for _, i := range idx {
 		c := &cells[i]
-		switch {
-		case err != nil:
+		if err == nil {
+			err := got[netip.MustParseAddr(c.Addr)]
+			c.Result = string(probe.Classify(err))
+			if c.Result == string(probe.Failed) {
+				c.Detail = err.Error()
+			}
+		} else {
 			c.Result, c.Detail = string(probe.Failed), err.Error()
-		case got[netip.MustParseAddr(c.Addr)]:
-			c.Result = string(probe.OK)
-		default:
-			c.Result = string(probe.Timeout)
 		}
 		c.Passed = c.Result == string(probe.OK)
 	}

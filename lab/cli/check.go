@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"kinn.dev/kinn/lab"
 	"kinn.dev/kinn/lab/check"
 	"kinn.dev/kinn/lab/daemon"
 	"kinn.dev/kinn/lab/kernel"
@@ -31,9 +32,12 @@ func checkCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("check needs the lab process: %w", err)
 			}
-			ports := service.Ports(st.Services, st.Topology.EndpointSlices, st.PodStates(status.Readiness()))
-			cells := check.Plan(check.FromPlan(st.Plan, ports, st.ClusterDNS(), st.Topology.Networking.DNSDomain,
-				func(n plan.Node) []netip.Addr { return st.ProxyNode(n).NodePortIPs() }))
+			// What the Services are meant to have: a Service whose pods
+			// failed must not pass for one refused by its definition.
+			ports := service.Ports(st.Services, st.Topology.EndpointSlices, st.IntendedPodStates(status.Readiness()))
+			cells := check.Plan(check.FromPlan(check.Input{Plan: st.Plan, Ports: ports, DNS: st.ClusterDNS(),
+				Domain: st.Topology.Networking.DNSDomain, Live: lab.Live,
+				NodePortIPs: func(n plan.Node) []netip.Addr { return st.ProxyNode(n).NodePortIPs() }}))
 			check.Run(ctx, kernel.Do, cells)
 			sum := check.Summarize(cells)
 			w := cmd.Root().Writer

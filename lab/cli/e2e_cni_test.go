@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/check"
 	"kinn.dev/kinn/lab/cni/cnitest"
 	"kinn.dev/kinn/tui"
 )
@@ -191,18 +194,27 @@ spec: {nodeName: kinn-worker, containers: [{name: c, image: x, args: [netexec, -
 	}
 }
 
-// TestFailingPlugin: a plugin that refuses one pod on purpose leaves that
-// pod failed with the plugin's own message, and the rest of the lab works.
+// TestFailingPlugin: a plugin that refuses some pods on purpose leaves them
+// failed with the plugin's own message, and the rest of the lab works; but
+// `kinn check` fails, naming them, and a Service whose only pod failed is
+// no expected refusal. Edits of other objects go on with a warning. A
+// failing STATUS makes the nodes NotReady, in the kubelet's words.
 func TestFailingPlugin(t *testing.T) {
 	e := newEnv(t, "cnif")
 	bin := cnitest.Link(t, "bridge", "host-local")
 	script := `#!/bin/sh
+dir=$(dirname "$0")
 case "$CNI_COMMAND:$CNI_ARGS;" in
-ADD:*K8S_POD_NAME=doomed\;*)
+STATUS:*)
+	if [ -e "$dir/status-fails" ]; then
+		echo '{"cniVersion": "1.1.0", "code": 50, "msg": "plugin not available", "details": "on purpose"}'
+		exit 1
+	fi;;
+ADD:*K8S_POD_NAME=doomed*)
 	echo '{"cniVersion": "1.1.0", "code": 999, "msg": "doomed pods are refused", "details": "on purpose"}'
 	exit 1;;
 esac
-exec "$(dirname "$0")/bridge"
+exec "$dir/bridge"
 `
 	os.WriteFile(filepath.Join(bin, "picky"), []byte(script), 0o755)
 	doc := `kind: Cluster
@@ -217,8 +229,18 @@ cni:
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: doomed, labels: {app: web}}
+metadata: {name: doomed, labels: {app: web, role: doomed}}
 spec: {containers: [{name: c, image: x, args: [netexec, --http-port=8080]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lonely}
+spec: {selector: {role: doomed}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec: {selector: {app: nobody}, ports: [{port: 80, targetPort: 8080}]}
 ` + webAndClient
 	f := filepath.Join(t.TempDir(), "lab.yaml")
 	os.WriteFile(f, []byte(doc), 0o644)
@@ -226,14 +248,115 @@ spec: {containers: [{name: c, image: x, args: [netexec, --http-port=8080]}]}
 	if code == 0 || !strings.Contains(errOut, "pod default/doomed") || !strings.Contains(errOut, "doomed pods are refused") {
 		t.Errorf("up should fail naming the pod and the plugin's message; exit %d:\n%s", code, errOut)
 	}
-	out := e.must("get", "pods", "--name", e.name)
+	out := e.must("get", "pods", "-o", "wide", "--name", e.name)
 	if !strings.Contains(out, "FailedCreatePodSandBox") || !strings.Contains(out, "doomed pods are refused") {
 		t.Errorf("get pods does not show the failed pod and why:\n%s", out)
 	}
-	e.checkPasses()
+	if line := lineWith(out, "doomed "); strings.Count(line, "<none>") != 2 {
+		t.Errorf("a pod without a sandbox shows an address or a namespace:\n%s", line)
+	}
+	e.checkFailsFor("default/doomed", "default/lonely")
 	if out := e.must("cni", "log", "doomed", "--name", e.name); !strings.Contains(out, "error 999: doomed pods are refused on purpose") {
 		t.Errorf("cni log lacks the plugin's error:\n%s", out)
 	}
+
+	// Edits of other objects succeed, warning about the failed pod.
+	web := ""
+	for _, p := range e.pods() {
+		if strings.HasPrefix(p.Name, "web-") {
+			web = p.Name
+		}
+	}
+	for _, args := range [][]string{{"delete", "pod", web, "--grace-period", "0"}, {"scale", "deployment", "web", "--replicas", "3"}} {
+		_, errOut, code := e.run(append(args, "--name", e.name)...)
+		if code != 0 || !strings.Contains(errOut, "warning: pod default/doomed on ") {
+			t.Errorf("kinn %s: exit %d, want 0 and a warning about doomed:\n%s", strings.Join(args, " "), code, errOut)
+		}
+	}
+	if out := e.must("get", "pods", "--name", e.name); strings.Contains(out, web+" ") {
+		t.Errorf("the deleted pod %s is still listed:\n%s", web, out)
+	}
+	// An edit whose own pod fails does fail.
+	f = filepath.Join(t.TempDir(), "apply.yaml")
+	os.WriteFile(f, []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: doomed-too}\nspec: {containers: [{name: c, image: x}]}\n"), 0o644)
+	if _, errOut, code := e.run("apply", "-f", f, "--name", e.name); code == 0 || !strings.Contains(errOut, "default/doomed-too") {
+		t.Errorf("apply of a pod the plugin refuses: exit %d, want 1 naming it:\n%s", code, errOut)
+	}
+
+	// STATUS fails: the nodes are NotReady, with the plugin's message.
+	os.WriteFile(filepath.Join(bin, "status-fails"), nil, 0o644)
+	if _, errOut, code := e.run("up", "--name", e.name); code == 0 || !strings.Contains(errOut, "network is not ready") {
+		t.Errorf("up with STATUS failing: exit %d, want 1 and the failed pods' reason:\n%s", code, errOut)
+	}
+	out = e.must("get", "nodes", "--name", e.name)
+	if strings.Count(out, " NotReady ") != 2 || !strings.Contains(out, "NetworkPluginNotReady message:Network plugin returns error: plugin not available") {
+		t.Errorf("get nodes with STATUS failing:\n%s", out)
+	}
+	for _, n := range e.nodes() {
+		if c := n.Status.Conditions[0]; c.Status != "False" || c.Reason != "KubeletNotReady" || !strings.Contains(c.Message, "plugin not available") {
+			t.Errorf("node %s: Ready condition %+v", n.Name, c)
+		}
+	}
+	src := tui.NewLive(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name)
+	defer src.Close()
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range snap.Nodes {
+		if n.Ready || !strings.Contains(n.Reason, "plugin not available") {
+			t.Errorf("the terminal UI's node %s: ready %v, reason %q", n.Name, n.Ready, n.Reason)
+		}
+	}
+}
+
+// lineWith is the first line of out that contains s.
+func lineWith(out, s string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
+// checkFailsFor runs `kinn check` until it has settled (the lab process
+// reloads after an up) and wants it to fail for the pods named, with their
+// own cells, and for the Services named, because those pods are down: and
+// for nothing else.
+func (e *env) checkFailsFor(pod, svc string) {
+	e.t.Helper()
+	var res struct {
+		Cells []check.Cell
+	}
+	var bad []string
+	_, svcName, _ := strings.Cut(svc, "/")
+	for range 5 {
+		out, _, code := e.run("check", "-o", "json", "--name", e.name)
+		if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 {
+			e.t.Fatalf("kinn check: exit %d, want 1: %v\n%s", code, err, out)
+		}
+		bad = nil
+		own, service := false, false
+		for _, c := range res.Cells {
+			switch {
+			case c.Passed:
+			case c.From == pod && c.Proto == check.ProtoSandbox && strings.Contains(c.Detail, "doomed pods are refused"):
+				own = true
+			case (strings.HasPrefix(c.To, svc+":") || strings.HasPrefix(c.To, svcName+".")) && strings.Contains(c.Detail, "endpoints not running: "+pod):
+				service = true
+			default:
+				bad = append(bad, fmt.Sprintf("%+v", c))
+			}
+		}
+		if len(bad) == 0 && own && service {
+			return
+		}
+		// Long enough for the kernel's per-source budget of ICMP errors
+		// (one a second, a burst of 6), by which refusals come back.
+		time.Sleep(3 * time.Second)
+	}
+	e.t.Fatalf("kinn check does not fail for %s and %s alone: %d other failures:\n%s", pod, svc, len(bad), strings.Join(bad, "\n"))
 }
 
 // webAndClient is a Deployment behind a Service and a client pod.

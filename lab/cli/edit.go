@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/urfave/cli/v3"
@@ -130,7 +131,18 @@ func deletePod(ctx context.Context, cmd *cli.Command, ns, pod string, grace int6
 		return &ExitError{Code: 1, Err: err}
 	}
 	fmt.Fprintf(cmd.Root().ErrWriter, "pod %s/%s deleted\n", ns, pod)
+	if st, err := lab.Load(o, name); err == nil {
+		warn(cmd.Root().ErrWriter, lab.NotRunning(st.Plan, ns+"/"+pod))
+	}
 	return nil
+}
+
+// warn reports pods an edit left failed that were not its business: a pod
+// stuck in sandbox creation never blocks work on others.
+func warn(w io.Writer, warnings []string) {
+	for _, s := range warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
 }
 
 // edit runs one topology change on the picked lab and re-syncs its process.
@@ -152,6 +164,7 @@ func edit(ctx context.Context, cmd *cli.Command, verb string, change func([]byte
 		return err
 	}
 	fmt.Fprintf(cmd.Root().ErrWriter, "lab %q: %d pods, %d attached, %d removed\n", name, len(res.Plan.Pods), res.Attached, res.Removed)
+	warn(cmd.Root().ErrWriter, res.Warnings)
 	return nil
 }
 

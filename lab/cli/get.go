@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -195,7 +196,15 @@ func printNodes(w io.Writer, nodes []corev1.Node, out string, single bool) error
 		}
 		fmt.Fprintln(tw, line)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if c := n.Status.Conditions[0]; c.Status != corev1.ConditionTrue {
+			fmt.Fprintf(w, "\nnode %s: %s: %s\n", n.Name, c.Reason, c.Message)
+		}
+	}
+	return nil
 }
 
 func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
@@ -247,7 +256,7 @@ func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
 			line = p.Namespace + "\t" + line
 		}
 		if out == "wide" {
-			line += "\t" + p.Annotations["kinn.dev/netns"]
+			line += "\t" + cmp.Or(p.Annotations["kinn.dev/netns"], "<none>") // no sandbox, no namespace
 		}
 		fmt.Fprintln(tw, line)
 	}

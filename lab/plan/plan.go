@@ -77,6 +77,10 @@ type Node struct {
 	Neigh    []Neigh
 	FDB      []FDB
 	Routes   []Route
+	// NetworkNotReady is why the node's network is not ready, in the
+	// kubelet's words: its plugin chain's STATUS failed at the last up
+	// (then no pod is attached there). Observed, not desired state.
+	NetworkNotReady string `json:",omitempty"`
 }
 
 // Sysctl is a value under /proc/sys, written inside the node's namespace.

@@ -129,9 +129,12 @@ func (p Prober) UDP(ctx context.Context, addr, msg string) (string, error) {
 	return string(buf[:n]), nil
 }
 
-// Ping sends one ICMP echo to each target and reports which answered. One
-// socket serves all targets, so a pod pings a whole lab in one round trip.
-func (p Prober) Ping(targets []netip.Addr) (map[netip.Addr]bool, error) {
+// Ping sends one ICMP echo to each target and reports, per target, nil
+// for an answer, ErrNoReply, or the error sending to it (a route missing
+// for that target only, say): each target's outcome is its own. One socket
+// serves all targets, so a pod pings a whole lab in one round trip. The
+// error is for the socket itself, which fails every target.
+func (p Prober) Ping(targets []netip.Addr) (map[netip.Addr]error, error) {
 	var conn net.PacketConn
 	err := p.Enter(p.Netns, func() error {
 		var err error
@@ -144,32 +147,51 @@ func (p Prober) Ping(targets []netip.Addr) (map[netip.Addr]bool, error) {
 	defer conn.Close()
 	id := uint16(time.Now().UnixNano())
 	got := map[netip.Addr]bool{}
+	failed := map[netip.Addr]error{}
 	// A raw ICMP socket also receives every other ICMP packet reaching the
 	// namespace (other pods' echo requests included), so under a lab-wide
 	// pingall a reply can be dropped from a full receive queue: unanswered
 	// targets are asked again, as ping does, up to three times.
 	for try := range pingTries {
 		for i, t := range targets {
-			if !got[t] {
-				if p.Pace != nil {
-					p.Pace()
-				}
-				if _, err := conn.WriteTo(echo(id, uint16(i+try*len(targets))), &net.IPAddr{IP: t.AsSlice()}); err != nil {
-					return nil, err
-				}
+			if got[t] || failed[t] != nil {
+				continue
+			}
+			if p.Pace != nil {
+				p.Pace()
+			}
+			if _, err := conn.WriteTo(echo(id, uint16(i+try*len(targets))), &net.IPAddr{IP: t.AsSlice()}); err != nil {
+				failed[t] = err // the kernel refused this target only
 			}
 		}
-		receive(conn, id, got, len(targets), p.timeout()/pingTries)
-		if len(got) == len(targets) {
+		receive(conn, id, got, len(targets)-len(failed), p.timeout()/pingTries)
+		if len(got)+len(failed) == len(targets) {
 			break
 		}
 	}
-	out := map[netip.Addr]bool{}
+	out := map[netip.Addr]error{}
 	for _, t := range targets {
-		out[t] = got[t]
+		switch {
+		case got[t]:
+			out[t] = nil
+		case failed[t] != nil:
+			out[t] = failed[t]
+		default:
+			out[t] = ErrNoReply
+		}
 	}
 	return out, nil
 }
+
+// ErrNoReply is a ping target that did not answer in time: Classify takes
+// it for a timeout.
+var ErrNoReply error = noReply{}
+
+type noReply struct{}
+
+func (noReply) Error() string   { return "no echo reply" }
+func (noReply) Timeout() bool   { return true }
+func (noReply) Temporary() bool { return false }
 
 const pingTries = 3
 
