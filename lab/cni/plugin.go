@@ -155,9 +155,9 @@ func chained(c *NetConf, own *current.Result) (types.Result, error) {
 	return &out, nil
 }
 
-// Del removes the pod's veth and the bridge's static neighbour entry for
-// its address (the ips capability comes with DEL too); a pod already gone
-// is not an error.
+// Del removes the pod's veth (both ends) and the bridge's static neighbour
+// entry for its address (the ips capability comes with DEL too); a pod
+// already gone is not an error.
 func Del(args *skel.CmdArgs) error {
 	c, err := parseConf(args.StdinData)
 	if err != nil {
@@ -174,6 +174,12 @@ func Del(args *skel.CmdArgs) error {
 		return nil // the pod's namespace is gone and its veth pair with it
 	}
 	if err := kernel.DetachPod(currentNetns, HostVethName(args.ContainerID)); err != nil {
+		return types.NewError(types.ErrInternal, "detach pod", err.Error())
+	}
+	// The container's side too, as the reference plugins do: when its
+	// peer was in a node namespace that has since been replaced, the pair
+	// outlived the host veth kinn could see.
+	if err := kernel.DeleteContainerLink(args.Netns, args.IfName); err != nil {
 		return types.NewError(types.ErrInternal, "detach pod", err.Error())
 	}
 	return nil

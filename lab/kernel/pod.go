@@ -165,6 +165,29 @@ func DetachPod(hostNetns, hostVeth string) error {
 	return host.LinkDel(l)
 }
 
+// DeleteContainerLink removes the container's interface ifName in the pod's
+// namespace (its path), when it is still there: its veth peer may live in
+// a node namespace that was replaced, which kept the pair alive. Absent is
+// fine.
+func DeleteContainerLink(podNetns, ifName string) error {
+	h, err := handleAtPath(podNetns)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(ifName)
+	if err != nil {
+		if isNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	return h.LinkDel(l)
+}
+
 // ObservePods reads the state of a node's pods: their host veths from the
 // node's link table, and eth0, address and default route from each pod.
 func ObservePods(node plan.Node, pods []plan.Pod) (map[string]plan.PodState, error) {
