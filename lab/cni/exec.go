@@ -34,7 +34,7 @@ type nodeExec struct {
 	node  string
 	log   *CallLog
 	chain bool // a user's chain: its binDir first, even for a "kinn" binary
-	raw   invoke.RawExec
+	view  nodeView
 	version.PluginDecoder
 }
 
@@ -59,7 +59,7 @@ func (e *nodeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, en
 		if path == builtinPath {
 			out, err = runBuiltin(stdin, environ)
 		} else {
-			out, err = e.raw.ExecPlugin(ctx, path, stdin, environ)
+			out, err = e.view.exec(ctx, path, stdin, environ)
 		}
 		return err
 	})

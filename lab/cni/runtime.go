@@ -50,23 +50,27 @@ func ConfList(n plan.Node) []byte {
 }
 
 // NodeDir is node n's directory: libcni's cache under cache/, host-local's
-// reservations under networks/.
+// reservations under networks/ (see NetworksDir); plugin binaries see it as
+// their /var/lib/cni (see nodeview.go).
 func (r *Runtime) NodeDir(n plan.Node) string { return filepath.Join(r.Dir, n.Name) }
 
 func (r *Runtime) config(n plan.Node) (*libcni.CNIConfig, *libcni.NetworkConfigList, error) {
 	b, paths := ConfList(n), pluginPath()
 	if r.Chain != nil {
 		var err error
-		if b, err = r.Chain.Render(n, filepath.Join(r.NodeDir(n), "networks")); err != nil {
+		if b, err = r.Chain.Render(n, r.NodeDir(n)); err != nil {
 			return nil, nil, err
 		}
 		paths = []string{r.Chain.BinDir}
+		if err := writeSubnetEnv(r.NodeDir(n), r.Chain.PodSubnet, n); err != nil {
+			return nil, nil, fmt.Errorf("node %s: subnet.env: %w", n.Name, err)
+		}
 	}
 	list, err := libcni.NetworkConfFromBytes(b)
 	if err != nil {
 		return nil, nil, err
 	}
-	exec := &nodeExec{netns: n.Netns, node: n.Name, log: r.Log, chain: r.Chain != nil}
+	exec := &nodeExec{netns: n.Netns, node: n.Name, log: r.Log, chain: r.Chain != nil, view: nodeView{netns: n.Netns, nodeDir: r.NodeDir(n)}}
 	return libcni.NewCNIConfigWithCacheDir(paths, filepath.Join(r.NodeDir(n), "cache"), exec), list, nil
 }
 
