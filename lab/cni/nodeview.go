@@ -30,7 +30,7 @@ import (
 
 // Where things are in a node's directory, which plugins see as /var/lib/cni.
 const (
-	dirNetworks  = "networks"    // host-local's dataDir: /var/lib/cni/networks
+	dirNetworks   = "networks"    // host-local's dataDir: /var/lib/cni/networks
 	dirRunFlannel = "run/flannel" // /run/flannel
 )
 

@@ -42,8 +42,18 @@ type Bind struct {
 func StartInView(netns string, binds []Bind, cmd *exec.Cmd) error {
 	errc := make(chan error, 1)
 	go func() {
-		// Never unlocked: the thread goes with this goroutine.
 		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread never exits (Go parks it instead), and
+			// /proc/self is its view: hold it, so that the work lands on
+			// another thread.
+			defer runtime.UnlockOSThread()
+			errc <- StartInView(netns, binds, cmd)
+			return
+		}
+		// Never unlocked: the thread goes with this goroutine. So cmd
+		// must not ask for Pdeathsig, which fires when the starting
+		// thread exits.
 		errc <- startInView(netns, binds, cmd)
 	}()
 	return <-errc
