@@ -125,6 +125,19 @@ func (c *Chain) Render(n plan.Node, nodeDir string) ([]byte, error) {
 	return json.Marshal(list)
 }
 
+// Name is the list's network name, "" when it cannot be rendered.
+func (c *Chain) Name() string {
+	var buf bytes.Buffer
+	if c.tmpl.Execute(&buf, c.Data(plan.Node{}, "")) != nil {
+		return ""
+	}
+	var list struct {
+		Name string `json:"name"`
+	}
+	json.Unmarshal(buf.Bytes(), &list)
+	return list.Name
+}
+
 // fillDataDir gives every host-local IPAM section without a dataDir the
 // node's, wherever it is nested (a meta plugin's delegate has its own).
 func fillDataDir(v any, dataDir string) {

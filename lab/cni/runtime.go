@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
@@ -144,7 +145,7 @@ func (r *Runtime) Del(ctx context.Context, n plan.Node, p plan.Pod) error {
 	if err != nil {
 		return fmt.Errorf("pod %s: CNI cache: %w", p.Key(), err)
 	}
-	var errs []error
+	errs := delNetworks(ctx, c, n, p, atts) // the extra networks first, as Multus
 	current := false
 	for _, a := range atts {
 		if a.ContainerID != p.ContainerID || a.IfName != rt.IfName {
@@ -196,6 +197,7 @@ func (r *Runtime) GC(ctx context.Context, n plan.Node, pods []plan.Pod) error {
 	for _, p := range pods {
 		args.ValidAttachments = append(args.ValidAttachments, types.GCAttachment{ContainerID: p.ContainerID, IfName: plan.PodIface})
 	}
+	args.ValidAttachments = append(args.ValidAttachments, validNetworks(pods)...)
 	if err := c.GCNetworkList(ctx, list, args); err != nil {
 		return fmt.Errorf("node %s: CNI GC: %w", n.Name, err)
 	}
@@ -207,7 +209,7 @@ func (r *Runtime) GC(ctx context.Context, n plan.Node, pods []plan.Pod) error {
 	}
 	var errs []error
 	for _, a := range atts {
-		if a.Network == list.Name {
+		if a.Network == list.Name || slices.Contains(args.ValidAttachments, types.GCAttachment{ContainerID: a.ContainerID, IfName: a.IfName}) {
 			continue
 		}
 		l, err := libcni.NetworkConfFromBytes(a.Config)
