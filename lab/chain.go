@@ -23,7 +23,7 @@ func checkChain(ctx context.Context, t *topology.Lab) (*cni.Chain, error) {
 	if t.CNI == nil {
 		return nil, nil
 	}
-	chain, err := cni.LoadChain(t.CNI)
+	chain, err := loadChain(t)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
@@ -32,7 +32,7 @@ func checkChain(ctx context.Context, t *topology.Lab) (*cni.Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := chain.Check(ctx, plan.Node{Name: t.Nodes[0].Name, PodCIDR: cidrs[0]}); err != nil {
+	if err := chain.Check(ctx, plan.Node{Name: t.Nodes[0].Name, PodCIDR: cidrs[0], Gateway: ipam.Gateway(cidrs[0])}); err != nil {
 		return nil, &ConfigError{fmt.Errorf("cni: %w", err)}
 	}
 	return chain, nil
@@ -47,10 +47,21 @@ func recordedChain(o Options, name string) *cni.Chain {
 	if err != nil || st.Topology.CNI == nil {
 		return nil
 	}
-	chain, err := cni.LoadChain(st.Topology.CNI)
+	chain, err := loadChain(st.Topology)
 	if err != nil {
 		o.progress("  warning: %v", err)
 		return nil
 	}
 	return chain
+}
+
+// loadChain loads the lab's chain with the cluster's values its templates
+// and flannel's subnet.env need.
+func loadChain(t *topology.Lab) (*cni.Chain, error) {
+	chain, err := cni.LoadChain(t.CNI)
+	if err != nil {
+		return nil, err
+	}
+	chain.PodSubnet, chain.ServiceSubnet = t.Networking.PodSubnet, t.Networking.ServiceSubnet
+	return chain, nil
 }

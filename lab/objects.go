@@ -3,6 +3,7 @@ package lab
 import (
 	"cmp"
 	"net/netip"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,6 +71,7 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 	for _, n := range s.Plan.Nodes {
 		hostIP[n.Name] = n.Underlay.Addr().String()
 	}
+	netName := sync.OnceValue(s.networkName)
 	var out []corev1.Pod
 	for _, tp := range s.Topology.Pods {
 		pp, ok := byKey[tp.Key()]
@@ -85,6 +87,9 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 		if Live(pp.Netns) {
 			// Only a sandbox that exists has a namespace to show.
 			pod.Annotations["kinn.dev/netns"] = pp.Netns
+		}
+		if st := networkStatus(pp, netName); st != "" && Live(pp.Netns) {
+			pod.Annotations[topology.NetworkStatusAnnotation] = st
 		}
 		pod.Status = corev1.PodStatus{Phase: corev1.PodPending, HostIP: hostIP[pp.Node]}
 		pod.Status.HostIPs = []corev1.HostIP{{IP: pod.Status.HostIP}}

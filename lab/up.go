@@ -478,6 +478,9 @@ func add(ctx context.Context, rt *cni.Runtime, n plan.Node, pod plan.Pod) (plan.
 			err = fmt.Errorf("pod %s: %w", pod.Key(), err)
 		}
 	}
+	if err == nil {
+		pod.Networks, err = rt.AddNetworks(ctx, n, pod)
+	}
 	if err != nil {
 		// Even when interrupted: every ADD gets its DEL.
 		rt.Del(context.WithoutCancel(ctx), n, pod)
@@ -507,9 +510,10 @@ func failed(pod plan.Pod, err error) plan.Pod {
 }
 
 // carryOver gives the new plan's pods what the last plan knew of their
-// attachment: a chain's address comes from its ADD, not from kinn.
+// attachment: a chain's address comes from its ADD, not from kinn, and so
+// do the extra networks' addresses.
 func carryOver(old, p *plan.Lab) {
-	if old == nil || !p.Chain {
+	if old == nil {
 		return
 	}
 	was := map[string]plan.Pod{}
@@ -517,9 +521,14 @@ func carryOver(old, p *plan.Lab) {
 		was[pod.Key()] = pod
 	}
 	for i := range p.Pods {
-		if o, ok := was[p.Pods[i].Key()]; ok && old.Chain && o.Node == p.Pods[i].Node {
+		o, ok := was[p.Pods[i].Key()]
+		if !ok || o.Node != p.Pods[i].Node {
+			continue
+		}
+		if p.Chain && old.Chain {
 			p.Pods[i].IP, p.Pods[i].Gateway, p.Pods[i].Error, p.Pods[i].HostLink = o.IP, o.Gateway, o.Error, o.HostLink
 		}
+		cni.CarryNetworks(p.Pods[i].Networks, o.Networks)
 	}
 }
 

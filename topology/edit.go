@@ -121,17 +121,19 @@ var kinds = map[string]string{
 	"daemonset": "DaemonSet", "daemonsets": "DaemonSet", "ds": "DaemonSet",
 	"namespace": "Namespace", "namespaces": "Namespace", "ns": "Namespace",
 	"endpointslice": "EndpointSlice", "endpointslices": "EndpointSlice",
+	"network-attachment-definition": "NetworkAttachmentDefinition", "network-attachment-definitions": "NetworkAttachmentDefinition",
+	"networkattachmentdefinition": "NetworkAttachmentDefinition", "net-attach-def": "NetworkAttachmentDefinition",
 }
 
 // Kind returns the kind for a kubectl spelling (pod, pods, po, svc, ...).
 func Kind(spelling string) (string, error) {
 	s := strings.ToLower(spelling)
 	s = strings.TrimSuffix(s, ".v1")
-	s = strings.TrimSuffix(strings.TrimSuffix(s, ".apps"), ".discovery.k8s.io")
+	s = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(s, ".apps"), ".discovery.k8s.io"), ".k8s.cni.cncf.io")
 	if k, ok := kinds[s]; ok {
 		return k, nil
 	}
-	return "", fmt.Errorf("unknown kind %q: use pod, deployment, service, daemonset, namespace or endpointslice", spelling)
+	return "", fmt.Errorf("unknown kind %q: use pod, deployment, service, daemonset, namespace, endpointslice or net-attach-def", spelling)
 }
 
 // Delete removes an object from raw; kind may be any kubectl spelling and

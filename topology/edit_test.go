@@ -175,7 +175,7 @@ func TestApplyErrors(t *testing.T) {
 		{
 			name:    "kinds kinn skips",
 			applied: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
-			want:    []string{"applied.yaml:2:7: cannot apply v1 ConfigMap: kinn only models Namespaces, Pods, Deployments, DaemonSets, Services and EndpointSlices"},
+			want:    []string{"applied.yaml:2:7: cannot apply v1 ConfigMap: kinn only models Namespaces, Pods, Deployments, DaemonSets, Services, EndpointSlices and NetworkAttachmentDefinitions"},
 		},
 		{
 			name:    "a clash with the lab's objects points at the applied object",
@@ -242,7 +242,7 @@ func TestDelete(t *testing.T) {
 		{kind: "ds", name: "web", wantErr: `daemonset "web" not found in namespace "default"`},
 		{kind: "namespace", name: "nope", wantErr: `namespace "nope" not found`},
 		{kind: "ns", name: "default", wantErr: `namespace "default" cannot be deleted: the cluster needs it`},
-		{kind: "configmap", name: "x", wantErr: `unknown kind "configmap": use pod, deployment, service, daemonset, namespace or endpointslice`},
+		{kind: "configmap", name: "x", wantErr: `unknown kind "configmap": use pod, deployment, service, daemonset, namespace, endpointslice or net-attach-def`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind+"/"+tt.name, func(t *testing.T) {

@@ -52,6 +52,8 @@ type Lab struct {
 	DaemonSets  []*appsv1.DaemonSet
 	// CNI is the user's plugin chain; nil means kinn's own plugin.
 	CNI *CNIConfig
+	// NetworkAttachments are the extra networks pods may ask for.
+	NetworkAttachments []NetworkAttachment
 }
 
 // Networking is the cluster document's networking section, defaults applied.
@@ -87,6 +89,9 @@ type Pod struct {
 	Node      string
 	Owner     string      // "Deployment/web", "DaemonSet/x", or "" for a bare Pod
 	Pod       *corev1.Pod // the object: name, namespace, labels and spec.nodeName filled in
+	// Networks are the extra networks of its k8s.v1.cni.cncf.io/networks
+	// annotation, in order.
+	Networks []PodNetwork
 }
 
 // Key is the pod's namespace/name.

@@ -42,6 +42,8 @@ func resolveObjects(lab *Lab, objs []object, r *report, live Live) {
 			checkTemplate(o.d, r, &obj.Spec.Template)
 			lab.DaemonSets = append(lab.DaemonSets, obj)
 			workloads = append(workloads, o)
+		case *NetworkAttachmentDefinition:
+			lab.NetworkAttachments = append(lab.NetworkAttachments, checkNetworkAttachment(o.d, r, obj))
 		case *discoveryv1.EndpointSlice:
 			checkEndpointSlice(o.d, r, obj)
 			lab.EndpointSlices = append(lab.EndpointSlices, obj)
@@ -55,6 +57,7 @@ func resolveObjects(lab *Lab, objs []object, r *report, live Live) {
 	}
 	slices.Sort(lab.Namespaces)
 	lab.Pods = place(lab, workloads, r, live)
+	resolvePodNetworks(lab, workloads, r)
 }
 
 // checkMeta checks the name, namespace and labels every object has, and that
@@ -111,6 +114,8 @@ func objectMeta(obj any) (*metav1.ObjectMeta, string) {
 		return &o.ObjectMeta, "DaemonSet"
 	case *discoveryv1.EndpointSlice:
 		return &o.ObjectMeta, "EndpointSlice"
+	case *NetworkAttachmentDefinition:
+		return &o.ObjectMeta, "NetworkAttachmentDefinition"
 	}
 	panic(fmt.Sprintf("topology: unexpected object %T", obj))
 }

@@ -71,7 +71,7 @@ func stringField(d *doc, r *report, name string) (string, bool) {
 // An object is a decoded Kubernetes object and the document it came from.
 type object struct {
 	d   *doc
-	obj any // *corev1.Namespace, *corev1.Pod, *corev1.Service, *appsv1.Deployment, *appsv1.DaemonSet or *discoveryv1.EndpointSlice
+	obj any // *corev1.Namespace, *corev1.Pod, *corev1.Service, *appsv1.Deployment, *appsv1.DaemonSet, *discoveryv1.EndpointSlice or *NetworkAttachmentDefinition
 }
 
 func decodeObject(d *doc, r *report, apiVersion, kind string) (object, bool) {
@@ -89,11 +89,13 @@ func decodeObject(d *doc, r *report, apiVersion, kind string) (object, bool) {
 		obj = &appsv1.DaemonSet{}
 	case "discovery.k8s.io/v1 EndpointSlice":
 		obj = &discoveryv1.EndpointSlice{}
+	case nadAPIVersion + " NetworkAttachmentDefinition":
+		obj = &NetworkAttachmentDefinition{}
 	default:
 		if kind == "Cluster" && (strings.HasPrefix(apiVersion, "kind.x-k8s.io/") || strings.HasPrefix(apiVersion, "kinn.dev/")) {
 			r.errorf(d.at("apiVersion"), "unsupported cluster apiVersion %q; use %s or %s", apiVersion, kindAPIVersion, kinnAPIVersion)
 		} else {
-			r.warnf(d.at("kind"), "skipping %s %s: kinn only models Namespaces, Pods, Deployments, DaemonSets, Services and EndpointSlices", apiVersion, kind)
+			r.warnf(d.at("kind"), "skipping %s %s: kinn only models Namespaces, Pods, Deployments, DaemonSets, Services, EndpointSlices and NetworkAttachmentDefinitions", apiVersion, kind)
 		}
 		return object{}, false
 	}

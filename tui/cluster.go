@@ -218,13 +218,14 @@ func (c *clusterScreen) rebuild() {
 	slices.SortStableFunc(pods, func(a, b *PodInfo) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
-	pc := newColumns("NAMESPACE", "NAME", "NODE", "IP", "READY", "PORTS", "REASON").capAt(1, 48).dropFirst(2).keepWhole(3)
+	pc := newColumns("NAMESPACE", "NAME", "NODE", "IP", "READY", "PORTS", "REASON", "NETWORKS").capAt(1, 48).dropFirst(2).keepWhole(3)
 	if c.node != "" {
 		pc.hidden[2] = true // it is in the title
 	}
+	pc.hidden[7] = !slices.ContainsFunc(pods, func(p *PodInfo) bool { return p.Networks != "" })
 	cells := make([][]string, len(pods))
 	for i, p := range pods {
-		cells[i] = []string{p.Namespace, p.Name, p.Node, p.IP, podState(p), strings.Join(p.Ports, ","), p.Reason}
+		cells[i] = []string{p.Namespace, p.Name, p.Node, p.IP, podState(p), strings.Join(p.Ports, ","), p.Reason, p.Networks}
 		pc.measure(cells[i])
 	}
 	pc.fitTo(c.width())

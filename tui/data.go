@@ -30,6 +30,7 @@ type PodInfo struct {
 	Ready, Terminating        bool
 	Ports                     []string // "8080/TCP"
 	Reason                    string   // why it is not running, if it is not
+	Networks                  string   // extra networks (Multus's annotation): "net1=192.168.50.2"
 }
 
 // ServiceInfo is one Service.

@@ -114,7 +114,7 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 	}
 	for _, p := range st.Pods(status.Readiness()) {
 		pi := PodInfo{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, IP: p.Status.PodIP,
-			Terminating: p.DeletionTimestamp != nil}
+			Terminating: p.DeletionTimestamp != nil, Networks: lab.NetworksText(p)}
 		for _, c := range p.Status.Conditions {
 			pi.Ready = pi.Ready || (c.Type == "Ready" && c.Status == "True")
 		}

@@ -165,29 +165,12 @@ func TestKinnPluginAsBinary(t *testing.T) {
 	if err := os.Symlink(kinnBin, filepath.Join(bin, "kinn-cni")); err != nil {
 		t.Fatal(err)
 	}
-	doc := `kind: Cluster
-apiVersion: kinn.dev/v1alpha1
-nodes: [{role: control-plane}, {role: worker}]
-cni:
-  binDir: ` + bin + `
-  confList: |
+	e.upWithHostPort(t, bin, `|
     {"cniVersion": "1.1.0", "name": "kinn-ext", "plugins": [
       {"type": "kinn-cni", "bridge": "kinn0", "subnet": "{{.PodCIDR}}", "mtu": 1450, "capabilities": {"ips": true}},
-      {"type": "portmap", "capabilities": {"portMappings": true}}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: hostport}
-spec: {nodeName: kinn-worker, containers: [{name: c, image: x, args: [netexec, --http-port=8080], ports: [{containerPort: 8080, hostPort: 8081}]}]}
-` + webAndClient
-	f := filepath.Join(t.TempDir(), "lab.yaml")
-	os.WriteFile(f, []byte(doc), 0o644)
-	e.up(f)
+      {"type": "portmap", "capabilities": {"portMappings": true}}]}`)
 	e.checkPasses()
-	worker := e.nodes()[1].Status.Addresses[0].Address
-	if body, code := e.curl("client", "http://"+worker+":8081/hostname"); code != 0 || body != "hostport" {
-		t.Errorf("hostPort through portmap chained after kinn-cni answered %q (exit %d)", body, code)
-	}
+	e.checkHostPort("kinn-cni")
 	out := e.must("cni", "log", "--name", e.name)
 	if !strings.Contains(out, "kinn-cni") || !strings.Contains(out, "ADD") {
 		t.Errorf("the log shows no ADD by the kinn-cni binary:\n%s", out)

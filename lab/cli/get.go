@@ -233,8 +233,15 @@ func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
 	if ns == "" {
 		head = "NAMESPACE\t" + head
 	}
+	nets := false
+	for _, p := range pods {
+		nets = nets || lab.NetworksText(p) != ""
+	}
 	if out == "wide" {
 		head += "\tNETNS"
+		if nets {
+			head += "\tNETWORKS"
+		}
 	}
 	fmt.Fprintln(tw, head)
 	for _, p := range pods {
@@ -257,6 +264,11 @@ func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
 		}
 		if out == "wide" {
 			line += "\t" + cmp.Or(p.Annotations["kinn.dev/netns"], "<none>") // no sandbox, no namespace
+			if n := lab.NetworksText(p); nets && n != "" {
+				line += "\t" + n
+			} else if nets {
+				line += "\t<none>"
+			}
 		}
 		fmt.Fprintln(tw, line)
 	}

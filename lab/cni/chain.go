@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,13 +31,56 @@ type Chain struct {
 	BinDir string
 	// Timeout bounds every call of a plugin binary: cni.timeout.
 	Timeout time.Duration
-	tmpl    *template.Template
+	// PodSubnet and ServiceSubnet are the cluster's, for the template
+	// fields of the same names and for flannel's subnet.env.
+	PodSubnet, ServiceSubnet netip.Prefix
+	tmpl                     *template.Template
 }
 
-// TemplateData are the fields a configuration may use, containerd's names.
+// TemplateData are the fields a configuration may use. The first three are
+// containerd's (its CNI config template); the others are what a plugin
+// installer (flannel's, Calico's) writes into its conflist on a real node.
 type TemplateData struct {
-	PodCIDR       string
-	PodCIDRRanges []string
+	PodCIDR       string   // the node's pod CIDR, e.g. 10.244.1.0/24
+	PodCIDRRanges []string // the same, as a list
+	Routes        []string // the default routes, 0.0.0.0/0
+	NodeName      string   // e.g. kind-worker
+	NodeIP        string   // the node's internal (underlay) address, e.g. 172.18.0.3
+	PodSubnet     string   // the cluster's pod subnet, e.g. 10.244.0.0/16
+	ServiceSubnet string   // the cluster's service subnet, e.g. 10.96.0.0/16
+	Gateway       string   // the node's gateway for its pods, the pod CIDR's first address, e.g. 10.244.1.1
+	MTU           int      // the pods' MTU (the underlay's less the overlay's overhead)
+	// SubnetFile is the node's flannel subnet.env, as the host sees it
+	// (plugins run by kinn see it at /run/flannel/subnet.env too).
+	SubnetFile string
+}
+
+// Data is what the template of node n gets; nodeDir is the node's directory.
+func (c *Chain) Data(n plan.Node, nodeDir string) TemplateData {
+	cidr := n.PodCIDR.Masked().String()
+	return TemplateData{
+		PodCIDR: cidr, PodCIDRRanges: []string{cidr}, Routes: []string{"0.0.0.0/0"},
+		NodeName: n.Name, NodeIP: addrString(n.Underlay.Addr()),
+		PodSubnet: prefixString(c.PodSubnet), ServiceSubnet: prefixString(c.ServiceSubnet),
+		Gateway: addrString(n.Gateway.Addr()), MTU: n.PodMTU,
+		SubnetFile: SubnetFile(nodeDir),
+	}
+}
+
+// addrString and prefixString are "" for what is not known (a node not yet
+// planned), where String would say "invalid IP".
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func prefixString(p netip.Prefix) string {
+	if !p.IsValid() {
+		return ""
+	}
+	return p.String()
 }
 
 // LoadChain reads the cni section's configuration list (a file, relative to
@@ -67,22 +111,35 @@ func abs(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
-// Render is the configuration list for node n. Where a plugin's IPAM is
-// host-local without a dataDir, the node's own directory is filled in: on a
-// real node host-local keeps its reservations in /var/lib/cni/networks, and
-// kinn's nodes share one filesystem, the host's, which kinn does not touch.
-func (c *Chain) Render(n plan.Node, dataDir string) ([]byte, error) {
+// Render is the configuration list for node n, whose directory is nodeDir.
+// Where a plugin's IPAM is host-local without a dataDir, the node's own
+// directory is filled in: on a real node host-local keeps its reservations
+// in /var/lib/cni/networks, and kinn's nodes share one filesystem, the
+// host's, which kinn does not touch.
+func (c *Chain) Render(n plan.Node, nodeDir string) ([]byte, error) {
 	var buf bytes.Buffer
-	data := TemplateData{PodCIDR: n.PodCIDR.Masked().String(), PodCIDRRanges: []string{n.PodCIDR.Masked().String()}}
-	if err := c.tmpl.Execute(&buf, data); err != nil {
+	if err := c.tmpl.Execute(&buf, c.Data(n, nodeDir)); err != nil {
 		return nil, fmt.Errorf("%s: template: %w", c.Where, err)
 	}
 	var list map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &list); err != nil {
 		return nil, fmt.Errorf("%s: does not parse as JSON: %w", c.Where, err)
 	}
-	fillDataDir(list, dataDir)
+	fillDataDir(list, NetworksDir(nodeDir))
 	return json.Marshal(list)
+}
+
+// Name is the list's network name, "" when it cannot be rendered.
+func (c *Chain) Name() string {
+	var buf bytes.Buffer
+	if c.tmpl.Execute(&buf, c.Data(plan.Node{}, "")) != nil {
+		return ""
+	}
+	var list struct {
+		Name string `json:"name"`
+	}
+	json.Unmarshal(buf.Bytes(), &list)
+	return list.Name
 }
 
 // fillDataDir gives every host-local IPAM section without a dataDir the
@@ -169,7 +226,7 @@ func (e *versionExec) ExecPlugin(ctx context.Context, path string, stdin []byte,
 		return runBuiltin(stdin, environ)
 	}
 	timeout := cmp.Or(e.timeout, topology.DefaultCNITimeout)
-	r := execBinary(ctx, "", path, stdin, environ, timeout)
+	r := execBinary(ctx, startHere, path, stdin, environ, timeout)
 	if err := r.error(filepath.Base(path), timeout); err != nil {
 		return nil, err
 	}

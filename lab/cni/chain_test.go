@@ -33,7 +33,7 @@ func TestRenderFillsNodeValues(t *testing.T) {
 	if ch.BinDir != "/labs/bin" {
 		t.Errorf("binDir = %q, want it relative to the topology file", ch.BinDir)
 	}
-	b, err := ch.Render(node("10.244.3.0/24"), "/state/n1/networks")
+	b, err := ch.Render(node("10.244.3.0/24"), "/state/n1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +56,40 @@ func TestRenderFillsNodeValues(t *testing.T) {
 		if ipam.DataDir != want || ipam.Ranges[0][0]["subnet"] != "10.244.3.0/24" {
 			t.Errorf("plugin %d ipam = %+v, want dataDir %s and the node's CIDR", i, ipam, want)
 		}
+	}
+}
+
+// TestTemplateFields renders every field a configuration may use for one
+// node of a cluster.
+func TestTemplateFields(t *testing.T) {
+	t.Parallel()
+	list := `{"cniVersion": "1.1.0", "name": "n", "plugins": [{"type": "x",
+	  "v": "{{.NodeName}} {{.NodeIP}} {{.PodCIDR}} {{.PodSubnet}} {{.ServiceSubnet}} {{.Gateway}} {{.MTU}} {{.SubnetFile}} {{range .Routes}}{{.}}{{end}} {{index .PodCIDRRanges 0}}"}]}`
+	ch, err := LoadChain(&topology.CNIConfig{ConfList: list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.PodSubnet, ch.ServiceSubnet = netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("10.96.0.0/16")
+	n := plan.Node{Name: "kind-worker", Underlay: netip.MustParsePrefix("172.18.0.3/16"), PodCIDR: netip.MustParsePrefix("10.244.1.0/24"),
+		Gateway: netip.MustParsePrefix("10.244.1.1/24"), PodMTU: 1450}
+	b, err := ch.Render(n, "/state/kind-worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "kind-worker 172.18.0.3 10.244.1.0/24 10.244.0.0/16 10.96.0.0/16 10.244.1.1 1450 /state/kind-worker/run/flannel/subnet.env 0.0.0.0/0 10.244.1.0/24"
+	if !strings.Contains(string(b), `"v":"`+want+`"`) {
+		t.Errorf("rendered %s\nwant v = %s", b, want)
+	}
+}
+
+// TestSubnetEnv is what flanneld writes for a node's lease.
+func TestSubnetEnv(t *testing.T) {
+	t.Parallel()
+	n := plan.Node{PodCIDR: netip.MustParsePrefix("10.244.1.0/24"), PodMTU: 1450}
+	got := string(SubnetEnv(netip.MustParsePrefix("10.244.0.0/16"), n))
+	want := "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"
+	if got != want {
+		t.Errorf("subnet.env:\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -83,7 +117,7 @@ func TestCheckFindsProblemsBeforeAnything(t *testing.T) {
 	pos := topology.Pos{File: "lab.yaml", Line: 7, Col: 13}
 	for _, tc := range []struct{ name, list, want string }{
 		{"bad json", `{"cniVersion": "1.1.0", "plugins": [}`, "lab.yaml:7:13 (cni.confList): does not parse as JSON"},
-		{"bad template", `{"x": "{{.NodeName}}"}`, "lab.yaml:7:13 (cni.confList): template"},
+		{"bad template", `{"x": "{{.NoSuchField}}"}`, "lab.yaml:7:13 (cni.confList): template"},
 		{"no binary", `{"cniVersion": "1.1.0", "name": "n", "plugins": [{"type": "bridge"}]}`,
 			`plugin "bridge": no executable bridge in binDir ` + empty + `: build it there or fix cni.binDir`},
 		{"no plugins", `{"cniVersion": "1.1.0", "name": "n", "plugins": []}`, "no plugins"},

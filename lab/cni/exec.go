@@ -39,6 +39,7 @@ type nodeExec struct {
 	// callTimeout bounds each call of a binary; 0 for the default.
 	// kinn's own plugin in-process is kinn's code, not a plugin under test.
 	callTimeout time.Duration
+	view        nodeView // where binaries start: the node's namespace and files
 	version.PluginDecoder
 }
 
@@ -61,7 +62,7 @@ func (e *nodeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, en
 		return e.execBuiltin(ctx, stdin, environ)
 	}
 	start := time.Now()
-	r := execBinary(ctx, e.netns, path, stdin, environ, e.timeout())
+	r := execBinary(ctx, e.view.Start, path, stdin, environ, e.timeout())
 	err := r.error(filepath.Base(path), e.timeout())
 	c := callOf(e.node, stdin, environ, start)
 	c.Plugin, c.Binary = cmp.Or(c.Plugin, filepath.Base(path)), path

@@ -23,8 +23,6 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
-
-	"kinn.dev/kinn/lab/kernel"
 )
 
 // errCallTimeout is the cause of a context whose call ran out of time, as
@@ -40,10 +38,10 @@ type run struct {
 	err            error // it could not be started, or the caller gave up
 }
 
-// execBinary runs the plugin at path with stdin and environ, forked from a
-// thread in namespace netns ("" for the calling thread's), and waits at most
-// timeout for it.
-func execBinary(ctx context.Context, netns, path string, stdin []byte, environ []string, timeout time.Duration) *run {
+// execBinary runs the plugin at path with stdin and environ, started by
+// start (in the node's namespace and view: nodeView.Start), and waits at
+// most timeout for it.
+func execBinary(ctx context.Context, start func(*exec.Cmd) error, path string, stdin []byte, environ []string, timeout time.Duration) *run {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errCallTimeout)
 	defer cancel()
 	r := &run{}
@@ -55,7 +53,7 @@ func execBinary(ctx context.Context, netns, path string, stdin []byte, environ [
 		stdout.Reset()
 		stderr.Reset()
 		cmd = pluginCmd(ctx, path, stdin, environ, &stdout, &stderr)
-		err := startIn(netns, cmd)
+		err := start(cmd)
 		if err == nil {
 			break
 		}
@@ -100,15 +98,9 @@ func pluginCmd(ctx context.Context, path string, stdin []byte, environ []string,
 	return cmd
 }
 
-// startIn forks cmd from a thread in namespace netns: the child inherits
-// the thread's namespace, and the thread goes back to where it was right
-// after, while the plugin runs on.
-func startIn(netns string, cmd *exec.Cmd) error {
-	if netns == "" {
-		return cmd.Start()
-	}
-	return kernel.Do(netns, cmd.Start)
-}
+// startHere starts cmd where kinn runs: for the VERSION check, which needs
+// no node.
+func startHere(cmd *exec.Cmd) error { return cmd.Start() }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
@@ -50,23 +51,27 @@ func ConfList(n plan.Node) []byte {
 }
 
 // NodeDir is node n's directory: libcni's cache under cache/, host-local's
-// reservations under networks/.
+// reservations under networks/ (see NetworksDir); plugin binaries see it as
+// their /var/lib/cni (see nodeview.go).
 func (r *Runtime) NodeDir(n plan.Node) string { return filepath.Join(r.Dir, n.Name) }
 
 func (r *Runtime) config(n plan.Node) (*libcni.CNIConfig, *libcni.NetworkConfigList, error) {
 	b, paths := ConfList(n), pluginPath()
 	if r.Chain != nil {
 		var err error
-		if b, err = r.Chain.Render(n, filepath.Join(r.NodeDir(n), "networks")); err != nil {
+		if b, err = r.Chain.Render(n, r.NodeDir(n)); err != nil {
 			return nil, nil, err
 		}
 		paths = []string{r.Chain.BinDir}
+		if err := writeSubnetEnv(r.NodeDir(n), r.Chain.PodSubnet, n); err != nil {
+			return nil, nil, fmt.Errorf("node %s: subnet.env: %w", n.Name, err)
+		}
 	}
 	list, err := libcni.NetworkConfFromBytes(b)
 	if err != nil {
 		return nil, nil, err
 	}
-	exec := &nodeExec{netns: n.Netns, node: n.Name, log: r.Log, chain: r.Chain != nil}
+	exec := &nodeExec{netns: n.Netns, node: n.Name, log: r.Log, chain: r.Chain != nil, view: nodeView{netns: n.Netns, nodeDir: r.NodeDir(n)}}
 	if r.Chain != nil {
 		exec.callTimeout = r.Chain.Timeout
 	}
@@ -143,7 +148,7 @@ func (r *Runtime) Del(ctx context.Context, n plan.Node, p plan.Pod) error {
 	if err != nil {
 		return fmt.Errorf("pod %s: CNI cache: %w", p.Key(), err)
 	}
-	var errs []error
+	errs := delNetworks(ctx, c, n, p, atts) // the extra networks first, as Multus
 	current := false
 	for _, a := range atts {
 		if a.ContainerID != p.ContainerID || a.IfName != rt.IfName {
@@ -195,6 +200,7 @@ func (r *Runtime) GC(ctx context.Context, n plan.Node, pods []plan.Pod) error {
 	for _, p := range pods {
 		args.ValidAttachments = append(args.ValidAttachments, types.GCAttachment{ContainerID: p.ContainerID, IfName: plan.PodIface})
 	}
+	args.ValidAttachments = append(args.ValidAttachments, validNetworks(pods)...)
 	if err := c.GCNetworkList(ctx, list, args); err != nil {
 		return fmt.Errorf("node %s: CNI GC: %w", n.Name, err)
 	}
@@ -206,7 +212,7 @@ func (r *Runtime) GC(ctx context.Context, n plan.Node, pods []plan.Pod) error {
 	}
 	var errs []error
 	for _, a := range atts {
-		if a.Network == list.Name {
+		if a.Network == list.Name || slices.Contains(args.ValidAttachments, types.GCAttachment{ContainerID: a.ContainerID, IfName: a.IfName}) {
 			continue
 		}
 		l, err := libcni.NetworkConfFromBytes(a.Config)

@@ -76,6 +76,7 @@ func Build(t *topology.Lab, alloc ipam.Allocations) (*Lab, error) {
 		if !l.Chain {
 			pod.IP, pod.Gateway, pod.HostVeth = pod.Want, n.Gateway.Addr(), HostVeth(pod.ContainerID)
 		}
+		pod.Networks = networks(t, p)
 		l.Pods = append(l.Pods, pod)
 	}
 	return l, nil
@@ -169,6 +170,19 @@ func hostPorts(p *corev1.Pod) []HostPort {
 				proto = "tcp"
 			}
 			out = append(out, HostPort{HostPort: int(cp.HostPort), ContainerPort: int(cp.ContainerPort), Protocol: proto, HostIP: cp.HostIP})
+		}
+	}
+	return out
+}
+
+// networks are a pod's extra networks with their configurations.
+func networks(t *topology.Lab, p topology.Pod) []Network {
+	var out []Network
+	for _, n := range p.Networks {
+		for _, a := range t.NetworkAttachments {
+			if a.Key() == n.Key() {
+				out = append(out, Network{Name: n.Key(), Interface: n.Interface, Config: a.Config})
+			}
 		}
 	}
 	return out

@@ -164,6 +164,20 @@ type Pod struct {
 	HostLink string     `json:",omitempty"` // the pod's link in the node as its ADD result names it
 	Ports    []HostPort `json:",omitempty"` // containers' hostPorts, for the portMappings capability
 	Error    string     `json:",omitempty"` // why the last ADD failed
+	// Networks are the pod's extra networks (Multus's annotation), attached
+	// after the default one, each by its own configuration.
+	Networks []Network `json:",omitempty"`
+}
+
+// Network is one extra network of a pod: the NetworkAttachmentDefinition
+// (namespace/name), its CNI configuration, the interface in the pod, and
+// what its last ADD gave.
+type Network struct {
+	Name      string
+	Interface string
+	Config    string
+	IPs       []netip.Prefix `json:",omitempty"`
+	MAC       string         `json:",omitempty"`
 }
 
 // HostPort is one container port published on the node, as the CNI

@@ -1,12 +1,14 @@
 // Package cnitest builds the CNI reference plugins
 // (github.com/containernetworking/plugins) for tests, unmodified, from the
-// module proxy, the way the README tells users to.
+// module proxy, the way the README tells users to; and flannel's plugin
+// from the unmodified copy in testdata (the proxy does not serve it).
 package cnitest
 
 import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -71,6 +73,28 @@ func Cleanup() {
 	}
 }
 
+var (
+	flannelOnce sync.Once
+	flannelErr  error
+	flannelOut  []byte
+)
+
+// buildFlannel builds flannel's plugin into the plugins' directory.
+func buildFlannel(t testing.TB) {
+	t.Helper()
+	dir := Plugins(t)
+	flannelOnce.Do(func() {
+		_, here, _, _ := runtime.Caller(0)
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "flannel"), ".")
+		cmd.Env = append(os.Environ(), "GOFLAGS=", "CGO_ENABLED=0")
+		cmd.Dir = filepath.Join(filepath.Dir(here), "testdata", "flannel-cni-plugin")
+		flannelOut, flannelErr = cmd.CombinedOutput()
+	})
+	if flannelErr != nil {
+		t.Fatalf("build flannel's CNI plugin: %v\n%s", flannelErr, flannelOut)
+	}
+}
+
 // Link puts the named plugins into a fresh directory of the test's, as
 // symlinks to the built ones; the test may add files of its own there.
 func Link(t testing.TB, types ...string) string {
@@ -78,6 +102,9 @@ func Link(t testing.TB, types ...string) string {
 	src := Plugins(t)
 	dir := t.TempDir()
 	for _, typ := range types {
+		if typ == "flannel" {
+			buildFlannel(t)
+		}
 		if err := os.Symlink(filepath.Join(src, typ), filepath.Join(dir, typ)); err != nil {
 			t.Fatal(err)
 		}
