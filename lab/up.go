@@ -302,35 +302,6 @@ func removeStale(ctx context.Context, o Options, rt *cni.Runtime, old, p *plan.L
 	return removed, nil
 }
 
-// teardownPods removes pods: their namespaces first, then CNI DEL for each
-// with its cached result. Deleting the namespaces first lets the kernel tear
-// all their veths down in one batch; one by one, each deletion waits for an
-// RCU grace period (20 ms here, 20 s for 1,000 pods). DEL then finds the
-// netns gone, which the spec requires plugins to tolerate, and still frees
-// what the plugin holds (host-local's reservations, say).
-func teardownPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab, pods []plan.Pod) (int, error) {
-	removed := 0
-	for _, pod := range pods {
-		if kernel.NetnsExists(pod.Netns) {
-			removed++
-		}
-		if err := kernel.DeleteNetns(pod.Netns); err != nil {
-			return removed, err
-		}
-	}
-	for _, pod := range pods {
-		n := findNode(p, pod.Node)
-		if n == nil || !kernel.NetnsExists(n.Netns) {
-			continue // the node is gone with whatever the plugin set up there
-		}
-		if err := rt.Del(ctx, *n, pod); err != nil {
-			// A broken plugin must not keep a pod alive.
-			o.progress("  warning: %v", err)
-		}
-	}
-	return removed, nil
-}
-
 func findNode(p *plan.Lab, name string) *plan.Node {
 	for i := range p.Nodes {
 		if p.Nodes[i].Name == name {

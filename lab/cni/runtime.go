@@ -136,6 +136,12 @@ func (r *Runtime) Del(ctx context.Context, n plan.Node, p plan.Pod) error {
 		return err
 	}
 	rt := RuntimeConf(n, p)
+	if !kernel.NetnsExists(p.Netns) {
+		// As containerd: no path for a namespace that is gone, which the
+		// spec lets DEL get, rather than a path plugins would open (or, as
+		// sbr's lock does, create as a plain file).
+		rt.NetNS = ""
+	}
 	atts, err := c.GetCachedAttachments(p.ContainerID)
 	if err != nil {
 		return fmt.Errorf("pod %s: CNI cache: %w", p.Key(), err)
