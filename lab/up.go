@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"kinn.dev/kinn/lab/cni"
 	"kinn.dev/kinn/lab/ipam"
 	"kinn.dev/kinn/lab/kernel"
@@ -39,6 +41,10 @@ type Result struct {
 	// Repairs says, in words, what up found different in a lab that
 	// existed and what it did about it (empty on a lab's first up).
 	Repairs []string
+	// Warnings are what up found wrong but not its to fix (the chain's
+	// capabilities kinn does not supply, pods on an old configuration);
+	// up printed them with its progress.
+	Warnings []string
 }
 
 // repairs collects what up repaired, from parallel workers: differences
@@ -165,9 +171,11 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 	}
 	carryOver(old, p)
 	p.Switch.Owner = owner(o, t.Name)
-	if err := allocateServices(o, t); err != nil {
+	svcs, err := allocateServices(o, t)
+	if err != nil {
 		return nil, err
 	}
+	fillPodDNS(t, svcs, p)
 	// Record before touching the kernel, so that down and the next up know
 	// the lab even if this one is killed half-way.
 	if err := record(dir, src, p); err != nil {
@@ -191,6 +199,7 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 	if serr := savePlan(dir, p); serr != nil {
 		return nil, serr
 	}
+	res.Warnings = warnChain(o, rt, p)
 	if err != nil {
 		return res, err
 	}
@@ -220,18 +229,19 @@ func allocate(o Options, t *topology.Lab) (*plan.Lab, error) {
 }
 
 // allocateServices gives Services their ClusterIPs and node ports, keeping
-// what they had; a collision stops up before anything changes.
-func allocateServices(o Options, t *topology.Lab) error {
+// what they had, and returns them so; a collision stops up before anything
+// changes.
+func allocateServices(o Options, t *topology.Lab) ([]*corev1.Service, error) {
 	store := service.FileStore{Path: filepath.Join(o.StateDir(t.Name), fileServices)}
 	prev, err := store.Load()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	alloc, err := service.Allocate(prev, t.Networking.ServiceSubnet, t.LoadBalancer, t.Services)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return store.Save(alloc)
+	return service.Apply(t.Services, alloc), store.Save(alloc)
 }
 
 func record(dir string, src Source, p *plan.Lab) error {

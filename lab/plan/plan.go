@@ -160,6 +160,20 @@ type Pod struct {
 	HostLink string     `json:",omitempty"` // the pod's link in the node as its ADD result names it
 	Ports    []HostPort `json:",omitempty"` // containers' hostPorts, for the portMappings capability
 	Error    string     `json:",omitempty"` // why the last ADD failed
+	// What else a runtime hands the plugins for the pod: its annotations
+	// (bandwidth, extra CNI_ARGS and the pod-annotations capability) and
+	// its resolv.conf values (the dns capability), recorded so that DEL
+	// gets what ADD got, as containerd keeps the sandbox's config.
+	Annotations map[string]string `json:",omitempty"`
+	DNS         *DNS              `json:",omitempty"`
+}
+
+// DNS is what the kubelet puts in a pod's resolv.conf, as CRI's DNSConfig
+// carries it to the runtime.
+type DNS struct {
+	Servers  []string `json:"servers,omitempty"`
+	Searches []string `json:"searches,omitempty"`
+	Options  []string `json:"options,omitempty"`
 }
 
 // HostPort is one container port published on the node, as the CNI
