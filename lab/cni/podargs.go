@@ -121,7 +121,7 @@ func extraArgs(ann map[string]string) ([][2]string, error) {
 	var out [][2]string
 	var errs []error
 	for _, kv := range strings.Split(v, ";") {
-		if strings.TrimSpace(kv) == "" {
+		if kv = strings.TrimSpace(kv); kv == "" {
 			continue
 		}
 		k, val, ok := strings.Cut(kv, "=")
