@@ -20,6 +20,9 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // checkChain loads the lab's plugin chain, if it has one, and finds what
 // would make every ADD fail before anything is created.
 func checkChain(ctx context.Context, t *topology.Lab) (*cni.Chain, error) {
+	if err := checkPodArgs(t); err != nil {
+		return nil, err
+	}
 	if t.CNI == nil {
 		return nil, nil
 	}

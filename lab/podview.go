@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"kinn.dev/kinn/lab/dns"
 	"kinn.dev/kinn/lab/ipam"
 	"kinn.dev/kinn/lab/kernel"
@@ -62,15 +64,19 @@ func (s *State) PodView(key string) (kernel.PodView, error) {
 }
 
 // ClusterDNS is the kube-dns Service's address.
-func (s *State) ClusterDNS() netip.Addr {
-	for _, svc := range s.Services {
+func (s *State) ClusterDNS() netip.Addr { return clusterDNS(s.Topology, s.Services) }
+
+// clusterDNS is the kube-dns Service's address among svcs, which have their
+// ClusterIPs filled in.
+func clusterDNS(t *topology.Lab, svcs []*corev1.Service) netip.Addr {
+	for _, svc := range svcs {
 		if svc.Namespace == "kube-system" && svc.Name == topology.DNSServiceName {
 			if a, err := netip.ParseAddr(svc.Spec.ClusterIP); err == nil {
 				return a
 			}
 		}
 	}
-	return topology.ServiceIP(s.Topology.Networking.ServiceSubnet, 10)
+	return topology.ServiceIP(t.Networking.ServiceSubnet, 10)
 }
 
 func (s *State) planPod(key string) (plan.Pod, bool) {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"kinn.dev/kinn/lab/cni"
 	"kinn.dev/kinn/lab/ipam"
 	"kinn.dev/kinn/lab/kernel"
@@ -43,6 +45,10 @@ type Result struct {
 	// Warnings name the pods, other than an edit's own, that are not
 	// running: an edit succeeds without them (see podfail.go).
 	Warnings []string
+	// ChainWarnings are what up found wrong with the plugin chain but not
+	// its to fix (capabilities kinn does not supply, pods on an old
+	// configuration); up printed them with its progress.
+	ChainWarnings []string
 }
 
 // repairs collects what up repaired, from parallel workers: differences
@@ -165,8 +171,9 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 	}
 	// Services first: a collision there is the file's fault, and nothing
 	// has been written yet.
-	if err := allocateServices(o, t); err != nil {
-		return nil, &ConfigError{err}
+	svcs, err := allocateServices(o, t)
+	if err != nil {
+		return nil, err
 	}
 	p, err := allocate(o, t)
 	if err != nil {
@@ -174,6 +181,7 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 	}
 	carryOver(old, p)
 	p.Switch.Owner = owner(o, t.Name)
+	fillPodDNS(t, svcs, p)
 	// Record before touching the kernel, so that down and the next up know
 	// the lab even if this one is killed half-way.
 	if err := record(dir, src, p); err != nil {
@@ -197,6 +205,7 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 	if serr := savePlan(dir, p); serr != nil {
 		return nil, serr
 	}
+	res.ChainWarnings = warnChain(o, rt, p)
 	if err != nil {
 		return res, err
 	}
@@ -226,18 +235,19 @@ func allocate(o Options, t *topology.Lab) (*plan.Lab, error) {
 }
 
 // allocateServices gives Services their ClusterIPs and node ports, keeping
-// what they had; a collision stops up before anything changes.
-func allocateServices(o Options, t *topology.Lab) error {
+// what they had, and returns them so; a collision stops up before anything
+// changes.
+func allocateServices(o Options, t *topology.Lab) ([]*corev1.Service, error) {
 	store := service.FileStore{Path: filepath.Join(o.StateDir(t.Name), fileServices)}
 	prev, err := store.Load()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	alloc, err := service.Allocate(prev, t.Networking.ServiceSubnet, t.LoadBalancer, t.Services)
 	if err != nil {
-		return err
+		return nil, &ConfigError{err} // the file asks for what cannot be given
 	}
-	return store.Save(alloc)
+	return service.Apply(t.Services, alloc), store.Save(alloc)
 }
 
 func record(dir string, src Source, p *plan.Lab) error {
@@ -303,35 +313,6 @@ func removeStale(ctx context.Context, o Options, rt *cni.Runtime, old, p *plan.L
 				return removed, err
 			}
 			removed++
-		}
-	}
-	return removed, nil
-}
-
-// teardownPods removes pods: their namespaces first, then CNI DEL for each
-// with its cached result. Deleting the namespaces first lets the kernel tear
-// all their veths down in one batch; one by one, each deletion waits for an
-// RCU grace period (20 ms here, 20 s for 1,000 pods). DEL then finds the
-// netns gone, which the spec requires plugins to tolerate, and still frees
-// what the plugin holds (host-local's reservations, say).
-func teardownPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab, pods []plan.Pod) (int, error) {
-	removed := 0
-	for _, pod := range pods {
-		if kernel.NetnsExists(pod.Netns) {
-			removed++
-		}
-		if err := kernel.DeleteNetns(pod.Netns); err != nil {
-			return removed, err
-		}
-	}
-	for _, pod := range pods {
-		n := findNode(p, pod.Node)
-		if n == nil || !kernel.NetnsExists(n.Netns) {
-			continue // the node is gone with whatever the plugin set up there
-		}
-		if err := rt.Del(ctx, *n, pod); err != nil {
-			// A broken plugin must not keep a pod alive.
-			o.progress("  warning: %v", err)
 		}
 	}
 	return removed, nil

@@ -71,7 +71,7 @@ func (r *Runtime) AddNetworks(ctx context.Context, n plan.Node, p plan.Pod) ([]p
 
 // networkConf is the runtime configuration of an extra network.
 func networkConf(n plan.Node, p plan.Pod, ifName string) *libcni.RuntimeConf {
-	rt := RuntimeConf(n, p)
+	rt, _ := RuntimeConf(n, p) // the default network's ADD refused bad annotations first
 	rt.IfName, rt.CapabilityArgs = ifName, nil
 	return rt
 }

@@ -78,10 +78,14 @@ func (r *Runtime) config(n plan.Node) (*libcni.CNIConfig, *libcni.NetworkConfigL
 	return libcni.NewCNIConfigWithCacheDir(paths, filepath.Join(r.NodeDir(n), "cache"), exec), list, nil
 }
 
-// RuntimeConf is what the runtime passes for a pod on node n. libcni hands
-// each capability only to plugins that declare it.
-func RuntimeConf(n plan.Node, p plan.Pod) *libcni.RuntimeConf {
-	caps := map[string]any{"ipRanges": [][]map[string]string{{{"subnet": n.PodCIDR.Masked().String()}}}}
+// RuntimeConf is what the runtime passes for a pod on node n, as
+// containerd passes it (podargs.go). libcni hands each capability only to
+// plugins that declare it. An annotation that cannot be read is left out
+// and reported; up refuses such pods before anything (CheckPod).
+func RuntimeConf(n plan.Node, p plan.Pod) (*libcni.RuntimeConf, error) {
+	x, err := podArgs(p)
+	caps := x.caps
+	caps["ipRanges"] = [][]map[string]string{{{"subnet": n.PodCIDR.Masked().String()}}}
 	if p.Want.IsValid() {
 		caps["ips"] = []string{p.Want.String()}
 	}
@@ -94,15 +98,15 @@ func RuntimeConf(n plan.Node, p plan.Pod) *libcni.RuntimeConf {
 		IfName:      plan.PodIface,
 		// IgnoreUnknown first, as containerd and CRI-O send it: plugins
 		// that know no K8S_* args (the reference ones) must not fail.
-		Args: [][2]string{
+		Args: append([][2]string{
 			{"IgnoreUnknown", "1"},
 			{"K8S_POD_NAMESPACE", p.Namespace},
 			{"K8S_POD_NAME", p.Name},
 			{"K8S_POD_INFRA_CONTAINER_ID", p.ContainerID},
 			{"K8S_POD_UID", PodUID(p)},
-		},
+		}, x.args...),
 		CapabilityArgs: caps,
-	}
+	}, err
 }
 
 // PodUID is a stable UUID-shaped identity for the pod.
@@ -126,7 +130,11 @@ func (r *Runtime) Add(ctx context.Context, n plan.Node, p plan.Pod) (types.Resul
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.AddNetworkList(ctx, list, RuntimeConf(n, p))
+	rc, err := RuntimeConf(n, p)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: CNI ADD: %w", p.Key(), err)
+	}
+	res, err := c.AddNetworkList(ctx, list, rc)
 	if err != nil {
 		return nil, fmt.Errorf("pod %s: CNI ADD: %w", p.Key(), err)
 	}
@@ -143,7 +151,13 @@ func (r *Runtime) Del(ctx context.Context, n plan.Node, p plan.Pod) error {
 	if err != nil {
 		return err
 	}
-	rt := RuntimeConf(n, p)
+	rt, _ := RuntimeConf(n, p) // DEL frees what it can, whatever the annotations say
+	if !kernel.NetnsExists(p.Netns) {
+		// As containerd: no path for a namespace that is gone, which the
+		// spec lets DEL get, rather than a path plugins would open (or, as
+		// sbr's lock does, create as a plain file).
+		rt.NetNS = ""
+	}
 	atts, err := c.GetCachedAttachments(p.ContainerID)
 	if err != nil {
 		return fmt.Errorf("pod %s: CNI cache: %w", p.Key(), err)
@@ -182,7 +196,11 @@ func (r *Runtime) Check(ctx context.Context, n plan.Node, p plan.Pod) error {
 	if err != nil {
 		return err
 	}
-	if err := c.CheckNetworkList(ctx, list, RuntimeConf(n, p)); err != nil {
+	rc, err := RuntimeConf(n, p)
+	if err == nil {
+		err = c.CheckNetworkList(ctx, list, rc)
+	}
+	if err != nil {
 		return fmt.Errorf("pod %s: CNI CHECK: %w", p.Key(), err)
 	}
 	return nil

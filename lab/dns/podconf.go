@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"kinn.dev/kinn/lab/plan"
 )
 
 // What the kubelet writes into every pod so that its processes find the
@@ -23,6 +25,25 @@ const (
 // Service's address; hostResolv is the node's own resolv.conf, which the
 // Default policy passes on.
 func ResolvConf(pod *corev1.Pod, clusterDNS netip.Addr, domain string, hostResolv string) string {
+	c := PodDNS(pod, clusterDNS, domain, hostResolv)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# written by kinn for pod %s/%s, as the kubelet would (dnsPolicy %s)\n", pod.Namespace, pod.Name, policy(pod))
+	for _, n := range c.Servers {
+		fmt.Fprintf(&b, "nameserver %s\n", n)
+	}
+	if len(c.Searches) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(c.Searches, " "))
+	}
+	if len(c.Options) > 0 {
+		fmt.Fprintf(&b, "options %s\n", strings.Join(c.Options, " "))
+	}
+	return b.String()
+}
+
+// PodDNS is what the pod's resolv.conf holds, as the kubelet hands it to
+// the runtime in CRI's DNSConfig (and containerd to the plugins in the
+// `dns` capability): nameservers, search domains, options as "name:value".
+func PodDNS(pod *corev1.Pod, clusterDNS netip.Addr, domain string, hostResolv string) plan.DNS {
 	var ns, search []string
 	opts := map[string]string{}
 	var order []string
@@ -52,26 +73,15 @@ func ResolvConf(pod *corev1.Pod, clusterDNS netip.Addr, domain string, hostResol
 			setOpt(o.Name, v)
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# written by kinn for pod %s/%s, as the kubelet would (dnsPolicy %s)\n", pod.Namespace, pod.Name, policy(pod))
-	for _, n := range first(dedupe(ns), maxNameservers) {
-		fmt.Fprintf(&b, "nameserver %s\n", n)
-	}
-	if s := first(dedupe(search), maxSearches); len(s) > 0 {
-		fmt.Fprintf(&b, "search %s\n", strings.Join(s, " "))
-	}
-	if len(order) > 0 {
-		var parts []string
-		for _, name := range order {
-			if v := opts[name]; v != "" {
-				parts = append(parts, name+":"+v)
-			} else {
-				parts = append(parts, name)
-			}
+	out := plan.DNS{Servers: first(dedupe(ns), maxNameservers), Searches: first(dedupe(search), maxSearches)}
+	for _, name := range order {
+		if v := opts[name]; v != "" {
+			out.Options = append(out.Options, name+":"+v)
+		} else {
+			out.Options = append(out.Options, name)
 		}
-		fmt.Fprintf(&b, "options %s\n", strings.Join(parts, " "))
 	}
-	return b.String()
+	return out
 }
 
 func policy(pod *corev1.Pod) corev1.DNSPolicy {

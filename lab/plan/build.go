@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 
@@ -72,6 +73,9 @@ func Build(t *topology.Lab, alloc ipam.Allocations) (*Lab, error) {
 			Namespace: p.Namespace, Name: p.Name, Node: n.Name, NodeNetns: n.Netns,
 			Netns: PodNetns(t.Name, p.Namespace, p.Name), ContainerID: ContainerID(t.Name, p.Namespace, p.Name),
 			Want: netip.PrefixFrom(ip, n.PodCIDR.Bits()), MTU: n.PodMTU, Ports: hostPorts(p.Pod),
+		}
+		if p.Pod != nil && len(p.Pod.Annotations) > 0 {
+			pod.Annotations = maps.Clone(p.Pod.Annotations)
 		}
 		if !l.Chain {
 			pod.IP, pod.Gateway, pod.HostVeth = pod.Want, n.Gateway.Addr(), HostVeth(pod.ContainerID)

@@ -167,6 +167,12 @@ type Pod struct {
 	// Networks are the pod's extra networks (Multus's annotation), attached
 	// after the default one, each by its own configuration.
 	Networks []Network `json:",omitempty"`
+	// What else a runtime hands the plugins for the pod: its annotations
+	// (bandwidth, extra CNI_ARGS and the pod-annotations capability) and
+	// its resolv.conf values (the dns capability), recorded so that DEL
+	// gets what ADD got, as containerd keeps the sandbox's config.
+	Annotations map[string]string `json:",omitempty"`
+	DNS         *DNS              `json:",omitempty"`
 }
 
 // Network is one extra network of a pod: the NetworkAttachmentDefinition
@@ -178,6 +184,14 @@ type Network struct {
 	Config    string
 	IPs       []netip.Prefix `json:",omitempty"`
 	MAC       string         `json:",omitempty"`
+}
+
+// DNS is what the kubelet puts in a pod's resolv.conf, as CRI's DNSConfig
+// carries it to the runtime.
+type DNS struct {
+	Servers  []string `json:"servers,omitempty"`
+	Searches []string `json:"searches,omitempty"`
+	Options  []string `json:"options,omitempty"`
 }
 
 // HostPort is one container port published on the node, as the CNI

@@ -24,6 +24,8 @@ var Packages = map[string]string{
 	"ptp":        "github.com/containernetworking/plugins/plugins/main/ptp",
 	"host-local": "github.com/containernetworking/plugins/plugins/ipam/host-local",
 	"portmap":    "github.com/containernetworking/plugins/plugins/meta/portmap",
+	"sbr":        "github.com/containernetworking/plugins/plugins/meta/sbr",
+	"bandwidth":  "github.com/containernetworking/plugins/plugins/meta/bandwidth",
 }
 
 var (
