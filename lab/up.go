@@ -247,7 +247,23 @@ func allocateServices(o Options, t *topology.Lab) ([]*corev1.Service, error) {
 	if err != nil {
 		return nil, &ConfigError{err} // the file asks for what cannot be given
 	}
-	return service.Apply(t.Services, alloc), store.Save(alloc)
+	svcs := service.Apply(t.Services, alloc)
+	warnPending(o, t.LoadBalancer, svcs)
+	return svcs, store.Save(alloc)
+}
+
+// warnPending says which LoadBalancer Services kinn's controller serves but
+// could not give an address: the pool is used up (MetalLB leaves them
+// <pending> with an event; kinn says it here).
+func warnPending(o Options, lb topology.LoadBalancer, svcs []*corev1.Service) {
+	if len(lb.Pool) == 0 {
+		return // no controller: <pending> is what was asked for
+	}
+	for _, svc := range svcs {
+		if service.ServedByController(svc) && len(svc.Status.LoadBalancer.Ingress) == 0 {
+			o.progress("warning: Service %s/%s stays <pending>: the load-balancer pool %s is used up (loadBalancer.addresses)", svc.Namespace, svc.Name, lb.Addresses())
+		}
+	}
 }
 
 func record(dir string, src Source, p *plan.Lab) error {

@@ -221,3 +221,21 @@ func TestLoadBalancerAllocationErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadBalancerPoolUsedUp: a Service the pool has no address left for
+// stays <pending>, and `kinn up` says why.
+func TestLoadBalancerPoolUsedUp(t *testing.T) {
+	e := newEnv(t, "lbpend")
+	f := filepath.Join(t.TempDir(), "lab.yaml")
+	svc := func(name string) string {
+		return "---\napiVersion: v1\nkind: Service\nmetadata: {name: " + name + "}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n"
+	}
+	os.WriteFile(f, []byte("kind: Cluster\napiVersion: kinn.dev/v1alpha1\nloadBalancer: {addresses: [172.18.200.9/32]}\n"+svc("a")+svc("b")), 0o644)
+	_, errOut, code := e.run("up", "--name", e.name, "-f", f)
+	if want := "warning: Service default/b stays <pending>: the load-balancer pool 172.18.200.9 is used up"; code != 0 || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, want 0 and %q in:\n%s", code, want, errOut)
+	}
+	if a, b := e.lbAddr("a"), e.lbAddr("b"); a != "172.18.200.9" || b != "" {
+		t.Errorf("addresses a=%q b=%q, want 172.18.200.9 and none", a, b)
+	}
+}
