@@ -26,7 +26,7 @@ func checkChain(ctx context.Context, t *topology.Lab) (*cni.Chain, error) {
 	if t.CNI == nil {
 		return nil, nil
 	}
-	chain, err := loadChain(t)
+	chain, err := LoadChain(t)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
@@ -50,7 +50,7 @@ func recordedChain(o Options, name string) *cni.Chain {
 	if err != nil || st.Topology.CNI == nil {
 		return nil
 	}
-	chain, err := loadChain(st.Topology)
+	chain, err := LoadChain(st.Topology)
 	if err != nil {
 		o.progress("  warning: %v", err)
 		return nil
@@ -58,9 +58,9 @@ func recordedChain(o Options, name string) *cni.Chain {
 	return chain
 }
 
-// loadChain loads the lab's chain with the cluster's values its templates
+// LoadChain loads the lab's chain with the cluster's values its templates
 // and flannel's subnet.env need.
-func loadChain(t *topology.Lab) (*cni.Chain, error) {
+func LoadChain(t *topology.Lab) (*cni.Chain, error) {
 	chain, err := cni.LoadChain(t.CNI)
 	if err != nil {
 		return nil, err

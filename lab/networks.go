@@ -48,7 +48,7 @@ func (s *State) networkName() string {
 	if s.Topology.CNI == nil {
 		return cni.NetworkName
 	}
-	ch, err := loadChain(s.Topology)
+	ch, err := LoadChain(s.Topology)
 	if err != nil {
 		return ""
 	}

@@ -49,7 +49,10 @@ func runCNIConformance(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	o.Timeout, o.Progress = cmd.Duration("timeout"), cmd.Root().ErrWriter
+	if o.Timeout == 0 || cmd.IsSet("timeout") {
+		o.Timeout = cmd.Duration("timeout")
+	}
+	o.Progress = cmd.Root().ErrWriter
 	rep, err := conformance.Run(ctx, o)
 	if rep == nil {
 		return err
@@ -113,16 +116,20 @@ func conformanceOptions(cmd *cli.Command) (conformance.Options, error) {
 		return conformance.Options{Self: self, Node: node,
 			ConfList: func(string) ([]byte, error) { return cni.ConfList(node), nil }}, nil
 	}
-	chain, err := cni.LoadChain(st.Topology.CNI)
+	chain, err := lab.LoadChain(st.Topology)
 	if err != nil {
 		return o, err
 	}
-	return chainOptions(chain, node), nil
+	o = chainOptions(chain, node)
+	o.PodSubnet = st.Topology.Networking.PodSubnet
+	o.Timeout = chain.Timeout // the lab's cni.timeout, when it sets one
+
+	return o, nil
 }
 
 func chainOptions(chain *cni.Chain, node plan.Node) conformance.Options {
 	return conformance.Options{BinDir: chain.BinDir, Node: node,
-		ConfList: func(dataDir string) ([]byte, error) { return chain.Render(node, dataDir) }}
+		ConfList: func(nodeDir string) ([]byte, error) { return chain.Render(node, nodeDir) }}
 }
 
 func printConformance(w interface{ Write([]byte) (int, error) }, rep *conformance.Report) {

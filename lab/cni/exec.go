@@ -39,7 +39,7 @@ type nodeExec struct {
 	// callTimeout bounds each call of a binary; 0 for the default.
 	// kinn's own plugin in-process is kinn's code, not a plugin under test.
 	callTimeout time.Duration
-	view        nodeView // where binaries start: the node's namespace and files
+	view        NodeView // where binaries start: the node's namespace and files
 	version.PluginDecoder
 }
 

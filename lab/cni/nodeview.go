@@ -48,14 +48,19 @@ func SubnetEnv(podSubnet netip.Prefix, n plan.Node) []byte {
 		podSubnet.Masked(), ipam.Gateway(n.PodCIDR), n.PodMTU)
 }
 
-// nodeView is the view plugin binaries of one node run in.
-type nodeView struct {
+// NodeView is the view plugin binaries of one node run in: its network
+// namespace and its directory as their /var/lib/cni and /run/flannel.
+type NodeView struct {
 	netns   string // the node's network namespace
 	nodeDir string
 }
 
-// writeSubnetEnv writes the node's subnet.env unless it says that already.
-func writeSubnetEnv(nodeDir string, podSubnet netip.Prefix, n plan.Node) error {
+// NewNodeView is the view of the node whose namespace is netns and whose
+// directory is nodeDir.
+func NewNodeView(netns, nodeDir string) NodeView { return NodeView{netns: netns, nodeDir: nodeDir} }
+
+// WriteSubnetEnv writes the node's subnet.env unless it says that already.
+func WriteSubnetEnv(nodeDir string, podSubnet netip.Prefix, n plan.Node) error {
 	path, want := SubnetFile(nodeDir), SubnetEnv(podSubnet, n)
 	if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, want) {
 		return nil
@@ -68,7 +73,7 @@ func writeSubnetEnv(nodeDir string, podSubnet netip.Prefix, n plan.Node) error {
 
 // Start starts a plugin binary in the node's network namespace and view;
 // it stands for cmd.Start (the caller waits).
-func (v nodeView) Start(cmd *exec.Cmd) error {
+func (v NodeView) Start(cmd *exec.Cmd) error {
 	if err := os.MkdirAll(filepath.Join(v.nodeDir, dirRunFlannel), 0o755); err != nil {
 		return err
 	}

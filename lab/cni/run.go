@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -39,7 +40,7 @@ type run struct {
 }
 
 // execBinary runs the plugin at path with stdin and environ, started by
-// start (in the node's namespace and view: nodeView.Start), and waits at
+// start (in the node's namespace and view: NodeView.Start), and waits at
 // most timeout for it.
 func execBinary(ctx context.Context, start func(*exec.Cmd) error, path string, stdin []byte, environ []string, timeout time.Duration) *run {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errCallTimeout)
@@ -96,6 +97,24 @@ func pluginCmd(ctx context.Context, path string, stdin []byte, environ []string,
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	return cmd
+}
+
+// BinaryRun is how one run of a plugin binary went.
+type BinaryRun struct {
+	Stdout, Stderr []byte
+	Exit           int    // the exit status; -1 when a signal ended the plugin
+	Signal         string // the signal that ended it
+	TimedOut       bool
+	Err            error // it could not be started, or the caller gave up
+}
+
+// RunBinary runs the plugin at path in view, as kinn runs every plugin
+// binary (own process group, killed whole after timeout), and returns how
+// it went and the error a runtime is told (nil when it succeeded).
+func RunBinary(ctx context.Context, view NodeView, path string, stdin []byte, environ []string, timeout time.Duration) (BinaryRun, error) {
+	r := execBinary(ctx, view.Start, path, stdin, environ, timeout)
+	return BinaryRun{Stdout: r.stdout, Stderr: r.stderr, Exit: r.exit, Signal: r.signal, TimedOut: r.timedOut, Err: r.err},
+		r.error(filepath.Base(path), timeout)
 }
 
 // startHere starts cmd where kinn runs: for the VERSION check, which needs

@@ -63,7 +63,7 @@ func (r *Runtime) config(n plan.Node) (*libcni.CNIConfig, *libcni.NetworkConfigL
 			return nil, nil, err
 		}
 		paths = []string{r.Chain.BinDir}
-		if err := writeSubnetEnv(r.NodeDir(n), r.Chain.PodSubnet, n); err != nil {
+		if err := WriteSubnetEnv(r.NodeDir(n), r.Chain.PodSubnet, n); err != nil {
 			return nil, nil, fmt.Errorf("node %s: subnet.env: %w", n.Name, err)
 		}
 	}
@@ -71,7 +71,7 @@ func (r *Runtime) config(n plan.Node) (*libcni.CNIConfig, *libcni.NetworkConfigL
 	if err != nil {
 		return nil, nil, err
 	}
-	exec := &nodeExec{netns: n.Netns, node: n.Name, log: r.Log, chain: r.Chain != nil, view: nodeView{netns: n.Netns, nodeDir: r.NodeDir(n)}}
+	exec := &nodeExec{netns: n.Netns, node: n.Name, log: r.Log, chain: r.Chain != nil, view: NewNodeView(n.Netns, r.NodeDir(n))}
 	if r.Chain != nil {
 		exec.callTimeout = r.Chain.Timeout
 	}

@@ -1,23 +1,16 @@
 package conformance
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/invoke"
-	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/cni/pkg/version"
 
-	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/cni"
 )
 
 // call is one plugin execution as the plugin saw and answered it: the
@@ -32,12 +25,13 @@ type call struct {
 	Timeout bool // killed when the per-call timeout expired
 }
 
-// recorder is libcni's invoke.Exec for the run: every plugin is forked
-// from a thread inside the throwaway node namespace (its "host"), in a
-// process group of its own that is killed when the call's timeout expires,
-// and every call is kept for the judges.
+// recorder is libcni's invoke.Exec for the run: every plugin runs as kinn
+// runs plugin binaries in a lab (cni.RunBinary: forked inside the
+// throwaway node's namespace and its view of /var/lib/cni and
+// /run/flannel, in a process group of its own killed when the call's
+// timeout expires), and every call is kept for the judges.
 type recorder struct {
-	netns   string
+	view    cni.NodeView
 	timeout time.Duration
 	mu      sync.Mutex
 	calls   []call
@@ -50,67 +44,31 @@ func (r *recorder) FindInPath(plugin string, paths []string) (string, error) {
 	return invoke.FindInPath(plugin, paths)
 }
 
-// ExecPlugin runs the plugin and answers libcni as its RawExec would.
+// ExecPlugin runs the plugin and answers libcni as a runtime's exec would.
 func (r *recorder) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) ([]byte, error) {
-	c := r.run(ctx, path, stdin, environ)
-	if c.Timeout {
-		return nil, fmt.Errorf("%s %s timed out after %s and was killed", c.Plugin, c.Command, r.timeout)
+	c, err := r.run(ctx, path, stdin, environ)
+	if err != nil {
+		return nil, err
 	}
-	if c.Exit == 0 {
-		return c.Stdout, nil
-	}
-	return nil, asError(c)
+	return c.Stdout, nil
 }
 
-// run executes one call and records it.
-func (r *recorder) run(ctx context.Context, path string, stdin []byte, environ []string) call {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, path)
-	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = environ, bytes.NewReader(stdin), &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// The whole group: a plugin that forked a delegate (IPAM) must not
-	// leave it running.
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	c := call{Plugin: filepath.Base(path), Command: env(environ, "CNI_COMMAND"), Stdin: stdin, Exit: -1}
-	err := kernel.StartIn(r.netns, cmd)
-	if err == nil {
-		err = cmd.Wait()
+// run executes one call, records it, and returns it with the error a
+// runtime is told.
+func (r *recorder) run(ctx context.Context, path string, stdin []byte, environ []string) (call, error) {
+	b, err := cni.RunBinary(ctx, r.view, path, stdin, environ, r.timeout)
+	c := call{Plugin: filepath.Base(path), Command: env(environ, "CNI_COMMAND"), Stdin: stdin,
+		Stdout: b.Stdout, Stderr: b.Stderr, Exit: b.Exit, Timeout: b.TimedOut}
+	if b.Err != nil || b.TimedOut {
+		c.Exit = -1 // it did not exit by itself
 	}
-	c.Stdout, c.Stderr = stdout.Bytes(), stderr.Bytes()
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		c.Timeout = true
-	case err == nil:
-		c.Exit = 0
-	case errors.As(err, &ee) && ee.Exited():
-		c.Exit = ee.ExitCode()
-	default:
-		c.Stderr = append(c.Stderr, []byte(err.Error())...)
+	if b.Err != nil {
+		c.Stderr = append(c.Stderr, []byte(b.Err.Error())...)
 	}
 	r.mu.Lock()
 	r.calls = append(r.calls, c)
 	r.mu.Unlock()
-	return c
-}
-
-// asError is the error libcni's RawExec makes of a failed call.
-func asError(c call) error {
-	e := &types.Error{}
-	switch {
-	case len(c.Stdout) == 0 && len(c.Stderr) == 0:
-		e.Msg = fmt.Sprintf("netplugin failed with no error message: exit status %d", c.Exit)
-	case len(c.Stdout) == 0:
-		e.Msg = fmt.Sprintf("netplugin failed: %q: exit status %d", strings.TrimSpace(string(c.Stderr)), c.Exit)
-	default:
-		if err := json.Unmarshal(c.Stdout, e); err != nil {
-			e.Msg = fmt.Sprintf("netplugin failed but error parsing its diagnostic message %q: %v", c.Stdout, err)
-		}
-	}
-	return e
+	return c, err
 }
 
 // since returns the calls recorded from mark on, and the new mark.

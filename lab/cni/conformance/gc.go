@@ -51,7 +51,9 @@ func (r *run) gcScenario(ctx context.Context) error {
 	}
 	var p, stale problems
 	p.err("GC with both valid", r.cni.GCNetworkList(ctx, r.list, gcArgs(e, f)))
-	if now, err := r.state(); err == nil && !slices.Equal(now, both) {
+	if now, err := r.state(); err != nil {
+		p.err("reading the node after GC", err)
+	} else if !slices.Equal(now, both) {
 		p.addf("GC changed the node though every attachment was valid: removed %s, added %s",
 			summary(diffLines(now, both)), summary(diffLines(both, now)))
 	}
@@ -62,7 +64,9 @@ func (r *run) gcScenario(ctx context.Context) error {
 	forgetful := r.config(filepath.Join(r.dir, "gc-cache"))
 	p.err("GC with one valid", forgetful.GCNetworkList(ctx, r.list, gcArgs(e)))
 	r.check(ctx, &p, "after GC that kept it", e)
-	if now, err := r.state(); err == nil {
+	if now, err := r.state(); err != nil {
+		p.err("reading the node after GC", err)
+	} else {
 		if lost := diffLines(now, withE); len(lost) > 0 {
 			p.addf("GC removed %s of the valid attachment", summary(lost))
 		}
@@ -76,7 +80,9 @@ func (r *run) gcScenario(ctx context.Context) error {
 	}
 	var q problems
 	q.err("GC with none valid", forgetful.GCNetworkList(ctx, r.list, gcArgs()))
-	if now, err := r.state(); err == nil {
+	if now, err := r.state(); err != nil {
+		q.err("reading the node after GC", err)
+	} else {
 		if left := diffLines(before, now); len(left) > 0 {
 			stale.addf("GC of no valid attachments left %s", summary(left))
 		}

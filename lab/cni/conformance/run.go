@@ -17,20 +17,24 @@ import (
 
 	"github.com/containernetworking/cni/libcni"
 
+	"kinn.dev/kinn/lab/cni"
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/plan"
 )
 
 // Options say which chain to judge and with which node's values.
 type Options struct {
-	// ConfList renders the chain's configuration list with dataDir as
-	// the plugins' data directory (host-local's reservations).
-	ConfList func(dataDir string) ([]byte, error)
+	// ConfList renders the chain's configuration list for the node whose
+	// directory is nodeDir (host-local's reservations go under it).
+	ConfList func(nodeDir string) ([]byte, error)
 	BinDir   string    // the plugins; "" with Self
 	Self     string    // a kinn binary to serve plugin type "kinn" (the built-in chain)
 	Node     plan.Node // the template values' node: pod CIDR for the addresses offered
-	Timeout  time.Duration
-	Progress io.Writer // a line per scenario; nil for none
+	// PodSubnet is the cluster's, for the node's flannel subnet.env;
+	// invalid: none is written.
+	PodSubnet netip.Prefix
+	Timeout   time.Duration
+	Progress  io.Writer // a line per scenario; nil for none
 }
 
 // nsPrefix starts the name of every namespace a run creates: not kinn.
@@ -41,8 +45,8 @@ const nsPrefix = "kinnconf-"
 type run struct {
 	o        Options
 	id       string
-	dir      string // throwaway: data/ (plugins), cache/ (libcni), bin/
-	dataDir  string
+	dir      string // throwaway: node/ (the plugins' /var/lib/cni), cache/ (libcni), bin/
+	nodeDir  string
 	node     string // the node namespace's name
 	rec      *recorder
 	rep      *Report
@@ -96,7 +100,7 @@ func (r *run) setup() error {
 	if r.dir, err = os.MkdirTemp("", "kinn-conformance-"); err != nil {
 		return err
 	}
-	r.dataDir = filepath.Join(r.dir, "data")
+	r.nodeDir = filepath.Join(r.dir, "node")
 	r.binDir = r.o.BinDir
 	if r.o.Self != "" {
 		r.binDir = filepath.Join(r.dir, "bin")
@@ -107,7 +111,13 @@ func (r *run) setup() error {
 			return err
 		}
 	}
-	if r.conf, err = r.o.ConfList(r.dataDir); err != nil {
+	if r.o.PodSubnet.IsValid() {
+		// What flanneld would have written for the node.
+		if err := cni.WriteSubnetEnv(r.nodeDir, r.o.PodSubnet, r.o.Node); err != nil {
+			return err
+		}
+	}
+	if r.conf, err = r.o.ConfList(r.nodeDir); err != nil {
 		return err
 	}
 	if r.list, err = libcni.NetworkConfFromBytes(r.conf); err != nil {
@@ -124,7 +134,7 @@ func (r *run) setup() error {
 	if err := r.newNetns(r.node); err != nil {
 		return err
 	}
-	r.rec = &recorder{netns: r.node, timeout: r.o.Timeout}
+	r.rec = &recorder{view: cni.NewNodeView(r.node, r.nodeDir), timeout: r.o.Timeout}
 	r.cni = r.config(filepath.Join(r.dir, "cache"))
 	return nil
 }
@@ -200,20 +210,20 @@ func (r *run) attachment() (*attachment, error) {
 func (r *run) gone(a *attachment) error { return kernel.DeleteNetnsLinks(a.netns) }
 
 // state is what plugins keep in the node: its kernel state and the files
-// in their data directory.
+// in its directory (their /var/lib/cni and /run/flannel).
 func (r *run) state() ([]string, error) {
 	lines, err := kernel.Snapshot(r.node)
 	if err != nil {
 		return nil, err
 	}
-	err = filepath.WalkDir(r.dataDir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(r.nodeDir, func(p string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, _ := filepath.Rel(r.dataDir, p)
+		rel, _ := filepath.Rel(r.nodeDir, p)
 		lines = append(lines, "file "+rel)
 		return nil
 	})

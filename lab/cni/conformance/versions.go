@@ -21,7 +21,8 @@ func (r *run) plugin(ctx context.Context, typ string, stdin []byte, vars ...stri
 	}
 	environ := append(os.Environ(), "CNI_PATH="+r.binDir)
 	environ = append(environ, vars...)
-	return r.rec.run(ctx, path, stdin, environ), nil
+	c, _ := r.rec.run(ctx, path, stdin, environ) // judged by what the plugin printed and how it exited
+	return c, nil
 }
 
 // pluginTypes are the chain's plugin types, each once, in order.
@@ -67,8 +68,11 @@ func (r *run) versionScenario(ctx context.Context) error {
 		}
 	}
 	slices.SortFunc(common, func(a, b string) int {
-		if ok, _ := version.GreaterThan(a, b); ok {
+		switch gt, _ := version.GreaterThan(a, b); {
+		case gt:
 			return 1
+		case a == b:
+			return 0
 		}
 		return -1
 	})
