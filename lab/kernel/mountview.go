@@ -21,6 +21,7 @@ package kernel
 // the view. It lives as long as they do: nothing is left to clean up.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -74,8 +75,11 @@ func startInView(netns string, binds []Bind, cmd *exec.Cmd) error {
 	}
 	// Before anything is mounted: the host's mounts are shared under
 	// systemd, and a shared mount would carry ours back to the host.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make the plugin's mounts private: %w", err)
+	// Slave, not private (as runc does): nothing of ours reaches the host,
+	// and the host's unmounts still reach the view, so a view never keeps
+	// alive a namespace another lab's `kinn down` removed from /run/netns.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("make the plugin's mounts one-way: %w", err)
 	}
 	if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("enter namespace %s: %w", netns, err)
@@ -144,7 +148,15 @@ func cover(dir string) error {
 	}
 	old := fmt.Sprintf("/proc/self/fd/%d", fd)
 	for _, e := range entries {
-		if err := bindBack(filepath.Join(old, e.Name()), filepath.Join(dir, e.Name()), e.Type()); err != nil {
+		dst := filepath.Join(dir, e.Name())
+		err := bindBack(filepath.Join(old, e.Name()), dst, e.Type())
+		if errors.Is(err, unix.ENOENT) {
+			// Gone since the listing (a pid or lock file, another lab's
+			// namespace): the view simply lacks it too.
+			os.Remove(dst)
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("cover %s: %w", dir, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,4 +69,36 @@ func hostMounts() string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// TestViewFollowsHostUnmounts: a namespace removed on the host (another
+// lab's `kinn down`) leaves a running plugin's view too, so the view never
+// keeps it alive: the view's mounts are slaves of the host's.
+func TestViewFollowsHostUnmounts(t *testing.T) {
+	l := kerneltest.NewLab(t, "kmvu")
+	node, other := l.Netns("node"), l.Netns("other")
+	for _, n := range []string{node, other} {
+		if _, err := CreateNetns(n); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { DeleteNetns(n) })
+	}
+	cmd := exec.Command("sleep", "10")
+	if err := StartInView(node, []Bind{{Target: "/run/" + l.Name, Source: t.TempDir()}}, cmd); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	seen := func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", cmd.Process.Pid))
+		return strings.Contains(string(b), "/run/netns/"+other+" ")
+	}
+	if !seen() {
+		t.Fatalf("the view lacks %s before it is deleted", other)
+	}
+	if err := DeleteNetns(other); err != nil {
+		t.Fatal(err)
+	}
+	if seen() {
+		t.Errorf("the view still mounts %s after the host removed it: it keeps the namespace alive", other)
+	}
 }
