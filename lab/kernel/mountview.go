@@ -77,7 +77,8 @@ func startInView(netns string, binds []Bind, cmd *exec.Cmd) error {
 	// systemd, and a shared mount would carry ours back to the host.
 	// Slave, not private (as runc does): nothing of ours reaches the host,
 	// and the host's unmounts still reach the view, so a view never keeps
-	// alive a namespace another lab's `kinn down` removed from /run/netns.
+	// alive a namespace unmounted from /run/netns (removing the file, as
+	// `kinn down` does, detaches it everywhere anyway).
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make the plugin's mounts one-way: %w", err)
 	}

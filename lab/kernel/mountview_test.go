@@ -73,7 +73,10 @@ func hostMounts() string {
 
 // TestViewFollowsHostUnmounts: a namespace removed on the host (another
 // lab's `kinn down`) leaves a running plugin's view too, so the view never
-// keeps it alive: the view's mounts are slaves of the host's.
+// keeps it alive. Removing the mount point's file detaches its mounts in
+// every mount namespace (Linux 3.18 and later), which is what does it
+// here; the view's mounts being slaves of the host's covers an unmount
+// that leaves the file.
 func TestViewFollowsHostUnmounts(t *testing.T) {
 	l := kerneltest.NewLab(t, "kmvu")
 	node, other := l.Netns("node"), l.Netns("other")
