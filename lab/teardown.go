@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"slices"
 
 	"kinn.dev/kinn/lab/cni"
 	"kinn.dev/kinn/lab/kernel"
@@ -39,7 +40,7 @@ const teardownWorkers = 16
 // it, so that plugins free what they hold elsewhere (host-local's
 // reservations, say). It returns how many namespaces it removed.
 func teardownPods(ctx context.Context, o Options, rt *cni.Runtime, p *plan.Lab, pods []plan.Pod) (int, error) {
-	if rt.Chain == nil {
+	if rt.Chain == nil && !slices.ContainsFunc(pods, func(p plan.Pod) bool { return len(p.Networks) > 0 }) {
 		removed, err := deletePodNetns(pods)
 		delPods(ctx, o, rt, p, pods)
 		return removed, err

@@ -73,9 +73,33 @@ func checkNetworkAttachment(d *doc, r *report, nad *NetworkAttachmentDefinition)
 		r.errorf(at, "spec.config names no plugin: give it a type (one plugin) or plugins (a list)")
 	case conf.Name == "":
 		r.errorf(at, "spec.config has no name: CNI needs the network's name")
+	case slices.ContainsFunc(pluginTypes(conf.Type, conf.Plugins), isKinnPlugin):
+		// kinn's plugin names the node's end of a pod's veth after the
+		// container alone: a second attachment would take eth0's.
+		r.errorf(at, "spec.config uses kinn's own plugin, which serves only a pod's default network: use bridge, macvlan or another plugin for extra networks")
 	}
 	return NetworkAttachment{Namespace: nad.Namespace, Name: nad.Name, Config: nad.Spec.Config}
 }
+
+// pluginTypes are the types of a configuration's plugins: its own, or its
+// list's.
+func pluginTypes(typ string, plugins []json.RawMessage) []string {
+	if typ != "" {
+		return []string{typ}
+	}
+	var out []string
+	for _, raw := range plugins {
+		var p struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(raw, &p) == nil {
+			out = append(out, p.Type)
+		}
+	}
+	return out
+}
+
+func isKinnPlugin(typ string) bool { return typ == "kinn" || typ == "kinn-cni" }
 
 // ParseNetworks reads a pod's networks annotation as Multus does; the
 // namespace of a network defaults to the pod's, its interface to net<i>

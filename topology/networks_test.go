@@ -107,12 +107,18 @@ apiVersion: v1
 kind: Pod
 metadata: {name: a, annotations: {k8s.v1.cni.cncf.io/networks: "data,missing"}}
 spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: kinnplugin}
+spec: {config: '{"cniVersion": "1.1.0", "name": "k", "plugins": [{"type": "kinn", "subnet": "10.9.0.0/24"}]}'}
 `
 	_, _, err = Parse("lab.yaml", []byte(bad))
 	for _, want := range []string{
 		"lab.yaml:14:11: spec.config is not a CNI configuration",
 		"lab.yaml:19:16: spec.config names no plugin",
 		"lab.yaml:23:64: k8s.v1.cni.cncf.io/networks: no NetworkAttachmentDefinition default/missing in the lab",
+		"lab.yaml:29:16: spec.config uses kinn's own plugin, which serves only a pod's default network",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q in:\n%v", want, err)

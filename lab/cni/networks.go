@@ -120,7 +120,9 @@ func delNetworks(ctx context.Context, c *libcni.CNIConfig, n plan.Node, p plan.P
 	for _, a := range extra {
 		l, err := libcni.NetworkConfFromBytes(a.Config)
 		if err == nil {
-			err = c.DelNetworkList(ctx, l, networkConf(n, p, a.IfName))
+			rc := networkConf(n, p, a.IfName)
+			rc.NetNS = delNetns(rc.NetNS)
+			err = c.DelNetworkList(ctx, l, rc)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("network %s (%s): %w", a.Network, a.IfName, err))

@@ -78,6 +78,16 @@ func (r *Runtime) config(n plan.Node) (*libcni.CNIConfig, *libcni.NetworkConfigL
 	return libcni.NewCNIConfigWithCacheDir(paths, filepath.Join(r.NodeDir(n), "cache"), exec), list, nil
 }
 
+// delNetns is the namespace path a DEL gets: none for a namespace that is
+// gone, as containerd sends it, which the spec allows, rather than a path
+// plugins would open (or, as sbr's lock does, create as a plain file).
+func delNetns(path string) string {
+	if path == "" || !kernel.IsNetns(path) {
+		return ""
+	}
+	return path
+}
+
 // RuntimeConf is what the runtime passes for a pod on node n, as
 // containerd passes it (podargs.go). libcni hands each capability only to
 // plugins that declare it. An annotation that cannot be read is left out
@@ -152,12 +162,7 @@ func (r *Runtime) Del(ctx context.Context, n plan.Node, p plan.Pod) error {
 		return err
 	}
 	rt, _ := RuntimeConf(n, p) // DEL frees what it can, whatever the annotations say
-	if !kernel.NetnsExists(p.Netns) {
-		// As containerd: no path for a namespace that is gone, which the
-		// spec lets DEL get, rather than a path plugins would open (or, as
-		// sbr's lock does, create as a plain file).
-		rt.NetNS = ""
-	}
+	rt.NetNS = delNetns(rt.NetNS)
 	atts, err := c.GetCachedAttachments(p.ContainerID)
 	if err != nil {
 		return fmt.Errorf("pod %s: CNI cache: %w", p.Key(), err)
@@ -235,7 +240,7 @@ func (r *Runtime) GC(ctx context.Context, n plan.Node, pods []plan.Pod) error {
 		}
 		l, err := libcni.NetworkConfFromBytes(a.Config)
 		if err == nil {
-			rt := &libcni.RuntimeConf{ContainerID: a.ContainerID, NetNS: a.NetNS, IfName: a.IfName, Args: a.CniArgs, CapabilityArgs: a.CapabilityArgs}
+			rt := &libcni.RuntimeConf{ContainerID: a.ContainerID, NetNS: delNetns(a.NetNS), IfName: a.IfName, Args: a.CniArgs, CapabilityArgs: a.CapabilityArgs}
 			err = c.DelNetworkList(ctx, l, rt)
 		}
 		if err != nil {

@@ -35,9 +35,13 @@ const NetnsDir = "/run/netns"
 func NetnsPath(name string) string { return filepath.Join(NetnsDir, name) }
 
 // NetnsExists reports whether name is a mounted network namespace.
-func NetnsExists(name string) bool {
+func NetnsExists(name string) bool { return IsNetns(NetnsPath(name)) }
+
+// IsNetns reports whether path is a mounted namespace (nsfs), not a plain
+// file left where one was.
+func IsNetns(path string) bool {
 	var st unix.Statfs_t
-	return unix.Statfs(NetnsPath(name), &st) == nil && st.Type == unix.NSFS_MAGIC
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
 }
 
 // CreateNetns creates the named namespace unless it exists. The new
