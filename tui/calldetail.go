@@ -30,20 +30,20 @@ func (d *callDetail) sections() [][2]string {
 		exit += " (signal " + c.Signal + ")"
 	}
 	head := fmt.Sprintf("outcome: %s\nexit:    %s\nplugin:  %s (binary %s), network %s\ntook:    %.1f ms",
-		c.Outcome(), exit, c.Plugin, c.Binary, c.Network, c.DurationMS)
+		cni.Printable(c.Outcome()), exit, c.Plugin, c.Binary, c.Network, c.DurationMS)
 	out := [][2]string{{"", head}, {"CONFIG", pretty(c.Config)}}
 	if len(c.Result) > 0 {
 		out = append(out, [2]string{"RESULT", pretty(c.Result)})
 	}
 	if c.Stdout != "" {
-		out = append(out, [2]string{"STDOUT (not JSON)", c.Stdout})
+		out = append(out, [2]string{"STDOUT (not JSON)", cni.Printable(c.Stdout)})
 	}
 	if c.Error != nil {
 		b, _ := json.Marshal(c.Error)
 		out = append(out, [2]string{"ERROR (the plugin's)", pretty(b)})
 	}
 	if c.Stderr != "" {
-		out = append(out, [2]string{"STDERR", c.Stderr})
+		out = append(out, [2]string{"STDERR", cni.Printable(c.Stderr)})
 	}
 	env := make([]string, 0, len(c.Env))
 	for k, v := range c.Env {

@@ -111,7 +111,7 @@ func printOutput(w io.Writer, what, out string) {
 		return
 	}
 	fmt.Fprintf(w, "    %s:\n", what)
-	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+	for _, l := range strings.Split(strings.TrimRight(cni.Printable(out), "\n"), "\n") {
 		fmt.Fprintln(w, strings.TrimRight("      "+strings.ReplaceAll(l, "\t", "    "), " "))
 	}
 }

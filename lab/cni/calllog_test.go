@@ -197,3 +197,11 @@ func gone(pid int) bool {
 	}
 	return false
 }
+
+// TestPrintable: a plugin's escape sequences are shown, not obeyed.
+func TestPrintable(t *testing.T) {
+	t.Parallel()
+	if got := cni.Printable("ok\x1b[2Jgone\r\n\tstack\u009b"); got != "ok\\x1b[2Jgone\\x0d\n\tstack\\x9b" {
+		t.Errorf("cni.Printable = %q", got)
+	}
+}

@@ -168,7 +168,9 @@ func callOf(node string, stdin []byte, environ []string, start time.Time) Call {
 		c.Pod = ns + "/" + name
 	}
 	if json.Valid(stdin) {
-		c.Config = stdin
+		if len(stdin) <= maxOutput {
+			c.Config = stdin
+		}
 		var conf struct{ Name, Type string }
 		json.Unmarshal(stdin, &conf)
 		c.Network, c.Plugin = conf.Name, conf.Type
@@ -180,16 +182,35 @@ func callOf(node string, stdin []byte, environ []string, start time.Time) Call {
 func (c *Call) setOutput(out []byte) {
 	switch {
 	case len(bytes.TrimSpace(out)) == 0:
-	case json.Valid(out):
+	case json.Valid(out) && len(out) <= maxOutput:
 		c.Result = out
-	default:
+	default: // not JSON, or too big to keep whole: text, cut
 		c.Stdout = capped(out)
 	}
 }
 
-// maxOutput is how much of a plugin's stdout or stderr a call keeps: a
-// panic's stack fits many times over, and a plugin that floods its output
-// cannot make the log's lines too long to read back.
+// Printable is s with control characters other than newline and tab
+// escaped (\x1b for ESC): a plugin's output is shown on a terminal, where
+// escape sequences would act instead of showing.
+func Printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// maxOutput is how much of a plugin's configuration, stdout or stderr a
+// call keeps: a panic's stack fits many times over, and a plugin that
+// floods its output (or a huge configuration) cannot make the log's lines
+// too long to read back, which would hide every later call.
 const maxOutput = 64 << 10
 
 func capped(b []byte) string {
