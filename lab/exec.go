@@ -49,16 +49,17 @@ func (s *State) Exec(t Target, argv []string, stdin io.Reader, stdout, stderr io
 	if !kernel.NetnsExists(ns) {
 		return 1, fmt.Errorf("namespace %s is missing: run `kinn up` to repair the lab", ns)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
+	// Every command sees the namespace's own /sys (its links, not the
+	// host's); a pod's also its hostname, resolv.conf and /etc/hosts.
+	var v kernel.PodView
 	if t.Pod != "" {
-		// A pod's processes see its hostname, resolv.conf and /etc/hosts.
-		v, err := s.PodView(t.Namespace + "/" + t.Pod)
-		if err != nil {
+		if v, err = s.PodView(t.Namespace + "/" + t.Pod); err != nil {
 			return 1, err
 		}
-		if cmd, err = v.Command(argv); err != nil {
-			return 1, err
-		}
+	}
+	cmd, err := v.Command(argv)
+	if err != nil {
+		return 1, err
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	if err := kernel.StartIn(ns, cmd); err != nil {

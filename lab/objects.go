@@ -87,6 +87,9 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 		if Live(pp.Netns) {
 			// Only a sandbox that exists has a namespace to show.
 			pod.Annotations["kinn.dev/netns"] = pp.Netns
+			if hi := pp.HostInterface(); hi != "" {
+				pod.Annotations[HostInterfaceAnnotation] = hi
+			}
 		}
 		if st := networkStatus(pp, netName); st != "" && Live(pp.Netns) {
 			pod.Annotations[topology.NetworkStatusAnnotation] = st
@@ -118,6 +121,12 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 	}
 	return out
 }
+
+// HostInterfaceAnnotation names a running pod's link in its node's
+// namespace (the host side of its veth), so that nobody has to work it out
+// from iflink and delete the wrong device. A chain whose ADD result names
+// no host interface (macvlan, ipvlan) leaves it out.
+const HostInterfaceAnnotation = "kinn.dev/host-interface"
 
 // ReasonCNIFailed is a pod's status reason when its CNI ADD failed.
 const ReasonCNIFailed = "FailedCreatePodSandBox"

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	"kinn.dev/kinn/lab/service"
@@ -58,9 +57,16 @@ type Cell struct {
 	// Query is a name to resolve through the cluster DNS first: a DNS
 	// cell reaches Addr only if the name resolves to its address.
 	Query string `json:"query,omitempty"`
-	from  Host
-	dns   netip.Addr // the cluster DNS a DNS cell asks
-	note  string     // what to say when it fails: its endpoints that are not running
+	// Kind, FromNode and ToNode place the cell in the summary: the node
+	// traffic leaves from (or "external") and the node it is meant to
+	// reach, the nodes of a Service's endpoints as kube-proxy would pick
+	// them for this client (joined with ","), or NoEndpoints.
+	Kind     Kind   `json:"kind"`
+	FromNode string `json:"fromNode"`
+	ToNode   string `json:"toNode"`
+	from     Host
+	dns      netip.Addr // the cluster DNS a DNS cell asks
+	note     string     // what to say when it fails: its endpoints that are not running
 }
 
 // Down is a pod that should be running and is not.
@@ -88,12 +94,13 @@ func Plan(l Lab) []Cell {
 	var cells []Cell
 	for _, d := range l.Down {
 		cells = append(cells, Cell{From: d.Name, To: "its sandbox on " + d.Node, Proto: ProtoSandbox, Expect: Pass,
-			Result: "failed", Detail: d.Why})
+			Result: "failed", Detail: d.Why, Kind: KindSandbox, FromNode: d.Node, ToNode: d.Node})
 	}
 	for _, a := range l.Pods {
 		for _, b := range l.Pods {
 			if a.Name != b.Name {
-				cells = append(cells, Cell{From: a.Name, To: b.Name, Proto: "ICMP", Addr: b.IP.String(), Expect: Pass, from: a})
+				cells = append(cells, Cell{From: a.Name, To: b.Name, Proto: "ICMP", Addr: b.IP.String(), Expect: Pass, from: a,
+					Kind: KindICMP, FromNode: nodeOf(a), ToNode: b.Node})
 			}
 		}
 	}
@@ -109,7 +116,8 @@ func Plan(l Lab) []Cell {
 		first := len(cells)
 		for _, a := range l.Pods {
 			cells = append(cells, Cell{From: a.Name, To: to, Proto: string(p.Protocol),
-				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), Query: query, from: a, dns: l.DNS})
+				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), Query: query, from: a, dns: l.DNS,
+				Kind: clusterIPKind(p.Protocol), FromNode: nodeOf(a), ToNode: clusterNodes(p, a.Node)})
 		}
 		cells = append(cells, loadBalancerCells(p, l.External)...)
 		cells = append(cells, nodePortCells(p, l)...)
@@ -137,7 +145,8 @@ func nodePortCells(p service.Port, l Lab) []Cell {
 		}
 		for _, src := range srcs {
 			cells = append(cells, Cell{From: src.Name, To: to, Proto: string(p.Protocol),
-				Addr: addrPort(n.NodePortIP, p.NodePort), Expect: expectNodePort(p, src, n.Node), from: src})
+				Addr: addrPort(n.NodePortIP, p.NodePort), Expect: expectNodePort(p, src, n.Node), from: src,
+				Kind: KindNodePort, FromNode: nodeOf(src), ToNode: n.Node})
 		}
 	}
 	return cells
@@ -170,7 +179,8 @@ func loadBalancerCells(p service.Port, ext Host) []Cell {
 	for _, ip := range append(slices.Clip(p.LoadBalancerIPs), p.ProxiedLoadBalancerIPs...) {
 		to := fmt.Sprintf("%s/%s loadBalancer %s", p.Namespace, p.Service, ip)
 		cells = append(cells, Cell{From: ext.Name, To: to, Proto: string(p.Protocol),
-			Addr: addrPort(ip, p.Port), Expect: expectLoadBalancer(p, ext), from: ext})
+			Addr: addrPort(ip, p.Port), Expect: expectLoadBalancer(p, ext), from: ext,
+			Kind: KindLoadBalancer, FromNode: nodeOf(ext), ToNode: endpointNodes(p.Endpoints, "")})
 	}
 	return cells
 }
@@ -210,7 +220,8 @@ func byName(l Lab) []Cell {
 		first := len(cells)
 		for _, a := range l.Pods {
 			cells = append(cells, Cell{From: a.Name, To: name + fmt.Sprintf(":%d/%s", p.Port, p.Protocol), Proto: "DNS+" + string(p.Protocol),
-				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), Query: name, from: a, dns: l.DNS})
+				Addr: addrPort(p.ClusterIP, p.Port), Expect: expectCluster(p, a.Node), Query: name, from: a, dns: l.DNS,
+				Kind: KindDNS, FromNode: nodeOf(a), ToNode: clusterNodes(p, a.Node)})
 		}
 		noteDown(cells[first:], p, l.Down)
 	}
@@ -223,19 +234,23 @@ func addrPort(ip netip.Addr, port uint16) string {
 
 // usable counts the endpoints kube-proxy would use among eps: the ready
 // ones, else the serving terminating ones.
-func usable(eps []service.Endpoint, node string) int {
-	ready, serving := 0, 0
+func usable(eps []service.Endpoint, node string) int { return len(usableEndpoints(eps, node)) }
+
+// usableEndpoints are the endpoints kube-proxy would use among eps (on
+// node, unless it is ""): the ready ones, else the serving terminating ones.
+func usableEndpoints(eps []service.Endpoint, node string) []service.Endpoint {
+	var ready, serving []service.Endpoint
 	for _, e := range eps {
 		if node != "" && e.Node != node {
 			continue
 		}
 		if e.Ready {
-			ready++
+			ready = append(ready, e)
 		} else if e.Serving && e.Terminating {
-			serving++
+			serving = append(serving, e)
 		}
 	}
-	if ready > 0 {
+	if len(ready) > 0 {
 		return ready
 	}
 	return serving
@@ -269,39 +284,4 @@ func expectNodePort(p service.Port, src Host, target string) Expect {
 		return Drop
 	}
 	return Pass
-}
-
-// Summary counts a run's cells.
-type Summary struct {
-	Total, Passed, Failed, ExpectedFailures int
-	NotRunning                              int // pods that should be running and are not (failed too)
-}
-
-// Summarize counts cells.
-func Summarize(cells []Cell) Summary {
-	var s Summary
-	for _, c := range cells {
-		s.Total++
-		if c.Passed {
-			s.Passed++
-			if c.Expect != Pass {
-				s.ExpectedFailures++
-			}
-		} else {
-			s.Failed++
-		}
-		if c.Proto == ProtoSandbox {
-			s.NotRunning++
-		}
-	}
-	return s
-}
-
-func (s Summary) String() string {
-	out := strconv.Itoa(s.Total) + " checks: " + strconv.Itoa(s.Passed) + " passed (" +
-		strconv.Itoa(s.ExpectedFailures) + " of them expected failures), " + strconv.Itoa(s.Failed) + " failed"
-	if s.NotRunning > 0 {
-		out += " (pods not running: " + strconv.Itoa(s.NotRunning) + ")"
-	}
-	return out
 }

@@ -21,7 +21,8 @@ func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "check",
 		Usage: "every pod to every pod, every pod to every service by address and by name, every node and the outside to every NodePort",
-		Flags: []cli.Flag{nameFlag(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or wide to list passing cells too"}},
+		Flags: []cli.Flag{nameFlag(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or wide: as -v"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "every node pair and every cell, the passing ones too"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			s, err := openLab(cmd, "check")
 			if err != nil {
@@ -46,7 +47,11 @@ func checkCommand() *cli.Command {
 					return err
 				}
 			} else {
-				printCells(w, cells, cmd.String("output") == "wide")
+				all := cmd.Bool("verbose") || cmd.String("output") == "wide"
+				if sum.Failed > 0 || all {
+					printCheckSummary(w, sum, all)
+				}
+				printCells(w, cells, all)
 				fmt.Fprintln(w, sum)
 			}
 			if sum.Failed > 0 {
@@ -55,6 +60,30 @@ func checkCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// printCheckSummary says where the cells fail before the rows do: by source
+// node and destination (the failing pairs, or all of them), then by kind.
+func printCheckSummary(w io.Writer, sum check.Summary, all bool) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "By source node -> destination:")
+	fine, fineCells := 0, 0
+	for _, p := range sum.ByNodes {
+		if p.Failed == 0 && !all {
+			fine, fineCells = fine+1, fineCells+p.Passed
+			continue
+		}
+		fmt.Fprintf(tw, "  %s -> %s:\t%s\n", p.From, p.To, p.Tally)
+	}
+	if fine > 0 {
+		fmt.Fprintf(tw, "  %d other pairs:\t%d ok, 0 failed\n", fine, fineCells)
+	}
+	fmt.Fprintln(tw, "By kind:")
+	for _, k := range sum.ByKind {
+		fmt.Fprintf(tw, "  %s:\t%s\n", k.Kind, k.Tally)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
 }
 
 // printCells lists the cells; by default passing cells expected to pass

@@ -235,8 +235,8 @@ spec: {selector: {app: nobody}, ports: [{port: 80, targetPort: 8080}]}
 	if !strings.Contains(out, "FailedCreatePodSandBox") || !strings.Contains(out, "doomed pods are refused") {
 		t.Errorf("get pods does not show the failed pod and why:\n%s", out)
 	}
-	if line := lineWith(out, "doomed "); strings.Count(line, "<none>") != 2 {
-		t.Errorf("a pod without a sandbox shows an address or a namespace:\n%s", line)
+	if line := lineWith(out, "doomed "); strings.Count(line, "<none>") != 3 {
+		t.Errorf("a pod without a sandbox shows an address, a namespace or a host interface:\n%s", line)
 	}
 	e.checkFailsFor("default/doomed", "default/lonely")
 	if out := e.must("cni", "log", "doomed", "--name", e.name); !strings.Contains(out, "error 999: doomed pods are refused on purpose") {

@@ -179,7 +179,7 @@ func printNodes(w io.Writer, nodes []corev1.Node, out string, single bool) error
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	head := "NAME\tSTATUS\tROLES\tINTERNAL-IP\tPOD-CIDR"
 	if out == "wide" {
-		head += "\tNETNS"
+		head += "\tNETNS\tHOST-IF"
 	}
 	fmt.Fprintln(tw, head)
 	for _, n := range nodes {
@@ -238,7 +238,7 @@ func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
 		nets = nets || lab.NetworksText(p) != ""
 	}
 	if out == "wide" {
-		head += "\tNETNS"
+		head += "\tNETNS\tHOST-IF"
 		if nets {
 			head += "\tNETWORKS"
 		}
@@ -264,6 +264,7 @@ func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
 		}
 		if out == "wide" {
 			line += "\t" + cmp.Or(p.Annotations["kinn.dev/netns"], "<none>") // no sandbox, no namespace
+			line += "\t" + cmp.Or(p.Annotations[lab.HostInterfaceAnnotation], "<none>")
 			if n := lab.NetworksText(p); nets && n != "" {
 				line += "\t" + n
 			} else if nets {

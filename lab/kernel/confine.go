@@ -295,10 +295,10 @@ func (c *Confinement) mounts() error {
 	if !c.Privileged {
 		sysFlags = roFlags
 	}
-	if err := unix.Mount("sysfs", "/sys", "sysfs", sysFlags, ""); err != nil {
+	if err := ownSysfs(sysFlags); err != nil {
 		// The host's /sys (read-only, but showing the host's links)
 		// beats no program at all.
-		fmt.Fprintf(os.Stderr, "kinn pod-view: the pod's /sys: %v; the program sees the host's\n", err)
+		fmt.Fprintf(os.Stderr, "kinn pod-view: %v; the program sees the host's\n", err)
 	} else if !c.Privileged {
 		if err := unix.Mount("tmpfs", "/sys/firmware", "tmpfs", roFlags, "size=4k"); err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("mask /sys/firmware: %w", err)

@@ -23,6 +23,11 @@ import (
 // A kinn.dev/run program also gets a PID namespace of its own and runs
 // confined (confine.go); `kinn exec` runs its command as root on the
 // host's filesystem: it is the lab owner's tool, not the pod's program.
+// Its /sys is the namespace's own, though, as with `ip netns exec`: sysfs
+// shows the links of the network namespace that mounts it, and the host's
+// /sys would list the host's interfaces, not the pod's or the node's.
+// kinn exec node/NAME and --external come this way too, with no files and
+// no hostname, for that /sys alone.
 
 // PodViewVerb is the hidden kinn command that sets a pod's view up.
 const PodViewVerb = "pod-view"
@@ -104,6 +109,10 @@ func (v PodView) Enter(argv []string) (int, error) {
 	if err := detachNamespaces(); err != nil {
 		return 127, fmt.Errorf("pod-view: %w", err)
 	}
+	if err := ownSysfs(secFlags); err != nil {
+		// The host's /sys beats no command at all; say so.
+		fmt.Fprintf(os.Stderr, "kinn exec: %v; the command sees the host's\n", err)
+	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return 127, err
@@ -129,4 +138,14 @@ func parentPID() int {
 		return os.Getppid()
 	}
 	return ppid
+}
+
+// ownSysfs mounts, over /sys, a sysfs of the network namespace this
+// process is in. Only in a private mount namespace: on the host's, it
+// would cover the host's /sys.
+func ownSysfs(flags uintptr) error {
+	if err := unix.Mount("sysfs", "/sys", "sysfs", flags, ""); err != nil {
+		return fmt.Errorf("the namespace's own /sys: %w", err)
+	}
+	return nil
 }

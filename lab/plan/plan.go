@@ -15,6 +15,7 @@
 package plan
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -292,6 +293,10 @@ func ContainerID(lab, ns, pod string) string {
 	h := sha256.Sum256([]byte(lab + "/" + ns + "/" + pod))
 	return fmt.Sprintf("kinn-%x", h[:16])
 }
+
+// HostInterface is the pod's link in the node: kinn's veth, or what the
+// chain's ADD result named; "" when there is none (macvlan, ipvlan).
+func (p Pod) HostInterface() string { return cmp.Or(p.HostLink, p.HostVeth) }
 
 // HostVeth names a pod's veth in the node namespace (15 bytes at most).
 func HostVeth(containerID string) string { return "veth" + hash8(containerID) }
