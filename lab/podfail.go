@@ -12,6 +12,8 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -35,14 +37,26 @@ func errNetworkNotReady(n plan.Node) error {
 // failed there on the same node: an edit leaves it so.
 func (r *repairs) failedBefore(pod plan.Pod) (plan.Pod, bool) {
 	was, ok := r.pods[pod.Key()]
-	return was, ok && was.Node == pod.Node && was.Error != ""
+	return was, ok && was.Node == pod.Node && was.Error != "" && sameAttachment(was, pod)
 }
 
-// isNew reports whether pod is new to this node in this run: a pod the
-// edit brings, whose failure is the edit's own.
+// isNew reports whether pod is new to this node in this run, or asks its
+// plugins for something else than before: a pod the edit brings or
+// changes, whose failure is the edit's own (an apply that fixes a failed
+// pod's annotation retries it).
 func (r *repairs) isNew(pod plan.Pod) bool {
 	was, ok := r.pods[pod.Key()]
-	return !ok || was.Node != pod.Node
+	return !ok || was.Node != pod.Node || !sameAttachment(was, pod)
+}
+
+// sameAttachment reports whether two plans of a pod ask its plugins for
+// the same: the capabilities and arguments its annotations, ports and DNS
+// give, and its extra networks.
+func sameAttachment(a, b plan.Pod) bool {
+	return maps.Equal(a.Annotations, b.Annotations) && slices.Equal(a.Ports, b.Ports) &&
+		reflect.DeepEqual(a.DNS, b.DNS) && slices.EqualFunc(a.Networks, b.Networks, func(x, y plan.Network) bool {
+		return x.Name == y.Name && x.Interface == y.Interface && x.Config == y.Config
+	})
 }
 
 // podErrors collects a run's failures that are its own: every failure

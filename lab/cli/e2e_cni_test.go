@@ -196,6 +196,9 @@ STATUS:*)
 ADD:*K8S_POD_NAME=doomed*)
 	echo '{"cniVersion": "1.1.0", "code": 999, "msg": "doomed pods are refused", "details": "on purpose"}'
 	exit 1;;
+ADD:*MODE=refuse*)
+	echo '{"cniVersion": "1.1.0", "code": 998, "msg": "MODE=refuse", "details": "on purpose"}'
+	exit 1;;
 esac
 exec "$dir/bridge"
 `
@@ -264,6 +267,17 @@ spec: {selector: {app: nobody}, ports: [{port: 80, targetPort: 8080}]}
 	os.WriteFile(f, []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: doomed-too}\nspec: {containers: [{name: c, image: x}]}\n"), 0o644)
 	if _, errOut, code := e.run("apply", "-f", f, "--name", e.name); code == 0 || !strings.Contains(errOut, "default/doomed-too") {
 		t.Errorf("apply of a pod the plugin refuses: exit %d, want 1 naming it:\n%s", code, errOut)
+	}
+
+	// An edit that changes a failed pod retries it: the fix applies.
+	fixable := "apiVersion: v1\nkind: Pod\nmetadata: {name: fixable%s}\nspec: {containers: [{name: c, image: x}]}\n"
+	os.WriteFile(f, []byte(fmt.Sprintf(fixable, `, annotations: {kinn.dev/cni-args: "MODE=refuse"}`)), 0o644)
+	if _, errOut, code := e.run("apply", "-f", f, "--name", e.name); code == 0 || !strings.Contains(errOut, "MODE=refuse") {
+		t.Errorf("apply of a pod whose annotation the plugin refuses: exit %d, want 1:\n%s", code, errOut)
+	}
+	os.WriteFile(f, []byte(fmt.Sprintf(fixable, "")), 0o644)
+	if _, errOut, code := e.run("apply", "-f", f, "--name", e.name); code != 0 || !strings.Contains(lineWith(e.must("get", "pods", "--name", e.name), "fixable "), "Running") {
+		t.Errorf("apply of the fixed pod: exit %d, want 0 and the pod running:\n%s", code, errOut)
 	}
 
 	// STATUS fails: the nodes are NotReady, with the plugin's message.
