@@ -133,11 +133,16 @@ func List(o Options) ([]string, error) {
 	return out, nil
 }
 
-// Pick chooses the lab a command acts on: the named one, else the only lab
-// that exists, else "kinn".
+// Pick chooses the lab a command acts on: the named one (--name, else
+// KINN_LAB), else the current one (kinn use), else the only lab that
+// exists, else "kinn".
 func Pick(o Options, name string) (string, error) {
 	if name != "" {
 		return name, CheckName(name)
+	}
+	cur, err := Current(o)
+	if cur != "" || err != nil {
+		return cur, err
 	}
 	labs, err := List(o)
 	if err != nil {
@@ -149,7 +154,7 @@ func Pick(o Options, name string) (string, error) {
 	case 1:
 		return labs[0], nil
 	}
-	return "", fmt.Errorf("%d labs exist (%s): pick one with --name", len(labs), strings.Join(labs, ", "))
+	return "", fmt.Errorf("%d labs exist (%s): pick one with --name, KINN_LAB=NAME or kinn use NAME", len(labs), strings.Join(labs, ", "))
 }
 
 // namespaces lists the namespaces of a lab by kind.

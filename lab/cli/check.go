@@ -21,7 +21,7 @@ func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "check",
 		Usage: "every pod to every pod, every pod to every service by address and by name, every node and the outside to every NodePort",
-		Flags: []cli.Flag{nameFlag(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or wide: as -v"},
+		Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or wide: as -v"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "every node pair and every cell, the passing ones too"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			s, err := openLab(cmd, "check")

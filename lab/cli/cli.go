@@ -49,9 +49,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "state-dir", Usage: "root of the labs' state directories", Value: lab.DefaultStateRoot, Sources: cli.EnvVars("KINN_STATE_DIR")},
 			&cli.StringFlag{Name: "run-dir", Usage: "root of the labs' runtime directories", Value: lab.DefaultRuntimeRoot, Sources: cli.EnvVars("KINN_RUN_DIR")},
+			nameFlag(),
 		},
 		Commands: []*cli.Command{upCommand(), downCommand(), getCommand(), execCommand(), versionCommand(), labProcessCommand(), podViewCommand(),
-			applyCommand(), deleteCommand(), scaleCommand(), readyCommand(), checkCommand(), rulesCommand(), tuiCommand(), cniCommand()},
+			applyCommand(), deleteCommand(), scaleCommand(), readyCommand(), checkCommand(), rulesCommand(), tuiCommand(), cniCommand(), useCommand()},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // we print and exit ourselves
 	}
 	err := root.Run(ctx, args)
@@ -80,9 +81,21 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return 1
 }
 
-// nameFlag is every command's --name.
+// nameFlag is kinn's --name, a global flag: urfave/cli hands a root flag
+// down to every verb, so it may come before the verb (kinn --name X get
+// pods) or after it (kinn get pods --name X). A verb must not declare its
+// own --name: that one would hide the root's when given before the verb.
 func nameFlag() cli.Flag {
-	return &cli.StringFlag{Name: "name", Usage: "the lab to act on (default: the only lab that exists, else kinn)"}
+	return &cli.StringFlag{Name: "name", Usage: "the lab to act on (default: $KINN_LAB, else the lab of `kinn use`, else the only lab that exists, else kinn)"}
+}
+
+// chosenLab is the lab named for this command: --name, else KINN_LAB, ""
+// for neither (lab.Pick then goes on to the current lab).
+func chosenLab(cmd *cli.Command) string {
+	if n := cmd.String("name"); n != "" {
+		return n
+	}
+	return os.Getenv("KINN_LAB")
 }
 
 func options(cmd *cli.Command, progress io.Writer) lab.Options {
@@ -140,7 +153,7 @@ func openLab(cmd *cli.Command, verb string) (*session, error) {
 		}
 	}
 	o := options(cmd, nil)
-	name, err := lab.Pick(o, cmd.String("name"))
+	name, err := lab.Pick(o, chosenLab(cmd))
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func runCNICheck(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	o := options(cmd, cmd.Root().ErrWriter)
-	name, err := lab.Pick(o, cmd.String("name"))
+	name, err := lab.Pick(o, chosenLab(cmd))
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func runCNIReattach(ctx context.Context, cmd *cli.Command) error {
 		return &ExitError{Code: 2, Err: errors.New("cni reattach: --all or pods, not both")}
 	}
 	o := options(cmd, cmd.Root().ErrWriter)
-	name, err := lab.Pick(o, cmd.String("name"))
+	name, err := lab.Pick(o, chosenLab(cmd))
 	if err != nil {
 		return err
 	}

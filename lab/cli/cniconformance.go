@@ -27,8 +27,7 @@ func conformanceCommand() *cli.Command {
 		Description: "With -f, the configuration list in the file (containerd's template fields allowed) and the plugins in --bin-dir;\n" +
 			"else the chain the lab named by --name was brought up with (kinn's own plugin when it has none), with one of its\n" +
 			"nodes' values. Nothing of any lab is touched: the run makes its own node and container namespaces and removes them.",
-		Flags: []cli.Flag{nameFlag(),
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "a .conflist to judge instead of a lab's chain"},
+		Flags: []cli.Flag{&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "a .conflist to judge instead of a lab's chain"},
 			&cli.StringFlag{Name: "bin-dir", Usage: "the plugins of -f's list"},
 			&cli.StringFlag{Name: "pod-cidr", Value: "10.244.0.0/24", Usage: "{{.PodCIDR}} for -f's list"},
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "how long one plugin call may take before it is killed"},
@@ -96,7 +95,7 @@ func conformanceOptions(cmd *cli.Command) (conformance.Options, error) {
 		return chainOptions(chain, node), nil
 	}
 	lo := options(cmd, nil)
-	name, err := lab.Pick(lo, cmd.String("name"))
+	name, err := lab.Pick(lo, chosenLab(cmd))
 	if err != nil {
 		return o, err
 	}

@@ -23,20 +23,20 @@ func cniCommand() *cli.Command {
 			Name:      "log",
 			Usage:     "every CNI call the lab made, newest first",
 			ArgsUsage: "[POD]",
-			Flags: []cli.Flag{nameFlag(), namespaceFlag(),
+			Flags: []cli.Flag{namespaceFlag(),
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json for every call in full"}},
 			Action: runCNILog,
 		}, {
 			Name:      "check",
 			Usage:     "CNI CHECK: ask the plugins whether pods are as their ADD left them",
 			ArgsUsage: "[POD...]",
-			Flags:     []cli.Flag{nameFlag(), namespaceFlag()},
+			Flags:     []cli.Flag{namespaceFlag()},
 			Action:    runCNICheck,
 		}, {
 			Name:      "reattach",
 			Usage:     "CNI DEL then ADD with the plugins as they are now, keeping pods and their workloads",
 			ArgsUsage: "[--all | POD...]",
-			Flags: []cli.Flag{nameFlag(), namespaceFlag(),
+			Flags: []cli.Flag{namespaceFlag(),
 				&cli.BoolFlag{Name: "all", Usage: "every pod of the lab"}},
 			Action: runCNIReattach,
 		}, conformanceCommand()},
@@ -45,7 +45,7 @@ func cniCommand() *cli.Command {
 
 func runCNILog(_ context.Context, cmd *cli.Command) error {
 	o := options(cmd, nil)
-	name, err := lab.Pick(o, cmd.String("name"))
+	name, err := lab.Pick(o, chosenLab(cmd))
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ func downCommand() *cli.Command {
 		Name:  "down",
 		Usage: "remove a lab and everything it created",
 		Flags: []cli.Flag{
-			nameFlag(),
 			&cli.BoolFlag{Name: "all", Usage: "remove every lab"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -32,7 +31,7 @@ func downCommand() *cli.Command {
 				}
 				names = all
 			} else {
-				n, err := lab.Pick(o, cmd.String("name"))
+				n, err := lab.Pick(o, chosenLab(cmd))
 				if err != nil {
 					return err
 				}
@@ -40,6 +39,9 @@ func downCommand() *cli.Command {
 			}
 			for _, n := range names {
 				if err := down(ctx, o, n, cmd.Root().ErrWriter); err != nil {
+					return err
+				}
+				if err := lab.ForgetCurrent(o, n); err != nil {
 					return err
 				}
 			}

@@ -22,7 +22,7 @@ func applyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "apply",
 		Usage: "create or replace objects in a running lab from a file",
-		Flags: []cli.Flag{nameFlag(), &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "YAML file of Kubernetes objects"}},
+		Flags: []cli.Flag{&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "YAML file of Kubernetes objects"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			f := cmd.String("file")
 			applied, err := topology.ReadFile(ctx, f)
@@ -41,7 +41,7 @@ func deleteCommand() *cli.Command {
 		Name:      "delete",
 		Usage:     "delete an object from a running lab",
 		ArgsUsage: "KIND NAME",
-		Flags: []cli.Flag{nameFlag(), namespaceFlag(),
+		Flags: []cli.Flag{namespaceFlag(),
 			&cli.IntFlag{Name: "grace-period", Value: -1, Usage: "seconds a deleted pod keeps serving while terminating (default: its terminationGracePeriodSeconds, 30)"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			args := cmd.Args().Slice()
@@ -64,7 +64,7 @@ func scaleCommand() *cli.Command {
 		Name:      "scale",
 		Usage:     "set a Deployment's replicas",
 		ArgsUsage: "deployment NAME",
-		Flags:     []cli.Flag{nameFlag(), namespaceFlag(), &cli.IntFlag{Name: "replicas", Value: -1, Usage: "the new number of replicas"}},
+		Flags:     []cli.Flag{namespaceFlag(), &cli.IntFlag{Name: "replicas", Value: -1, Usage: "the new number of replicas"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			args := cmd.Args().Slice()
 			if len(args) == 1 {
@@ -91,7 +91,7 @@ func readyCommand() *cli.Command {
 		Name:      "ready",
 		Usage:     "force a pod unready (false) or back to its probe's verdict (true)",
 		ArgsUsage: "POD true|false",
-		Flags:     []cli.Flag{nameFlag(), namespaceFlag()},
+		Flags:     []cli.Flag{namespaceFlag()},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			args := cmd.Args().Slice()
 			if len(args) != 2 {
@@ -105,7 +105,7 @@ func readyCommand() *cli.Command {
 				return err
 			}
 			o := options(cmd, nil)
-			name, err := lab.Pick(o, cmd.String("name"))
+			name, err := lab.Pick(o, chosenLab(cmd))
 			if err != nil {
 				return err
 			}
@@ -123,7 +123,7 @@ func deletePod(ctx context.Context, cmd *cli.Command, ns, pod string, grace int6
 		return err
 	}
 	o := options(cmd, nil)
-	name, err := lab.Pick(o, cmd.String("name"))
+	name, err := lab.Pick(o, chosenLab(cmd))
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func edit(ctx context.Context, cmd *cli.Command, verb string, change func([]byte
 		return err
 	}
 	o := options(cmd, cmd.Root().ErrWriter)
-	name, err := lab.Pick(o, cmd.String("name"))
+	name, err := lab.Pick(o, chosenLab(cmd))
 	if err != nil {
 		return err
 	}

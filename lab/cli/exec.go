@@ -17,7 +17,6 @@ func execCommand() *cli.Command {
 		Usage:     "run a host command inside a pod's, a node's or the outside world's network namespace",
 		ArgsUsage: "POD|node/NODE -- CMD [ARGS...]   or   --external -- CMD [ARGS...]",
 		Flags: []cli.Flag{
-			nameFlag(),
 			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "default", Usage: "the pod's Kubernetes namespace"},
 			&cli.BoolFlag{Name: "external", Usage: "run in the switch namespace, a machine outside the cluster"},
 		},

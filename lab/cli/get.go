@@ -1,19 +1,16 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v3"
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"kinn.dev/kinn/lab"
@@ -24,55 +21,94 @@ import (
 func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
-		Usage:     "list nodes, pods, services or endpoint slices, kubectl-style",
-		ArgsUsage: "nodes|pods|svc|endpointslices [NAME]",
+		Usage:     "list nodes, pods, services, endpoint slices, namespaces, deployments or daemonsets, kubectl-style",
+		ArgsUsage: "nodes|pods|svc|endpointslices|namespaces|deployments|daemonsets [NAME]",
 		Flags: []cli.Flag{
-			nameFlag(),
-			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "default", Usage: "Kubernetes namespace of the pods"},
-			&cli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "pods of every namespace"},
+			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "default", Usage: "Kubernetes namespace of the objects"},
+			&cli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "objects of every namespace"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "wide, json or yaml"},
+			&cli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "label selector, as kubectl's: a=b, a!=b, 'a in (x,y)', 'a notin (x)', a, !a, comma-separated"},
+			&cli.BoolFlag{Name: "show-labels", Usage: "add a LABELS column"},
+			&cli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "after the table, print each row that changes or appears, until Ctrl-C"},
 		},
 		Action: runGet,
 	}
 }
 
-func runGet(ctx context.Context, cmd *cli.Command) error {
+// getRequest is what one get lists, read from its arguments and flags.
+type getRequest struct {
+	kind       string // the resource's plural name
+	one        string // a single object's name, "" for all
+	ns         string // "" for every namespace
+	out        string // "", wide, json or yaml
+	sel        labels.Selector
+	showLabels bool
+}
+
+// kinds maps what users type (kubectl's names and short names) to the
+// resource.
+var kinds = map[string]string{
+	"node": "nodes", "nodes": "nodes", "no": "nodes",
+	"pod": "pods", "pods": "pods", "po": "pods",
+	"svc": "services", "service": "services", "services": "services",
+	"endpointslices": "endpointslices", "endpointslice": "endpointslices", "eps": "endpointslices",
+	"namespace": "namespaces", "namespaces": "namespaces", "ns": "namespaces",
+	"deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
+	"daemonset": "daemonsets", "daemonsets": "daemonsets", "ds": "daemonsets",
+}
+
+func parseGet(cmd *cli.Command) (getRequest, error) {
 	args := cmd.Args().Slice()
 	if len(args) == 0 || len(args) > 2 {
-		return &ExitError{Code: 1, Err: fmt.Errorf("get: say what to get: nodes or pods, optionally a name")}
+		return getRequest{}, &ExitError{Code: 1, Err: fmt.Errorf("get: say what to get: nodes, pods, svc, endpointslices, namespaces, deployments or daemonsets, optionally a name")}
 	}
-	out := cmd.String("output")
-	switch out {
+	r := getRequest{kind: kinds[strings.ToLower(args[0])], ns: nsFilter(cmd), out: cmd.String("output"), showLabels: cmd.Bool("show-labels")}
+	if r.kind == "" {
+		return r, &ExitError{Code: 1, Err: fmt.Errorf("get: unknown resource %q (nodes, pods, svc, endpointslices, namespaces, deployments or daemonsets)", args[0])}
+	}
+	if len(args) == 2 {
+		r.one = args[1]
+	}
+	switch r.out {
 	case "", "wide", "json", "yaml":
 	default:
-		return &ExitError{Code: 1, Err: fmt.Errorf("get: unknown output format %q (wide, json or yaml)", out)}
+		return r, &ExitError{Code: 1, Err: fmt.Errorf("get: unknown output format %q (wide, json or yaml)", r.out)}
+	}
+	sel, err := labels.Parse(cmd.String("selector"))
+	if err != nil {
+		return r, &ExitError{Code: 1, Err: fmt.Errorf("get: selector %q: %w", cmd.String("selector"), err)}
+	}
+	r.sel = sel
+	if r.one != "" && !sel.Empty() {
+		return r, &ExitError{Code: 1, Err: errors.New("get: name cannot be provided when a selector is specified")} // kubectl's words
+	}
+	if cmd.Bool("watch") && (r.out == "json" || r.out == "yaml") {
+		return r, &ExitError{Code: 1, Err: errors.New("get: --watch prints tables only (no -o json or yaml)")}
+	}
+	return r, nil
+}
+
+func runGet(ctx context.Context, cmd *cli.Command) error {
+	r, err := parseGet(cmd)
+	if err != nil {
+		return err
 	}
 	s, err := openLab(cmd, "")
 	if err != nil {
 		return err
 	}
-	st, o, name := s.st, s.o, s.name
-	one := ""
-	if len(args) == 2 {
-		one = args[1]
+	if cmd.Bool("watch") {
+		return watchGet(ctx, cmd, s, r)
 	}
-	w := cmd.Root().Writer
-	switch strings.ToLower(args[0]) {
-	case "node", "nodes", "no":
-		return getNodes(w, st.Nodes(), one, out)
-	case "pod", "pods", "po":
-		ns := cmd.String("namespace")
-		if cmd.Bool("all-namespaces") {
-			ns = ""
-		}
-		status := liveStatus(ctx, cmd, o, name)
-		return getPods(w, st.Pods(status.Readiness()), ns, one, out)
-	case "svc", "service", "services":
-		return getServices(w, st, cmd, one, out)
-	case "endpointslices", "endpointslice", "eps":
-		return getSlices(ctx, w, st, o, name, cmd, one, out)
+	status, err := readStatus(ctx, s, r.kind)
+	if err != nil {
+		fmt.Fprintln(cmd.Root().ErrWriter, statusWarning(err))
 	}
-	return &ExitError{Code: 1, Err: fmt.Errorf("get: unknown resource %q (nodes, pods, svc or endpointslices)", args[0])}
+	l, err := list(s.st, status, r)
+	if err != nil {
+		return err
+	}
+	return show(cmd.Root().Writer, l, r.out)
 }
 
 // nsFilter is the namespace a get shows, "" for all.
@@ -83,214 +119,60 @@ func nsFilter(cmd *cli.Command) string {
 	return cmd.String("namespace")
 }
 
-func getServices(w io.Writer, st *lab.State, cmd *cli.Command, one, out string) error {
-	ns := nsFilter(cmd)
-	var svcs []*corev1.Service
-	for _, s := range st.Services {
-		if (ns == "" || s.Namespace == ns) && (one == "" || s.Name == one) {
-			svcs = append(svcs, s)
-		}
-	}
-	if one != "" && len(svcs) == 0 {
-		return &ExitError{Code: 1, Err: fmt.Errorf("service %q not found in namespace %q", one, ns)}
-	}
+// show prints a listing: its object as JSON or YAML, or its table and
+// the notes under it.
+func show(w io.Writer, l *listing, out string) error {
 	switch out {
 	case "json", "yaml":
-		if one != "" {
-			return encode(w, out, svcs[0])
-		}
-		return encode(w, out, service.ServiceList(svcs))
+		return encode(w, out, l.object)
 	}
-	return printTable(w, service.ServiceTable(svcs, ns == "", out == "wide"))
+	if len(l.table.Rows) == 0 {
+		fmt.Fprintln(w, l.empty)
+		return nil
+	}
+	printTable(w, l.table)
+	for _, n := range l.notes {
+		fmt.Fprintf(w, "\n%s\n", n)
+	}
+	return nil
 }
 
-func getSlices(ctx context.Context, w io.Writer, st *lab.State, o lab.Options, name string, cmd *cli.Command, one, out string) error {
-	status := liveStatus(ctx, cmd, o, name)
-	ns := nsFilter(cmd)
-	var svcs []*corev1.Service
-	for _, s := range st.Services {
-		if ns == "" || s.Namespace == ns {
-			svcs = append(svcs, s)
-		}
-	}
-	var user []*discoveryv1.EndpointSlice
-	for _, s := range st.Topology.EndpointSlices {
-		if ns == "" || s.Namespace == ns {
-			user = append(user, s)
-		}
-	}
-	slices := service.WithUserSlices(service.EndpointSlices(svcs, st.PodStates(status.Readiness())), user)
-	if one != "" {
-		var keep []discoveryv1.EndpointSlice
-		for _, s := range slices {
-			if s.Name == one || s.Labels[discoveryv1.LabelServiceName] == one {
-				keep = append(keep, s)
-			}
-		}
-		if len(keep) == 0 {
-			return &ExitError{Code: 1, Err: fmt.Errorf("endpointslice %q not found in namespace %q", one, ns)}
-		}
-		slices = keep
-	}
-	switch out {
-	case "json", "yaml":
-		if one != "" && len(slices) == 1 {
-			return encode(w, out, slices[0])
-		}
-		return encode(w, out, service.EndpointSliceList(slices))
-	}
-	return printTable(w, service.EndpointSliceTable(slices, ns == ""))
-}
-
+// printTable aligns a table as kubectl does: every column as wide as its
+// widest cell plus three spaces, the last one unpadded.
 func printTable(w io.Writer, t service.Table) error {
 	if len(t.Rows) == 0 {
-		fmt.Fprintln(w, "No resources found.")
-		return nil
+		_, err := fmt.Fprintln(w, "No resources found.")
+		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(t.Header, "\t"))
+	widths := columnWidths(t)
+	fmt.Fprintln(w, alignRow(widths, t.Header))
 	for _, r := range t.Rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
-}
-
-func getNodes(w io.Writer, nodes []corev1.Node, one, out string) error {
-	if one != "" {
-		for _, n := range nodes {
-			if n.Name == one {
-				nodes = []corev1.Node{n}
-				return printNodes(w, nodes, out, true)
-			}
-		}
-		return &ExitError{Code: 1, Err: fmt.Errorf("node %q not found", one)}
-	}
-	return printNodes(w, nodes, out, false)
-}
-
-func printNodes(w io.Writer, nodes []corev1.Node, out string, single bool) error {
-	switch out {
-	case "json", "yaml":
-		if single {
-			return encode(w, out, nodes[0])
-		}
-		return encode(w, out, corev1.NodeList{TypeMeta: metav1.TypeMeta{Kind: "NodeList", APIVersion: "v1"}, Items: nodes})
-	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	head := "NAME\tSTATUS\tROLES\tINTERNAL-IP\tPOD-CIDR"
-	if out == "wide" {
-		head += "\tNETNS\tHOST-IF"
-	}
-	fmt.Fprintln(tw, head)
-	for _, n := range nodes {
-		status, role := "NotReady", "<none>"
-		if n.Status.Conditions[0].Status == corev1.ConditionTrue {
-			status = "Ready"
-		}
-		if _, ok := n.Labels["node-role.kubernetes.io/control-plane"]; ok {
-			role = "control-plane"
-		}
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", n.Name, status, role, n.Status.Addresses[0].Address, n.Spec.PodCIDR)
-		if out == "wide" {
-			line += "\t" + n.Annotations["kinn.dev/netns"]
-		}
-		fmt.Fprintln(tw, line)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, n := range nodes {
-		if c := n.Status.Conditions[0]; c.Status != corev1.ConditionTrue {
-			fmt.Fprintf(w, "\nnode %s: %s: %s\n", n.Name, c.Reason, c.Message)
-		}
+		fmt.Fprintln(w, alignRow(widths, r))
 	}
 	return nil
 }
 
-func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
-	var pods []corev1.Pod
-	for _, p := range all {
-		if (ns == "" || p.Namespace == ns) && (one == "" || p.Name == one) {
-			pods = append(pods, p)
-		}
-	}
-	if one != "" && len(pods) == 0 {
-		return &ExitError{Code: 1, Err: fmt.Errorf("pod %q not found in namespace %q", one, ns)}
-	}
-	switch out {
-	case "json", "yaml":
-		if one != "" {
-			return encode(w, out, pods[0])
-		}
-		return encode(w, out, corev1.PodList{TypeMeta: metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"}, Items: pods})
-	}
-	if len(pods) == 0 {
-		fmt.Fprintf(w, "No pods found in namespace %s.\n", ns)
-		return nil
-	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	head := "NAME\tREADY\tSTATUS\tIP\tNODE"
-	if ns == "" {
-		head = "NAMESPACE\t" + head
-	}
-	nets := false
-	for _, p := range pods {
-		nets = nets || lab.NetworksText(p) != ""
-	}
-	if out == "wide" {
-		head += "\tNETNS\tHOST-IF"
-		if nets {
-			head += "\tNETWORKS"
-		}
-	}
-	fmt.Fprintln(tw, head)
-	for _, p := range pods {
-		ready, ip, status := "0/1", p.Status.PodIP, string(p.Status.Phase)
-		if podReady(p) {
-			ready = "1/1"
-		}
-		if p.Status.Reason != "" {
-			status = p.Status.Reason
-		}
-		if p.DeletionTimestamp != nil {
-			status = "Terminating"
-		}
-		if ip == "" {
-			ip = "<none>"
-		}
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", p.Name, ready, status, ip, p.Spec.NodeName)
-		if ns == "" {
-			line = p.Namespace + "\t" + line
-		}
-		if out == "wide" {
-			line += "\t" + cmp.Or(p.Annotations["kinn.dev/netns"], "<none>") // no sandbox, no namespace
-			line += "\t" + cmp.Or(p.Annotations[lab.HostInterfaceAnnotation], "<none>")
-			if n := lab.NetworksText(p); nets && n != "" {
-				line += "\t" + n
-			} else if nets {
-				line += "\t<none>"
+func columnWidths(t service.Table) []int {
+	widths := make([]int, len(t.Header))
+	for _, r := range append([][]string{t.Header}, t.Rows...) {
+		for i, c := range r {
+			if i < len(widths) {
+				widths[i] = max(widths[i], utf8.RuneCountInString(c)+3)
 			}
 		}
-		fmt.Fprintln(tw, line)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, p := range pods {
-		if p.Status.Message != "" {
-			fmt.Fprintf(w, "\npod %s/%s: %s: %s\n", p.Namespace, p.Name, p.Status.Reason, p.Status.Message)
-		}
-	}
-	return nil
+	return widths
 }
 
-func podReady(p corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
+func alignRow(widths []int, cells []string) string {
+	var b strings.Builder
+	for i, c := range cells {
+		b.WriteString(c)
+		if i < len(cells)-1 && i < len(widths) {
+			b.WriteString(strings.Repeat(" ", max(widths[i]-utf8.RuneCountInString(c), 1)))
 		}
 	}
-	return false
+	return b.String()
 }
 
 func encode(w io.Writer, format string, v any) error {
@@ -307,14 +189,30 @@ func encode(w io.Writer, format string, v any) error {
 	return enc.Encode(v)
 }
 
-// liveStatus is the lab process's view of the pods for a listing, nil
-// without one (no pod is ready then). One that runs but does not answer is
-// worth a warning: the listing would say the pods are not ready.
+// readStatus asks the lab process for the pods' readiness, which only it
+// knows (probes, kinn ready, kinn delete), for the kinds whose listing
+// shows it.
+func readStatus(ctx context.Context, s *session, kind string) (*daemon.Status, error) {
+	switch kind {
+	case "nodes", "services", "namespaces":
+		return &daemon.Status{}, nil // nothing of theirs depends on it
+	}
+	return daemon.NewClient(s.o, s.name).Status(ctx)
+}
+
+// statusWarning says that the listing's readiness is unknown, and why: the
+// lab process is not running, stopped or hung. Without it a listing
+// would state that every pod is not ready.
+func statusWarning(err error) string {
+	return fmt.Sprintf("warning: %v: pod readiness is unknown (shown as ?)", err)
+}
+
+// liveStatus is the lab process's view of the pods, nil without one (no
+// pod is ready then), having warned of that.
 func liveStatus(ctx context.Context, cmd *cli.Command, o lab.Options, name string) *daemon.Status {
 	status, err := daemon.NewClient(o, name).Status(ctx)
-	var stuck *daemon.NotAnsweringError
-	if errors.As(err, &stuck) {
-		fmt.Fprintf(cmd.Root().ErrWriter, "warning: %v\n", err)
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintln(cmd.Root().ErrWriter, statusWarning(err))
 	}
 	return status
 }

@@ -15,7 +15,6 @@ func labProcessCommand() *cli.Command {
 		Name:   daemon.Command,
 		Usage:  "run a lab's background process (started by kinn up)",
 		Hidden: true,
-		Flags:  []cli.Flag{nameFlag()},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := needRoot(daemon.Command); err != nil {
 				return err

@@ -18,8 +18,7 @@ func rulesCommand() *cli.Command {
 		Name:      "rules",
 		Usage:     "a node's service proxy rules with live counters, its routes and overlay entries, and what each fixed chain and map of its table is for",
 		ArgsUsage: "[NODE]",
-		Flags: []cli.Flag{nameFlag(),
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or nft for the raw ruleset"}},
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json, or nft for the raw ruleset"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			s, err := openLab(cmd, "rules")
 			if err != nil {

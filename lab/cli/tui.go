@@ -14,13 +14,12 @@ func tuiCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "tui",
 		Usage: "a live terminal view of the lab: topology, traffic, flows and rules",
-		Flags: []cli.Flag{nameFlag()},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := needRoot("tui"); err != nil {
 				return err
 			}
 			o := options(cmd, nil)
-			name, err := lab.Pick(o, cmd.String("name"))
+			name, err := lab.Pick(o, chosenLab(cmd))
 			if err != nil {
 				return err
 			}

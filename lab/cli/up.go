@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,7 +30,6 @@ func upCommand() *cli.Command {
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "topology file (default: an existing lab's recorded topology, else the built-in one, examples/default.yaml)"},
-			nameFlag(),
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "apply a file that takes away what the lab runs now (pods, nodes, namespaces, objects, settings) without asking"},
 			&cli.BoolFlag{Name: "tui", Usage: "open the terminal UI once the lab is up"},
 		},
@@ -47,8 +47,8 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	if n := cmd.String("name"); n != "" {
-		src.Lab.Name = n
+	if src.Lab.Name, err = upName(cmd, src.Lab.Name); err != nil {
+		return err
 	}
 	if err := topology.CheckLabName(src.Lab.Name); err != nil {
 		return &ExitError{Code: 2, Err: err} // a new lab's name must fit every derived name
@@ -75,8 +75,20 @@ func runUp(ctx context.Context, cmd *cli.Command) error {
 	if cmd.Bool("tui") {
 		return openTUI(ctx, cmd, o, src.Lab.Name)
 	}
-	printSummary(cmd.Root().Writer, res)
+	printSummary(cmd.Root().Writer, res, needName(o, src.Lab.Name))
 	return nil
+}
+
+// upName is the lab up acts on: --name, else KINN_LAB, else the file's
+// (with -f), else the current lab (kinn use), else the built-in
+// topology's. Unlike the other verbs, up does not pick the only lab that
+// exists: without a name it makes or converges lab kinn, as it always has.
+func upName(cmd *cli.Command, fromFile string) (string, error) {
+	if n := chosenLab(cmd); n != "" || cmd.String("file") != "" {
+		return cmp.Or(n, fromFile), nil
+	}
+	cur, err := lab.Current(options(cmd, nil))
+	return cmp.Or(cur, fromFile), err
 }
 
 // upLocked holds the lab's lock from reading the lab's record to the lab
@@ -257,7 +269,7 @@ func readTopology(ctx context.Context, path string) (lab.Source, []topology.Warn
 	return lab.Source{Lab: t, Raw: raw, Path: path}, w, err
 }
 
-func printSummary(w io.Writer, res *lab.Result) {
+func printSummary(w io.Writer, res *lab.Result, needName bool) {
 	p := res.Plan
 	pods := map[string]int{}
 	for _, pod := range p.Pods {
@@ -279,23 +291,69 @@ func printSummary(w io.Writer, res *lab.Result) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nTry:\n")
+	for _, l := range tryLines(p, needName) {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
+}
+
+// tryLines are the summary's suggestions: commands that work as printed.
+// They name the lab only when needName (kinn would otherwise pick another,
+// or none), and look at the lab's own pods, in their namespace (the
+// cluster's kube-system pods only when the lab has no others).
+func tryLines(p *plan.Lab, needName bool) []string {
 	name := ""
-	if p.Name != "kinn" {
+	if needName {
 		name = " --name " + p.Name
 	}
-	fmt.Fprintf(w, "  kinn get pods -o wide%s\n", name)
-	var ok []plan.Pod
+	var own, ok []plan.Pod
 	for _, pod := range p.Pods {
 		if pod.Attached() {
 			ok = append(ok, pod)
+			if pod.Namespace != "kube-system" {
+				own = append(own, pod)
+			}
 		}
 	}
+	if len(own) > 1 {
+		ok = own
+	}
+	get := "kinn get pods -o wide" + name
+	if nss := podNamespaces(ok); len(nss) == 1 && nss[0] != "default" {
+		get += " -n " + nss[0]
+	} else if len(nss) > 1 {
+		get += " -A"
+	}
+	lines := []string{get}
 	if len(ok) > 1 {
 		a, b := ok[0], ok[len(ok)-1]
-		fmt.Fprintf(w, "  kinn exec%s -n %s %s -- ping -c 3 %s\n", name, a.Namespace, a.Name, b.IP.Addr())
+		lines = append(lines, fmt.Sprintf("kinn exec%s -n %s %s -- ping -c 3 %s", name, a.Namespace, a.Name, b.IP.Addr()))
 	}
 	if len(p.Nodes) > 0 {
-		fmt.Fprintf(w, "  kinn exec%s node/%s -- ip route\n", name, p.Nodes[0].Name)
+		lines = append(lines, fmt.Sprintf("kinn exec%s node/%s -- ip route", name, p.Nodes[0].Name))
 	}
-	fmt.Fprintf(w, "  kinn down%s\n", name)
+	return append(lines, "kinn down"+name)
+}
+
+func podNamespaces(pods []plan.Pod) []string {
+	var nss []string
+	for _, p := range pods {
+		if !slices.Contains(nss, p.Namespace) {
+			nss = append(nss, p.Namespace)
+		}
+	}
+	return nss
+}
+
+// needName says whether a command without --name would act on another lab
+// than name: it would not if KINN_LAB or kinn use names it, or if it is
+// the only lab and neither names another.
+func needName(o lab.Options, name string) bool {
+	if env := os.Getenv("KINN_LAB"); env != "" {
+		return env != name
+	}
+	if cur, err := lab.Current(o); err != nil || cur != "" {
+		return cur != name
+	}
+	labs, err := lab.List(o)
+	return err != nil || !slices.Equal(labs, []string{name})
 }

@@ -34,20 +34,55 @@ func ServiceTable(svcs []*corev1.Service, allNamespaces, wide bool) Table {
 		}
 		t.Rows = append(t.Rows, row)
 	}
-	return withNamespace(t, allNamespaces, func(i int) string { return svcs[i].Namespace })
+	return WithNamespace(t, allNamespaces, func(i int) string { return svcs[i].Namespace })
 }
 
 // EndpointSliceTable lists slices as `kubectl get endpointslices` does,
-// without AGE.
-func EndpointSliceTable(items []discoveryv1.EndpointSlice, allNamespaces bool) Table {
+// without AGE. wide adds what kubectl shows only in -o yaml, each
+// endpoint's conditions counted: READY and SERVING as true/all, and
+// TERMINATING as the count of those true. known false (the lab process did
+// not answer) shows the counts as "?": they would say no endpoint is ready.
+func EndpointSliceTable(items []discoveryv1.EndpointSlice, allNamespaces, wide, known bool) Table {
 	t := Table{Header: []string{"NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS"}}
-	for _, s := range items {
-		t.Rows = append(t.Rows, []string{s.Name, string(s.AddressType), slicePorts(s.Ports), sliceEndpoints(s.Endpoints)})
+	if wide {
+		t.Header = append(t.Header, "READY", "SERVING", "TERMINATING")
 	}
-	return withNamespace(t, allNamespaces, func(i int) string { return items[i].Namespace })
+	for _, s := range items {
+		row := []string{s.Name, string(s.AddressType), slicePorts(s.Ports), sliceEndpoints(s.Endpoints)}
+		if wide {
+			row = append(row, conditionCells(s.Endpoints, known)...)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return WithNamespace(t, allNamespaces, func(i int) string { return items[i].Namespace })
 }
 
-func withNamespace(t Table, on bool, ns func(int) string) Table {
+// conditionCells are the READY, SERVING and TERMINATING cells. Unset
+// conditions count as the API tells consumers to read them: ready and
+// serving (a user's slice may not say), not terminating.
+func conditionCells(eps []discoveryv1.Endpoint, known bool) []string {
+	if !known {
+		return []string{"?", "?", "?"}
+	}
+	ready, serving, terminating := 0, 0, 0
+	for _, ep := range eps {
+		c := ep.Conditions
+		if c.Ready == nil || *c.Ready {
+			ready++
+		}
+		if c.Serving == nil || *c.Serving {
+			serving++
+		}
+		if c.Terminating != nil && *c.Terminating {
+			terminating++
+		}
+	}
+	n := len(eps)
+	return []string{fmt.Sprintf("%d/%d", ready, n), fmt.Sprintf("%d/%d", serving, n), strconv.Itoa(terminating)}
+}
+
+// WithNamespace adds -A's NAMESPACE column first when on; ns is row i's.
+func WithNamespace(t Table, on bool, ns func(int) string) Table {
 	if !on {
 		return t
 	}

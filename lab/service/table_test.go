@@ -46,7 +46,7 @@ func TestEndpointSliceTable(t *testing.T) {
 		pods = append(pods, pod("p"+ip, ip, 8080))
 	}
 	items := EndpointSlices([]*corev1.Service{web(), web(func(s *corev1.Service) { s.Name = "empty"; s.Spec.Selector = map[string]string{"x": "y"} })}, pods)
-	got := EndpointSliceTable(items, false)
+	got := EndpointSliceTable(items, false, false, true)
 	want := [][]string{
 		{items[0].Name, "IPv4", "<unset>", "<unset>"},
 		{items[1].Name, "IPv4", "8080,9100", "10.244.1.2,10.244.1.3,10.244.1.4 + 1 more..."},
