@@ -43,14 +43,17 @@ func readmeTour(t *testing.T) []tourStep {
 	return steps
 }
 
-// What differs from run to run: generated pod names, timings, a source
-// port, and which web pod answers.
+// What differs from run to run: generated pod names, veth names, timings,
+// a source port, and which web pod answers.
 var tourVolatile = []struct {
 	re   *regexp.Regexp
 	with string
 }{
 	{regexp.MustCompile(`\b(web|coredns)-[a-z0-9]{8,10}-[a-z0-9]{5}\b`), "$1-HASH"},
 	{regexp.MustCompile(`\d+\.\d\ds\b`), "N.NNs"},
+	// A pod's veth in its node is named after its container ID, which
+	// comes from the lab's name.
+	{regexp.MustCompile(`\bveth[0-9a-f]{8}\b`), "vethHASH"},
 	// A NodePort client is masqueraded to the node's cni0 (.1) or, when
 	// the endpoint is on another node, VXLAN (.0) address.
 	{regexp.MustCompile(`(10\.244\.\d+)\.[01]:\d+`), "$1.x:PORT"},
