@@ -62,7 +62,12 @@ func taints(n topology.Node) []corev1.Taint {
 
 // Pods returns the lab's pods as v1 Pods with their addresses filled in;
 // a pod whose namespace is missing shows as Pending.
-func (s *State) Pods(r Readiness) []corev1.Pod {
+func (s *State) Pods(r Readiness) []corev1.Pod { return s.PodsLive(readyOf(r)) }
+
+// PodsLive is Pods with the lab process's detail: each running pod's
+// conditions and container statuses say why it is not ready, as the
+// kubelet's would (see podConditions).
+func (s *State) PodsLive(l LiveStatus) []corev1.Pod {
 	byKey := map[string]plan.Pod{}
 	for _, p := range s.Plan.Pods {
 		byKey[p.Key()] = p
@@ -101,13 +106,9 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 			ip := pp.IP.Addr().String()
 			pod.Status.Phase = corev1.PodRunning
 			pod.Status.PodIP, pod.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
-			ready, term := r(tp.Key())
-			cond := corev1.ConditionFalse
-			if ready {
-				cond = corev1.ConditionTrue
-			}
-			pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: cond}}
-			if term {
+			live := l(tp.Key())
+			podConditions(pod, live)
+			if live.Terminating {
 				// When exactly is the lab process's business; that it is
 				// terminating is what kubectl shows.
 				now := metav1.Now()

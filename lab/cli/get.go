@@ -66,7 +66,7 @@ func runGet(ctx context.Context, cmd *cli.Command) error {
 			ns = ""
 		}
 		status := liveStatus(ctx, cmd, o, name)
-		return getPods(w, st.Pods(status.Readiness()), ns, one, out)
+		return getPods(w, st.PodsLive(status.Live()), ns, one, out)
 	case "svc", "service", "services":
 		return getServices(w, st, cmd, one, out)
 	case "endpointslices", "endpointslice", "eps":
@@ -242,6 +242,7 @@ func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
 		if nets {
 			head += "\tNETWORKS"
 		}
+		head += "\tREASON" // why it is not ready: the probe's own error
 	}
 	fmt.Fprintln(tw, head)
 	for _, p := range pods {
@@ -269,6 +270,7 @@ func getPods(w io.Writer, all []corev1.Pod, ns, one, out string) error {
 			} else if nets {
 				line += "\t<none>"
 			}
+			line += "\t" + cmp.Or(lab.NotReadyReason(p), "<none>")
 		}
 		fmt.Fprintln(tw, line)
 	}
