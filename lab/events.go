@@ -148,24 +148,27 @@ func Fold(events []Event) []Event {
 }
 
 // sortEvents orders events by their last time, unknown times first (as
-// kubectl shows "<unknown>" ages at the top).
+// kubectl shows "<unknown>" ages at the top). Log lines have whole
+// seconds, CNI calls finer ones: within one second the given order stands.
 func sortEvents(es []Event) {
-	slices.SortStableFunc(es, func(a, b Event) int { return a.Last.Compare(b.Last) })
+	slices.SortStableFunc(es, func(a, b Event) int {
+		return a.Last.Truncate(time.Second).Compare(b.Last.Truncate(time.Second))
+	})
 }
 
-// CNIEvents are a pod's plugin calls as the events a runtime and Multus
+// CNIEvents are the pods' plugin calls as the events a runtime and Multus
 // record: each successful ADD is "AddedInterface" (Multus's words: "Add
 // eth0 [10.244.1.3/24] from bridge"), a failed one the kubelet's
 // FailedCreatePodSandBox, a failed DEL FailedKillPod; other calls only
 // when they fail.
-func CNIEvents(calls []cni.Call, pod string) []Event {
+func CNIEvents(calls []cni.Call) []Event {
 	var out []Event
 	for i := range calls {
 		c := &calls[i]
-		if c.Pod != pod {
-			continue
+		if c.Pod == "" {
+			continue // the node's own calls (STATUS, GC)
 		}
-		e := Event{Object: "pod " + pod, From: "kubelet", First: c.Time, Last: c.Time, Count: 1}
+		e := Event{Object: "pod " + c.Pod, From: "kubelet", First: c.Time, Last: c.Time, Count: 1}
 		ok := c.OK()
 		switch {
 		case c.Command == "ADD" && ok:

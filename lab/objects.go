@@ -89,11 +89,11 @@ func (s *State) PodsLive(l LiveStatus) []corev1.Pod {
 		if pod.Annotations == nil {
 			pod.Annotations = map[string]string{}
 		}
-		if Live(pp.Netns) {
+		if s.live(pp.Netns) {
 			// Only a sandbox that exists has a namespace to show.
 			pod.Annotations["kinn.dev/netns"] = pp.Netns
 		}
-		if st := networkStatus(pp, netName); st != "" && Live(pp.Netns) {
+		if st := networkStatus(pp, netName); st != "" && s.live(pp.Netns) {
 			pod.Annotations[topology.NetworkStatusAnnotation] = st
 		}
 		pod.Status = corev1.PodStatus{Phase: corev1.PodPending, HostIP: hostIP[pp.Node]}
@@ -102,7 +102,7 @@ func (s *State) PodsLive(l LiveStatus) []corev1.Pod {
 			// The kubelet's event for a sandbox whose network failed.
 			pod.Status.Reason, pod.Status.Message = ReasonCNIFailed, pp.Error
 		}
-		if Live(pp.Netns) && pp.IP.IsValid() {
+		if s.live(pp.Netns) && pp.IP.IsValid() {
 			ip := pp.IP.Addr().String()
 			pod.Status.Phase = corev1.PodRunning
 			pod.Status.PodIP, pod.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
@@ -118,6 +118,14 @@ func (s *State) PodsLive(l LiveStatus) []corev1.Pod {
 		out = append(out, *pod)
 	}
 	return out
+}
+
+// live says whether a namespace exists: Live, or the test's stand-in.
+func (s *State) live(netns string) bool {
+	if s.netnsExists != nil {
+		return s.netnsExists(netns)
+	}
+	return Live(netns)
 }
 
 // ReasonCNIFailed is a pod's status reason when its CNI ADD failed.

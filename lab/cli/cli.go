@@ -51,7 +51,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			&cli.StringFlag{Name: "run-dir", Usage: "root of the labs' runtime directories", Value: lab.DefaultRuntimeRoot, Sources: cli.EnvVars("KINN_RUN_DIR")},
 		},
 		Commands: []*cli.Command{upCommand(), downCommand(), getCommand(), execCommand(), versionCommand(), labProcessCommand(), podViewCommand(),
-			applyCommand(), deleteCommand(), scaleCommand(), readyCommand(), checkCommand(), rulesCommand(), tuiCommand(), cniCommand()},
+			applyCommand(), deleteCommand(), describeCommand(), scaleCommand(), readyCommand(), checkCommand(), rulesCommand(), tuiCommand(), cniCommand()},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // we print and exit ourselves
 	}
 	err := root.Run(ctx, args)

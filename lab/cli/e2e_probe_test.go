@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,20 @@ func TestWhyNotReady(t *testing.T) {
 		t.Errorf("lab.log lacks %q:\n%s", event, log)
 	}
 
+	// describe: the pod's conditions, its probe and the event, with the
+	// probe's own error; the Service's pod without the port's name.
+	desc := e.must("describe", "pod", "shut", "--name", e.name)
+	t.Logf("describe pod shut:\n%s", desc)
+	for _, want := range []string{"Readiness probe failed: " + probeErr, "tcp-socket :9999 delay=0s", "ContainersNotReady",
+		"containers with unready status: [c]", "Host Veth:", "AddedInterface"} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("describe pod lacks %q", want)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^  Warning +Unhealthy +\S+.* +kubelet +Readiness probe failed: `).MatchString(desc) {
+		t.Errorf("describe pod has no Unhealthy event row")
+	}
+
 	// From inside, as a sick application: the web pod goes unready with
 	// the kubelet's reason, then ready again.
 	e.waitPod("web-1", func(p corev1.Pod) bool { return condition(p, corev1.PodReady).Status == "True" })
@@ -140,6 +155,26 @@ func TestWhyNotReady(t *testing.T) {
 	if got := sick.Annotations["kinn.dev/readiness"]; got != "Readiness probe failed: HTTP probe failed with statuscode: 503" {
 		t.Errorf("reason %q", got)
 	}
+	svc := e.must("describe", "svc", "web", "--name", e.name)
+	t.Logf("describe svc web (web-1 sick):\n%s", svc)
+	for _, want := range []string{"Selector:", "app=web", "Endpoints:", "Selected Pods Not Used:",
+		`port 80: the pod has no container port named "http" (TCP)`,
+		"not ready: Readiness probe failed: HTTP probe failed with statuscode: 503"} {
+		if !strings.Contains(svc, want) {
+			t.Errorf("describe svc lacks %q", want)
+		}
+	}
 	e.must("exec", "--name", e.name, "web-1", "--", "curl", "-sS", "-X", "POST", "localhost:8080/healthz?status=200")
-	e.waitPod("web-1", func(p corev1.Pod) bool { return condition(p, corev1.PodReady).Status == "True" })
+	mended := e.waitPod("web-1", func(p corev1.Pod) bool { return condition(p, corev1.PodReady).Status == "True" })
+	svc = e.must("describe", "svc", "web", "--name", e.name)
+	if !strings.Contains(svc, "Endpoints:                "+mended.Status.PodIP+":8080\n") || strings.Contains(svc, "not ready") {
+		t.Errorf("describe svc after mending:\n%s", svc)
+	}
+	for _, what := range []string{"node " + mended.Spec.NodeName, "endpointslice web", "deployment nope"} {
+		kind, name, _ := strings.Cut(what, " ")
+		out, errOut, code := e.run("describe", kind, name, "--name", e.name)
+		if (code == 0) != (name != "nope") {
+			t.Errorf("describe %s: exit %d\n%s%s", what, code, out, errOut)
+		}
+	}
 }
