@@ -62,7 +62,12 @@ func taints(n topology.Node) []corev1.Taint {
 
 // Pods returns the lab's pods as v1 Pods with their addresses filled in;
 // a pod whose namespace is missing shows as Pending.
-func (s *State) Pods(r Readiness) []corev1.Pod {
+func (s *State) Pods(r Readiness) []corev1.Pod { return s.PodsLive(readyOf(r)) }
+
+// PodsLive is Pods with the lab process's detail: each running pod's
+// conditions and container statuses say why it is not ready, as the
+// kubelet's would (see podConditions).
+func (s *State) PodsLive(l LiveStatus) []corev1.Pod {
 	byKey := map[string]plan.Pod{}
 	for _, p := range s.Plan.Pods {
 		byKey[p.Key()] = p
@@ -84,14 +89,14 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 		if pod.Annotations == nil {
 			pod.Annotations = map[string]string{}
 		}
-		if Live(pp.Netns) {
+		if s.live(pp.Netns) {
 			// Only a sandbox that exists has a namespace to show.
 			pod.Annotations["kinn.dev/netns"] = pp.Netns
 			if hi := pp.HostInterface(); hi != "" {
 				pod.Annotations[HostInterfaceAnnotation] = hi
 			}
 		}
-		if st := networkStatus(pp, netName); st != "" && Live(pp.Netns) {
+		if st := networkStatus(pp, netName); st != "" && s.live(pp.Netns) {
 			pod.Annotations[topology.NetworkStatusAnnotation] = st
 		}
 		pod.Status = corev1.PodStatus{Phase: corev1.PodPending, HostIP: hostIP[pp.Node]}
@@ -100,17 +105,13 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 			// The kubelet's event for a sandbox whose network failed.
 			pod.Status.Reason, pod.Status.Message = ReasonCNIFailed, pp.Error
 		}
-		if Live(pp.Netns) && pp.IP.IsValid() {
+		if s.live(pp.Netns) && pp.IP.IsValid() {
 			ip := pp.IP.Addr().String()
 			pod.Status.Phase = corev1.PodRunning
 			pod.Status.PodIP, pod.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
-			ready, term := r(tp.Key())
-			cond := corev1.ConditionFalse
-			if ready {
-				cond = corev1.ConditionTrue
-			}
-			pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: cond}}
-			if term {
+			live := l(tp.Key())
+			podConditions(pod, live)
+			if live.Terminating {
 				// When exactly is the lab process's business; that it is
 				// terminating is what kubectl shows.
 				now := metav1.Now()
@@ -127,6 +128,14 @@ func (s *State) Pods(r Readiness) []corev1.Pod {
 // from iflink and delete the wrong device. A chain whose ADD result names
 // no host interface (macvlan, ipvlan) leaves it out.
 const HostInterfaceAnnotation = "kinn.dev/host-interface"
+
+// live says whether a namespace exists: Live, or the test's stand-in.
+func (s *State) live(netns string) bool {
+	if s.netnsExists != nil {
+		return s.netnsExists(netns)
+	}
+	return Live(netns)
+}
 
 // ReasonCNIFailed is a pod's status reason when its CNI ADD failed.
 const ReasonCNIFailed = "FailedCreatePodSandBox"

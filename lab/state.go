@@ -36,6 +36,8 @@ type State struct {
 	Plan     *plan.Lab
 	Services []*corev1.Service // with ClusterIPs and node ports filled in
 	o        Options
+	// netnsExists stands in for Live in tests of the pure views.
+	netnsExists func(netns string) bool
 }
 
 // Load reads a lab's recorded state.

@@ -107,7 +107,7 @@ func listNodes(st *lab.State, r getRequest) *listing {
 func listPods(st *lab.State, status *daemon.Status, r getRequest) *listing {
 	var pods []corev1.Pod
 	var metas []metav1.ObjectMeta
-	for _, p := range st.Pods(status.Readiness()) {
+	for _, p := range st.PodsLive(status.Live()) {
 		if r.keep(p.Namespace, p.Name, p.Labels) {
 			pods, metas = append(pods, p), append(metas, p.ObjectMeta)
 		}

@@ -38,6 +38,7 @@ func podTable(pods []corev1.Pod, known, allNamespaces, wide bool) service.Table 
 		if nets {
 			t.Header = append(t.Header, "NETWORKS")
 		}
+		t.Header = append(t.Header, "REASON") // why it is not ready: the probe's own error
 	}
 	for _, p := range pods {
 		row := []string{p.Name, podReadyCell(p, known), podStatus(p), cmp.Or(p.Status.PodIP, "<none>"), p.Spec.NodeName}
@@ -47,6 +48,7 @@ func podTable(pods []corev1.Pod, known, allNamespaces, wide bool) service.Table 
 			if nets {
 				row = append(row, cmp.Or(lab.NetworksText(p), "<none>"))
 			}
+			row = append(row, cmp.Or(lab.NotReadyReason(p), "<none>"))
 		}
 		t.Rows = append(t.Rows, row)
 	}

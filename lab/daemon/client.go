@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/lab/workload"
 )
 
 // How long a call waits for the lab process. A question must be answered
@@ -128,6 +129,10 @@ type PodStatus struct {
 	Ready       bool   `json:"ready"`
 	Terminating bool   `json:"terminating,omitempty"`
 	Reason      string `json:"reason,omitempty"`
+	// Forced is `kinn ready POD false` in force.
+	Forced bool `json:"forced,omitempty"`
+	// Probes are its containers' readiness probes as they stand.
+	Probes []workload.ProbeResult `json:"probes,omitempty"`
 }
 
 // Readiness is the status's view of the pods' readiness, as lab.PodStates
@@ -140,6 +145,23 @@ func (s *Status) Readiness() lab.Readiness {
 		}
 		p := s.Pods[key]
 		return p.Ready, p.Terminating
+	}
+}
+
+// Live is the status's detail of each pod, as lab.State.PodsLive takes
+// it; without a status nothing is known.
+func (s *Status) Live() lab.LiveStatus {
+	return func(key string) lab.PodLive {
+		if s == nil {
+			return lab.PodLive{}
+		}
+		p, ok := s.Pods[key]
+		if !ok {
+			// Not (yet) started by the lab process: not running.
+			return lab.PodLive{Known: true, Reason: "not started by the lab process yet"}
+		}
+		return lab.PodLive{Known: true, Running: p.Running, Ready: p.Ready, Terminating: p.Terminating,
+			Forced: p.Forced, Reason: p.Reason, Probes: p.Probes}
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 	"kinn.dev/kinn/lab/dns"
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/plan"
-	"kinn.dev/kinn/lab/probe"
 	"kinn.dev/kinn/lab/workload"
 	"kinn.dev/kinn/topology"
 )
@@ -26,7 +25,9 @@ type podRT struct {
 	cmd    *exec.Cmd
 	stop   context.CancelFunc // ends the probe
 	probed bool               // the probe's verdict (true without a probe)
-	dns    *dns.Server        // a DNS pod's server
+	probe  *workload.Probe    // nil without one
+	events *probeEvents
+	dns    *dns.Server // a DNS pod's server
 	err    string
 }
 
@@ -116,13 +117,15 @@ func (w *world) startPod(tp topology.Pod, pp plan.Pod) {
 		rt.server = srv
 	}
 	if pr := workload.NewProbe(tp.Pod, pp.IP.Addr()); pr != nil {
-		rt.probed = false
+		rt.probed, rt.probe = false, pr
 		ctx, cancel := context.WithCancel(context.Background())
 		rt.stop = cancel
 		key := tp.Key()
-		// kubelet probes from the node: dial from the node's namespace.
-		node := probe.Prober{Enter: kernel.Do, Netns: pp.NodeNetns, Timeout: 5 * time.Second}
-		go pr.Run(ctx, node.Dial, func(ready bool) {
+		rt.events = &probeEvents{pod: key}
+		pr.Failed = rt.events.failed
+		// kubelet probes from the node: dial from the node's namespace
+		// (with "tcp", so the error reads as kubelet's: "dial tcp ...").
+		go pr.Run(ctx, workload.DialIn(kernel.Do, pp.NodeNetns), func(ready bool) {
 			if ctx.Err() == nil {
 				w.probeChanged(key, rt, ready)
 			}
@@ -247,7 +250,12 @@ func (w *world) status() *Status {
 	s := &Status{Pods: map[string]PodStatus{}}
 	for key, rt := range w.pods {
 		_, term := w.marks.Terminating[key]
-		s.Pods[key] = PodStatus{Running: rt.err == "", Ready: w.ready(key), Terminating: term, Reason: rt.err}
+		forced, ok := w.marks.Ready[key]
+		ps := PodStatus{Running: rt.err == "", Ready: w.ready(key), Terminating: term, Reason: rt.err, Forced: ok && !forced}
+		if rt.probe != nil {
+			ps.Probes = rt.probe.Results()
+		}
+		s.Pods[key] = ps
 	}
 	return s
 }

@@ -29,7 +29,7 @@ import (
 const (
 	fileSocket = "kinn.sock"
 	filePID    = "lab.pid"
-	fileLog    = "lab.log"
+	fileLog    = lab.FileLabLog
 )
 
 // Command is the hidden CLI verb that runs the lab process.

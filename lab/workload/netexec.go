@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // maxEchoBody bounds a POSTed raw body, so one request cannot exhaust the
@@ -14,7 +16,10 @@ import (
 const maxEchoBody = 1 << 20
 
 // handler answers agnhost netexec's HTTP paths for one pod.
-type handler struct{ pod PodInfo }
+type handler struct {
+	pod    PodInfo
+	health *atomic.Int32 // the pod's /healthz status, shared by its ports
+}
 
 func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
@@ -25,7 +30,7 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/echo":
 		h.echo(w, r)
 	case "/healthz":
-		io.WriteString(w, "ok")
+		h.healthz(w, r)
 	case "/shell":
 		// agnhost runs any command here; kinn's pods share the lab
 		// process, so that would be a root shell on the host.
@@ -95,4 +100,30 @@ func udpReply(pod PodInfo, msg []byte, from netip.AddrPort) []byte {
 		return []byte(arg)
 	}
 	return []byte(fmt.Sprintf("error: unknown command %q; want hostname, clientip or echo <text>", cmd))
+}
+
+// healthz answers "ok" as agnhost does, or the status a POST set. agnhost
+// has no way to fail on purpose; kinn's stand-in takes `POST
+// /healthz?status=503` (any 200-599) so a learner can break a pod's
+// readiness from inside, as a sick application would (`kinn exec POD --
+// curl -X POST 'localhost:8080/healthz?status=503'`), and `?status=200`
+// mends it. The status holds for every port of the pod until it stops.
+func (h handler) healthz(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		code, err := strconv.Atoi(r.URL.Query().Get("status"))
+		if err != nil || code < 200 || code > 599 {
+			http.Error(w, "kinn: POST /healthz?status=CODE with a CODE from 200 to 599 (200 is healthy)", http.StatusBadRequest)
+			return
+		}
+		h.health.Store(int32(code))
+		fmt.Fprintf(w, "/healthz now answers %d\n", code)
+		return
+	}
+	code := int(h.health.Load())
+	if code == 0 || code == http.StatusOK {
+		io.WriteString(w, "ok")
+		return
+	}
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "kinn: /healthz answers %d on purpose; POST /healthz?status=200 mends it\n", code)
 }

@@ -26,9 +26,28 @@ type Probe struct {
 	// After is the clock, replaceable by tests; nil means time.After.
 	After func(time.Duration) <-chan time.Time
 
-	notify sync.Mutex
-	mu     sync.Mutex
-	ready  map[*check]bool
+	// Failed, when set, is called after every failed probe of a container
+	// with the probe's own error, as kubelet records an Unhealthy event
+	// for each; it must not block.
+	Failed func(container string, err error)
+
+	notify  sync.Mutex
+	mu      sync.Mutex
+	ready   map[*check]bool
+	results map[*check]*ProbeResult
+}
+
+// ProbeResult is one container's readiness probe as the kubelet knows it:
+// its verdict and, while it fails, the last failure and how many failures
+// in a row (an event's count).
+type ProbeResult struct {
+	Container string    `json:"container"`
+	Probe     string    `json:"probe"` // "http-get http://:8080/healthz", kubectl describe's words
+	Ready     bool      `json:"ready"`
+	Error     string    `json:"error,omitempty"`    // the last failure, "" after a success
+	Failures  int       `json:"failures,omitempty"` // failed probes in a row
+	First     time.Time `json:"first,omitzero"`     // the first failure of the run
+	Last      time.Time `json:"last,omitzero"`      // the last failure
 }
 
 // check is one container's readinessProbe, resolved against the pod.
@@ -48,13 +67,15 @@ type check struct {
 // Containers whose probe is exec or gRPC (kinn cannot run those) count as
 // ready.
 func NewProbe(pod *corev1.Pod, ip netip.Addr) *Probe {
-	p := &Probe{ready: map[*check]bool{}}
+	p := &Probe{ready: map[*check]bool{}, results: map[*check]*ProbeResult{}}
 	for _, c := range pod.Spec.Containers {
 		rp := c.ReadinessProbe
 		if rp == nil || (rp.HTTPGet == nil && rp.TCPSocket == nil) {
 			continue
 		}
-		p.checks = append(p.checks, newCheck(c, rp, ip))
+		ck := newCheck(c, rp, ip)
+		p.checks = append(p.checks, ck)
+		p.results[ck] = &ProbeResult{Container: c.Name, Probe: Describe(rp)}
 	}
 	if len(p.checks) == 0 {
 		return nil
@@ -141,6 +162,35 @@ func (p *Probe) allReady() bool {
 	return true
 }
 
+// Results are the containers' probes as they stand, in container order.
+func (p *Probe) Results() []ProbeResult {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]ProbeResult, 0, len(p.checks))
+	for _, c := range p.checks {
+		r := *p.results[c]
+		r.Ready = p.ready[c]
+		out = append(out, r)
+	}
+	return out
+}
+
+// observed records one probe's outcome for Results.
+func (p *Probe) observed(c *check, err error, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.results[c]
+	if err == nil {
+		r.Error, r.Failures, r.First, r.Last = "", 0, time.Time{}, time.Time{}
+		return
+	}
+	if r.Failures == 0 {
+		r.First = now
+	}
+	r.Error, r.Last = err.Error(), now
+	r.Failures++
+}
+
 // Run probes until ctx ends, calling onChange whenever the pod's readiness
 // changes (it starts unready, and is not reported until it changes).
 // onChange is called from Run's goroutines one at a time.
@@ -182,7 +232,15 @@ func (p *Probe) loop(ctx context.Context, c *check, dial DialFunc, set func(bool
 		case <-p.after(wait):
 		}
 		wait = c.period
-		if ready, changed := c.prober.Observe(c.probe(ctx, dial, client) == nil); changed {
+		err := c.probe(ctx, dial, client)
+		if ctx.Err() != nil {
+			return // stopped mid-probe: no verdict
+		}
+		p.observed(c, err, time.Now())
+		if err != nil && p.Failed != nil {
+			p.Failed(c.container, err)
+		}
+		if ready, changed := c.prober.Observe(err == nil); changed {
 			set(ready)
 		}
 	}
@@ -236,7 +294,8 @@ func (c *check) httpGet(ctx context.Context, client *http.Client) error {
 	}
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-		return fmt.Errorf("HTTP probe of container %s: status %d", c.container, resp.StatusCode)
+		// kubelet's words (pkg/probe/http), which its event quotes.
+		return fmt.Errorf("HTTP probe failed with statuscode: %d", resp.StatusCode)
 	}
 	return nil
 }

@@ -42,6 +42,7 @@ func (p PodInfo) hostname() string { return cmp.Or(p.Hostname, p.Name) }
 // Server serves a pod's ports until Stop.
 type Server struct {
 	pod      PodInfo
+	health   atomic.Int32 // what /healthz answers on every port; 0 is 200
 	http     []*httpPort
 	udp      []*udpPort
 	wg       sync.WaitGroup
@@ -131,7 +132,7 @@ func family(network string, ip netip.Addr) string {
 func (s *Server) newHTTPPort(ln net.Listener) *httpPort {
 	hp := &httpPort{ln: ln}
 	hp.port = Port{uint16(ln.Addr().(*net.TCPAddr).Port), TCP}
-	h := handler{pod: s.pod}
+	h := handler{pod: s.pod, health: &s.health}
 	hp.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			hp.requests.Add(1)
