@@ -190,6 +190,15 @@ func TestLoadBalancerIPModeProxy(t *testing.T) {
 	if out := e.must("check", "--name", e.name, "-o", "wide"); !strings.Contains(out, "lb-cluster loadBalancer 172.18.255.200") {
 		t.Errorf("kinn check does not probe the Proxy-mode address:\n%s", out)
 	}
+	// The switch's table deleted by hand comes back with `kinn up`.
+	e.must("exec", "--name", e.name, "--external", "--", "nft", "delete", "table", "ip", "kinn")
+	if got := e.outside("http://172.18.255.200/hostname", 1); got[0] != "" {
+		t.Fatalf("the address still answers without the switch's table: %q", got)
+	}
+	e.up("")
+	if got := e.outside("http://172.18.255.200/hostname", 2); slices.Contains(got, "") {
+		t.Errorf("after kinn up the address answers %q; want the switch's table back", got)
+	}
 	for _, n := range e.nodes() {
 		table := e.must("rules", "--name", e.name, n.Name, "-o", "nft")
 		if strings.Contains(table, "172.18.255.200") {

@@ -187,14 +187,17 @@ func (w *world) syncLoadBalancers(ports []service.Port) error {
 }
 
 // loadLB loads the switch's table when it differs from the last one
-// loaded or the namespace is new.
+// loaded, is gone, or the namespace is new.
 func (p *proxies) loadLB(netns string, rs *proxy.Ruleset) error {
 	if p.lb != nil && kernel.NetnsID(netns) != p.lbID {
 		p.dropLB()
 	}
 	text := rs.String()
 	if p.lb != nil && text == p.lbRules {
-		return nil
+		if ok, err := p.lb.Exists(); err == nil && ok {
+			return nil
+		}
+		// Deleted by hand: load it again.
 	}
 	if p.lb == nil {
 		t, err := nft.Open(netns)
