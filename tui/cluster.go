@@ -218,7 +218,11 @@ func (c *clusterScreen) rebuild() {
 	slices.SortStableFunc(pods, func(a, b *PodInfo) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
-	pc := newColumns("NAMESPACE", "NAME", "NODE", "IP", "READY", "PORTS", "REASON", "NETWORKS").capAt(1, 48).dropFirst(2).keepWhole(3)
+	// By importance: NAME, READY and NODE always stay (the questions are
+	// "is it ready, and where"), then IP; NETWORKS and PORTS go first
+	// when the window is narrow, then NAME and NAMESPACE are narrowed.
+	pc := newColumns("NAMESPACE", "NAME", "NODE", "IP", "READY", "PORTS", "REASON", "NETWORKS").
+		capAt(1, 48).dropFirst(7, 5).keepWhole(3, 4)
 	if c.node != "" {
 		pc.hidden[2] = true // it is in the title
 	}

@@ -30,9 +30,13 @@ type list struct {
 	height int
 }
 
+// setRows replaces the rows. The cursor stays on the row it was on (by
+// key), except on the first row: a cursor nobody moved stays at the top,
+// so lists that grow at the top (Flows and Events, newest first) keep
+// their titles in view instead of following an old row down.
 func (l *list) setRows(rows []row) {
 	key := ""
-	if r := l.selected(); r != nil {
+	if r := l.selected(); r != nil && l.cursor != l.nearest(0, 1) {
 		key = r.key
 	}
 	l.all = rows
@@ -64,6 +68,9 @@ func (l *list) apply(key string) {
 		}
 	}
 	old := l.cursor
+	if key == "" {
+		old = 0 // no row to follow: the top
+	}
 	l.cursor = -1
 	if key != "" {
 		for i, r := range l.rows {

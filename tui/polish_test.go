@@ -1,0 +1,94 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// At 80 columns the PODS table keeps NODE and READY: they answer "where
+// is it, is it ready"; PORTS goes first.
+func TestPodColumnsAt80(t *testing.T) {
+	t.Parallel()
+	for _, w := range []int{80, 100, 200} {
+		m, _ := newTestModel(t, manyPods(30), w, 24)
+		press(m, "down", "down", "down") // onto the pods
+		var header string
+		for _, l := range strings.Split(screenText(m), "\n") {
+			if strings.Contains(l, "NAMESPACE") && strings.Contains(l, "NAME") {
+				header = l
+				break
+			}
+		}
+		for _, col := range []string{"NAME", "NODE", "IP", "READY"} {
+			if !strings.Contains(header, " "+col+" ") {
+				t.Errorf("%d columns: the PODS header %q lacks %s", w, header, col)
+			}
+		}
+	}
+}
+
+// newerFlows puts n new flows at the top of the fake's list (newest first).
+func newerFlows(f *fakeSource, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range n {
+		f.flows = append(f.flows, Flow{Node: "demo-worker", Proto: "tcp", Client: fmt.Sprintf("10.244.1.2:%d", 41000+i),
+			Service: "10.96.20.5:80", Endpoint: "10.244.1.3:8080", State: "TIME_WAIT", Started: t0.Add(time.Duration(i) * time.Millisecond), New: true})
+	}
+}
+
+func newerEvents(f *fakeSource, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range n {
+		f.events = append(f.events, Event{Time: t0.Add(time.Duration(i) * time.Millisecond), Kind: "pod", Message: fmt.Sprintf("default/p%d started", i)})
+	}
+}
+
+// Each screen keeps its own cursor; Flows and Events, which grow at the
+// top, keep a cursor nobody moved at the top with their titles in view.
+func TestCursorPerScreen(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	m, _ := newTestModel(t, f, 80, 24)
+	press(m, "down", "down", "down", "down")
+	want := m.screens[0].(*clusterScreen).selectedPod()
+	if want == nil {
+		t.Fatal("no pod selected after four downs")
+	}
+	for _, sc := range []struct {
+		key, title string
+		kind       kind
+		grow       func(*fakeSource, int)
+	}{{"3", "FLOWS (", kindFlows, newerFlows}, {"5", "EVENTS (", kindEvents, newerEvents}} {
+		press(m, sc.key)
+		if l := cursorLine(screenText(m)); l != 3 {
+			t.Errorf("screen %s opens with the cursor on line %d, want 3 (its first row):\n%s", sc.key, l, screenText(m))
+		}
+		press(m, "1")
+		sc.grow(f, 40) // arrives while hidden, and while shown
+		load(m, sc.kind)
+		press(m, sc.key)
+		sc.grow(f, 5)
+		load(m, sc.kind)
+		out := screenText(m)
+		if l := cursorLine(out); l != 3 || !strings.Contains(out, sc.title) {
+			t.Errorf("screen %s after new rows at the top: cursor on line %d, want 3 under the titles:\n%s", sc.key, l, out)
+		}
+		// A cursor moved by the user follows its row.
+		press(m, "down", "down")
+		key := m.screens[m.active].(interface{ selectedKey() string }).selectedKey()
+		sc.grow(f, 3)
+		load(m, sc.kind)
+		if got := m.screens[m.active].(interface{ selectedKey() string }).selectedKey(); got != key {
+			t.Errorf("screen %s: a moved cursor went from %q to %q", sc.key, key, got)
+		}
+		press(m, "home")
+	}
+	press(m, "1")
+	if got := m.screens[0].(*clusterScreen).selectedPod(); got == nil || got.Name != want.Name {
+		t.Errorf("back on Cluster the cursor is on %v, want pod %s", got, want.Name)
+	}
+}
