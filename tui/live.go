@@ -96,17 +96,21 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 		if _, ok := n.Labels["node-role.kubernetes.io/control-plane"]; ok {
 			role = "control-plane"
 		}
-		mac := ""
+		mac, gw := "", ""
 		for _, pn := range st.Plan.Nodes {
+			if pn.Name != n.Name {
+				continue
+			}
+			gw = pn.Gateway.Addr().String()
 			for _, link := range pn.Links {
-				if pn.Name == n.Name && link.VXLAN != nil {
+				if link.VXLAN != nil {
 					mac = link.MAC
 				}
 			}
 		}
 		ready := n.Status.Conditions[0]
 		ni := NodeInfo{Name: n.Name, Role: role, IP: n.Status.Addresses[0].Address,
-			PodCIDR: n.Spec.PodCIDR, VTEPMAC: mac, Ready: ready.Status == "True"}
+			PodCIDR: n.Spec.PodCIDR, VTEPMAC: mac, Gateway: gw, Ready: ready.Status == "True"}
 		if !ni.Ready {
 			ni.Reason = ready.Message
 		}
@@ -138,6 +142,12 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 				p = fmt.Sprintf("%d:%d/%s", sp.Port, sp.NodePort, sp.Protocol)
 			}
 			si.Ports = append(si.Ports, p)
+		}
+		si.ExternalIPs = append(si.ExternalIPs, s.Spec.ExternalIPs...)
+		for _, in := range s.Status.LoadBalancer.Ingress {
+			if in.IP != "" {
+				si.ExternalIPs = append(si.ExternalIPs, in.IP)
+			}
 		}
 		si.ReadyEndpoints, si.TotalEndpoints = endpointCounts(ports, s.Namespace, s.Name)
 		snap.Services = append(snap.Services, si)
@@ -253,11 +263,8 @@ func (l *Live) Flows(ctx context.Context) ([]Flow, error) {
 			}
 			l.seen[c.ID] = first
 		}
-		f := Flow{Node: c.Node, Proto: c.Proto, Client: c.Client.String(), Service: c.Dest.String(),
+		f := Flow{Node: c.Node, Proto: c.Proto, Client: c.Client.String(), Service: c.Dest.String(), SvcName: c.Service,
 			State: c.State, Bytes: c.Bytes, Started: first, New: !ok}
-		if c.Service != "" {
-			f.Service = c.Service + " " + c.Dest.String()
-		}
 		if c.Endpoint != c.Dest {
 			f.Endpoint = c.Endpoint.String()
 		}

@@ -92,3 +92,26 @@ func TestCursorPerScreen(t *testing.T) {
 		t.Errorf("back on Cluster the cursor is on %v, want pod %s", got, want.Name)
 	}
 }
+
+// Flows names each end as the lab does, keeps unknown addresses as they
+// are, and says which flows are the kubelet's probes.
+func TestFlowNames(t *testing.T) {
+	t.Parallel()
+	m, _ := newTestModel(t, newFake(), 200, 30)
+	press(m, "3")
+	out := screenText(m)
+	for _, want := range []string{
+		"client:40118         -> web:80                      => web-7d4b9c8f6-x2k9p:8080", // pod -> ClusterIP => pod
+		"-> kube-system/kube-dns:53",                         // a Service outside default keeps its namespace
+		"client:40200         -> web:80",                     // a load-balancer address is its Service
+		"172.30.0.1:51000     -> web via demo-worker2:30080", // the host is no one the lab knows; a NodePort
+		"kubelet@demo-worker  -> web-7d4b9c8f6-x2k9p:8080", "kubelet probe from demo-worker",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Flows lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "10.244.1.2") {
+		t.Errorf("Flows shows a pod's address instead of its name:\n%s", out)
+	}
+}

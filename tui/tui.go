@@ -99,6 +99,7 @@ type shared struct {
 	rates  []Rate
 	flows  []Flow
 	events []Event
+	nm     *names // for snap, built on first use
 }
 
 // screen is one of the five views.
