@@ -86,6 +86,8 @@ type Source interface {
 	Flows(ctx context.Context) ([]Flow, error)
 	Rules(ctx context.Context, node string) (*lab.RulesView, error)
 	Events(ctx context.Context) ([]Event, error)
+	// Describe is a pod's `kinn describe pod` text.
+	Describe(ctx context.Context, namespace, pod string) (string, error)
 	// Actions, through the same code as the CLI verbs.
 	SendRequests(ctx context.Context, fromPod, service string, n int) (map[string]int, error)
 	Scale(ctx context.Context, namespace, deployment string, replicas int) error

@@ -235,3 +235,10 @@ func (f *fakeSource) SetReady(ctx context.Context, ns, pod string, ready bool) e
 func (f *fakeSource) DeletePod(ctx context.Context, ns, pod string) error {
 	return f.record("DeletePod %s/%s", ns, pod)
 }
+
+func (f *fakeSource) Describe(ctx context.Context, ns, pod string) (string, error) {
+	if err := f.record("Describe %s/%s", ns, pod); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Name:         %s\nNamespace:    %s\nConditions:\n  Type   Status\n  Ready  True\nEvents:\n  Normal  Started  10m  kubelet  Started container\n", pod, ns), nil
+}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
 )
 
 // At 80 columns the PODS table keeps NODE and READY: they answer "where
@@ -113,5 +115,83 @@ func TestFlowNames(t *testing.T) {
 	}
 	if strings.Contains(out, "10.244.1.2") {
 		t.Errorf("Flows shows a pod's address instead of its name:\n%s", out)
+	}
+}
+
+// Enter on a Service opens its frontends, endpoints and flows, fetched
+// again while it is open; n shows another node's counters; esc goes back.
+func TestDrillIntoService(t *testing.T) {
+	t.Parallel()
+	for _, size := range [][2]int{{80, 24}, {200, 50}} {
+		f := newFake()
+		m, _ := newTestModel(t, f, size[0], size[1])
+		press(m, "end") // the last Service: web is above kube-dns
+		press(m, "up")
+		if cmd := press(m, "enter"); cmd != nil {
+			feed(m, cmd)
+		}
+		out := screenText(m)
+		checkFrame(t, out, size[0], size[1])
+		golden(t, fmt.Sprintf("service-%dx%d", size[0], size[1]), out)
+		for _, want := range []string{"SERVICE default/web", "FRONTENDS ON demo-control-plane", "10.96.20.5:80/TCP", "ENDPOINTS", "RECENT FLOWS"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: the Service view lacks %q:\n%s", size, want, out)
+			}
+		}
+		if !strings.Contains(out, "endpoint counters are shared with ClusterIP 10.96.20.5:80/TCP") {
+			t.Errorf("the NodePort frontend does not say its endpoints' counters are shared:\n%s", out)
+		}
+		// While it is open, the rules and flows loops keep running.
+		if !m.wants(kindRules) || !m.wants(kindFlows) {
+			t.Errorf("the Service view's data is not fetched while it is open")
+		}
+		if cmd := press(m, "n"); cmd != nil {
+			feed(m, cmd)
+		}
+		if out := screenText(m); !strings.Contains(out, "FRONTENDS ON demo-worker ") {
+			t.Errorf("n does not show the next node's counters:\n%s", out)
+		}
+		press(m, "esc")
+		if out := screenText(m); !strings.Contains(out, "PODS (5)") || m.wants(kindFlows) {
+			t.Errorf("esc does not go back to the list:\n%s", out)
+		}
+	}
+}
+
+// Enter on a pod opens its describe view; esc goes back to the same row.
+func TestDrillIntoPod(t *testing.T) {
+	t.Parallel()
+	for _, size := range [][2]int{{80, 24}, {200, 50}} {
+		f := newFake()
+		m, _ := newTestModel(t, f, size[0], size[1])
+		selectPod(t, m, "web-7d4b9c8f6-q8z7m")
+		feed(m, press(m, "enter"))
+		out := screenText(m)
+		checkFrame(t, out, size[0], size[1])
+		golden(t, fmt.Sprintf("pod-%dx%d", size[0], size[1]), out)
+		if !strings.Contains(out, "POD default/web-7d4b9c8f6-q8z7m") || !strings.Contains(out, "Name:         web-7d4b9c8f6-q8z7m") {
+			t.Errorf("the pod view:\n%s", out)
+		}
+		press(m, "esc")
+		if p := m.screens[0].(*clusterScreen).selectedPod(); p == nil || p.Name != "web-7d4b9c8f6-q8z7m" {
+			t.Errorf("after esc the cursor is on %v", p)
+		}
+	}
+}
+
+// feed runs a command (a batch too) and gives its messages to the model.
+func feed(m *model, cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	msg := cmd()
+	if b, ok := msg.(tea.BatchMsg); ok {
+		for _, c := range b {
+			feed(m, c)
+		}
+		return
+	}
+	if msg != nil {
+		m.Update(msg)
 	}
 }

@@ -154,6 +154,8 @@ func (m *model) wants(k kind) bool {
 	switch {
 	case int(k) == m.active:
 		return true
+	case m.drill(k):
+		return true
 	case k == kindSnapshot:
 		return m.ticks[k]%5 == 0
 	case k == kindRates:
@@ -162,10 +164,27 @@ func (m *model) wants(k kind) bool {
 	return false
 }
 
+// drill says whether the active screen's drill-down shows kind k too.
+func (m *model) drill(k kind) bool {
+	d, ok := m.screens[m.active].(interface{ alsoShows(kind) bool })
+	return ok && d.alsoShows(k)
+}
+
+// rulesNode is whose rules to fetch: the node a drill-down shows, else the
+// Rules screen's.
+func (m *model) rulesNode() string {
+	if d, ok := m.screens[m.active].(interface{ rulesNode() string }); ok {
+		if n := d.rulesNode(); n != "" {
+			return n
+		}
+	}
+	return m.rules.node()
+}
+
 func (m *model) Init() tea.Cmd {
 	cmds := make([]tea.Cmd, 0, numKinds)
 	for k := range numKinds {
-		cmds = append(cmds, m.sh.f.fetch(k, m.rules.node(), true))
+		cmds = append(cmds, m.sh.f.fetch(k, m.rulesNode(), true))
 	}
 	return tea.Batch(cmds...)
 }
@@ -180,9 +199,11 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if !m.wants(msg.kind) {
 			return m, m.sh.f.tick(msg.kind) // keep the loop, skip the work
 		}
-		return m, m.sh.f.fetch(msg.kind, m.rules.node(), true)
+		return m, m.sh.f.fetch(msg.kind, m.rulesNode(), true)
 	case dataMsg:
 		return m, m.data(msg)
+	case describeMsg:
+		return m, m.screens[0].Update(msg)
 	case actionMsg:
 		m.status, m.failed = msg.text, msg.err != nil
 		if msg.err != nil {
@@ -262,7 +283,7 @@ func (m *model) show(i int) tea.Cmd {
 		return nil
 	}
 	m.active = i
-	return m.sh.f.fetch(kind(i), m.rules.node(), false)
+	return m.sh.f.fetch(kind(i), m.rulesNode(), false)
 }
 
 // editFilter is the '/' line editor: the screen filters as you type.

@@ -35,7 +35,7 @@ func newTestModel(t *testing.T, src Source, w, h int) (*model, *clock) {
 
 // load fetches one kind synchronously, as the program would in a command.
 func load(m *model, k kind) {
-	m.Update(m.sh.f.fetch(k, m.rules.node(), false)())
+	m.Update(m.sh.f.fetch(k, m.rulesNode(), false)())
 }
 
 // press sends keys by name: "down", "enter", "shift+tab", or text ("r", "/").
