@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containernetworking/cni/pkg/types"
+
 	"kinn.dev/kinn/lab"
 	"kinn.dev/kinn/lab/cni"
 )
@@ -91,6 +93,17 @@ func newFake() *fakeSource {
 			Config:  json.RawMessage(`{"cniVersion":"1.1.0","name":"mynet","type":"bridge","bridge":"cni0"}`),
 			Failure: "plugin bridge failed (exit status 2) with no CNI error on stdout; stderr: panic: boom",
 			Stderr:  "panic: boom\n\ngoroutine 1 [running]:\nmain.cmdAdd(...)\n\t/src/bridge.go:42 +0x1d\n"}),
+	}
+	// A change's routine GC and STATUS on each node, one STATUS failing.
+	for i, n := range f.snap.Nodes {
+		for j, cmd := range []string{"GC", "STATUS"} {
+			c := &cni.Call{Time: t0.Add(-3*time.Minute + time.Duration(2*i+j)*100*time.Millisecond), Command: cmd, Node: n.Name,
+				Plugin: "kinn", DurationMS: 0.4}
+			if n.Name == "demo-worker2" && cmd == "STATUS" {
+				c.Error = &types.Error{Code: 50, Msg: "plugin not available", Details: "bridge cni0 missing"}
+			}
+			f.events = append(f.events, callEvent(c))
+		}
 	}
 	return f
 }

@@ -195,3 +195,25 @@ func feed(m *model, cmd tea.Cmd) {
 		m.Update(msg)
 	}
 }
+
+// Routine CNI GC/STATUS calls fold into one row; a failed one stays on
+// its own; a shows each.
+func TestEventsFoldRoutine(t *testing.T) {
+	t.Parallel()
+	m, _ := newTestModel(t, newFake(), 200, 30)
+	press(m, "5")
+	out := screenText(m)
+	if !strings.Contains(out, "GC/STATUS on 3 nodes: ok (5 calls; a shows each)") {
+		t.Errorf("the routine calls are not folded into one row:\n%s", out)
+	}
+	if !strings.Contains(out, "STATUS on demo-worker2 by kinn: error 50") {
+		t.Errorf("the failed STATUS is not shown on its own:\n%s", out)
+	}
+	if n := strings.Count(out, "GC on "); n != 0 {
+		t.Errorf("%d GC rows shown one by one", n)
+	}
+	press(m, "a")
+	if out := screenText(m); strings.Count(out, "GC on ") != 3 || strings.Contains(out, "calls; a shows each") {
+		t.Errorf("a does not show each routine call:\n%s", out)
+	}
+}

@@ -127,7 +127,8 @@ func TestGoldenStates(t *testing.T) {
 		{name: "cluster-filter", keys: []string{"/", "w", "e", "b", "enter"}},
 		{name: "send-prompt", keys: []string{"end", "up", "up", "up", "up", "up", "up", "s", "down", "backspace", "5"}},
 		{name: "rules-worker", keys: []string{"4", "n"}},
-		{name: "events-call", keys: []string{"5", "down", "down", "enter"}},
+		{name: "events-call", keys: []string{"5", "down", "down", "down", "down", "enter"}},
+		{name: "events-all", keys: []string{"5", "a"}},
 		{name: "status-errors", prep: func(f *fakeSource) { f.fail["flows"] = errTest("conntrack: permission denied") }},
 	}
 	for _, tt := range tests {
