@@ -354,9 +354,9 @@ func parseEvent(line string) Event {
 	return Event{Kind: "lab", Message: line}
 }
 
-// SendRequests implements Source: n HTTP requests (or UDP "hostname"
-// datagrams) from a pod to a Service's first port, counted by the pod that
-// answered.
+// SendRequests implements Source: n requests from a pod to a Service's
+// first port, each of the kind the port speaks (see portSpeaks), counted
+// by the pod that answered or by what came back.
 func (l *Live) SendRequests(ctx context.Context, fromPod, svc string, n int) (map[string]int, error) {
 	st, err := l.state()
 	if err != nil {
@@ -367,31 +367,27 @@ func (l *Live) SendRequests(ctx context.Context, fromPod, svc string, n int) (ma
 	if err != nil {
 		return nil, err
 	}
-	var addr, proto string
+	var addr string
+	var port corev1.ServicePort
 	for _, s := range st.Services {
 		if s.Namespace+"/"+s.Name == svc && len(s.Spec.Ports) > 0 && s.Spec.ClusterIP != "None" {
-			addr = fmt.Sprintf("%s:%d", s.Spec.ClusterIP, s.Spec.Ports[0].Port)
-			proto = string(s.Spec.Ports[0].Protocol)
+			port = s.Spec.Ports[0]
+			addr = fmt.Sprintf("%s:%d", s.Spec.ClusterIP, port.Port)
 		}
 	}
 	if addr == "" {
 		return nil, fmt.Errorf("service %s has no ClusterIP port", svc)
 	}
 	p := probe.Prober{Enter: kernel.Do, Netns: netns, Timeout: time.Second}
+	speaks := portSpeaks(port)
 	got := map[string]int{}
 	for range n {
-		var body string
-		var err error
-		if proto == "UDP" {
-			body, err = p.UDP(ctx, addr, "hostname")
-		} else {
-			body, err = p.HTTPGet(ctx, addr, "/hostname")
-		}
+		answer, err := request(ctx, p, speaks, addr, string(port.Protocol), st.Topology.Networking.DNSDomain)
 		if err != nil {
-			got["<"+string(probe.Classify(err))+">"]++
+			got[failure(err)]++
 			continue
 		}
-		got[strings.TrimSpace(body)]++
+		got[answer]++
 	}
 	return got, nil
 }

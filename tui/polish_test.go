@@ -7,6 +7,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // At 80 columns the PODS table keeps NODE and READY: they answer "where
@@ -215,5 +216,26 @@ func TestEventsFoldRoutine(t *testing.T) {
 	press(m, "a")
 	if out := screenText(m); strings.Count(out, "GC on ") != 3 || strings.Contains(out, "calls; a shows each") {
 		t.Errorf("a does not show each routine call:\n%s", out)
+	}
+}
+
+// "Send requests" sends what the port speaks.
+func TestPortSpeaks(t *testing.T) {
+	t.Parallel()
+	https := "https"
+	for _, tt := range []struct {
+		port corev1.ServicePort
+		want string
+	}{
+		{corev1.ServicePort{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}, "dns"},
+		{corev1.ServicePort{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP}, "dns"},
+		{corev1.ServicePort{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP}, "tls"},
+		{corev1.ServicePort{Port: 8443, AppProtocol: &https, Protocol: corev1.ProtocolTCP}, "tls"},
+		{corev1.ServicePort{Port: 80, Protocol: corev1.ProtocolTCP}, "http"},
+		{corev1.ServicePort{Port: 9000, Protocol: corev1.ProtocolUDP}, "udp"},
+	} {
+		if got := portSpeaks(tt.port); got != tt.want {
+			t.Errorf("%+v speaks %s, want %s", tt.port, got, tt.want)
+		}
 	}
 }
