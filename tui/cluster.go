@@ -32,6 +32,7 @@ type clusterScreen struct {
 	base
 	node   string // drilled into; "" for the whole cluster
 	prompt *sendPrompt
+	built  *Snapshot    // the snapshot the rows are of
 	svc    *serviceView // a Service drilled into
 	pod    *podView     // a pod's describe view
 }
@@ -78,8 +79,8 @@ func (c *clusterScreen) Update(msg tea.Msg) tea.Cmd {
 		return c.promptUpdate(msg)
 	}
 	if d, ok := msg.(dataMsg); ok {
-		if d.kind == kindSnapshot && d.err == nil {
-			c.rebuild()
+		if d.kind == kindSnapshot && d.err == nil && c.sh.snap != c.built {
+			c.changed() // an unchanged lab comes back as the same snapshot
 		}
 		return c.drillData(d)
 	}
@@ -198,6 +199,7 @@ func (c *clusterScreen) replicas(ns, deploy string) int {
 
 func (c *clusterScreen) rebuild() {
 	snap := c.sh.snap
+	c.built = snap
 	if snap == nil {
 		c.l.setRows(c.message("waiting for the lab…"))
 		return

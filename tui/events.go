@@ -33,7 +33,7 @@ func (e *eventsScreen) Title() string { return "Events" }
 
 func (e *eventsScreen) Update(msg tea.Msg) tea.Cmd {
 	if d, ok := msg.(dataMsg); ok && d.kind == kindEvents && d.err == nil {
-		e.rebuild()
+		e.changed()
 	}
 	if e.detail != nil {
 		e.detail.update(msg, e.h)

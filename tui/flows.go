@@ -24,7 +24,7 @@ func (f *flowsScreen) Title() string { return "Flows" }
 
 func (f *flowsScreen) Update(msg tea.Msg) tea.Cmd {
 	if d, ok := msg.(dataMsg); ok && d.kind == kindFlows && d.err == nil {
-		f.rebuild()
+		f.changed()
 	}
 	f.nav(msg)
 	return nil

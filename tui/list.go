@@ -9,8 +9,9 @@ import (
 // row is one line of a screen. Section titles and column headers are rows
 // too (not selectable), so a screen is one list and scrolling is uniform.
 type row struct {
-	text       string // plain text: what the filter matches and the cursor shows
-	styled     string // text with styles; "" means style.Render(text)
+	text       string                   // plain text: what the filter matches and the cursor shows
+	styled     string                   // text with styles; "" means style.Render(text)
+	styler     func(text string) string // styles text when shown, when set (dear styles: only visible rows pay)
 	style      lipgloss.Style
 	selectable bool
 	keep       bool   // survives filtering (titles, headers)
@@ -176,6 +177,8 @@ func (l *list) view(st Styles, w int) []string {
 		switch {
 		case i == l.cursor:
 			out = append(out, st.Cursor.Render(fit("> "+r.text, w)))
+		case r.styler != nil:
+			out = append(out, clip("  "+r.styler(r.text), w))
 		case r.styled != "":
 			out = append(out, clip("  "+r.styled, w))
 		default:

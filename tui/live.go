@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -39,6 +40,28 @@ type Live struct {
 	history map[string][]float64
 	seen    map[uint32]time.Time // conntrack ids and when first seen
 	tracker *lab.ConnTracker
+
+	// What was last read, kept while what it came from is unchanged: at
+	// rest, a 1,000-pod lab's snapshot and events cost a comparison.
+	snap       *Snapshot
+	snapOf     *lab.State
+	snapStatus *daemon.Status
+	events     []Event
+	eventsOf   [2]fileStamp
+}
+
+// fileStamp is a file's size and modification time: whether it changed.
+type fileStamp struct {
+	size int64
+	mod  time.Time
+}
+
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{fi.Size(), fi.ModTime()}
 }
 
 var _ Source = (*Live)(nil)
@@ -90,6 +113,21 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	status := l.status(ctx)
+	l.mu.Lock()
+	if l.snap != nil && l.snapOf == st && reflect.DeepEqual(l.snapStatus, status) {
+		defer l.mu.Unlock()
+		return l.snap, nil // the same pointer: the screens need not lay it out again
+	}
+	l.mu.Unlock()
+	snap := l.buildSnapshot(st, status)
+	l.mu.Lock()
+	l.snap, l.snapOf, l.snapStatus = snap, st, status
+	l.mu.Unlock()
+	return snap, nil
+}
+
+// buildSnapshot is the Cluster screen's view of a state and a status.
+func (l *Live) buildSnapshot(st *lab.State, status *daemon.Status) *Snapshot {
 	snap := &Snapshot{Lab: l.name, Taken: time.Now()}
 	for _, n := range st.Nodes() {
 		role := "worker"
@@ -152,7 +190,7 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 		si.ReadyEndpoints, si.TotalEndpoints = endpointCounts(ports, s.Namespace, s.Name)
 		snap.Services = append(snap.Services, si)
 	}
-	return snap, nil
+	return snap
 }
 
 // endpointCounts counts a Service's distinct endpoints over its ports.
@@ -293,7 +331,27 @@ func (l *Live) Rules(ctx context.Context, node string) (*lab.RulesView, error) {
 
 // Events implements Source: the lab process's log, newest first.
 func (l *Live) Events(ctx context.Context) ([]Event, error) {
-	b, err := os.ReadFile(daemon.LogPath(l.o, l.name))
+	logPath, callsPath := daemon.LogPath(l.o, l.name), lab.CNILogPath(l.o, l.name)
+	stamps := [2]fileStamp{stampOf(logPath), stampOf(callsPath)}
+	l.mu.Lock()
+	if l.events != nil && stamps == l.eventsOf {
+		defer l.mu.Unlock()
+		return l.events, nil
+	}
+	l.mu.Unlock()
+	out, err := l.readEvents(logPath)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.events, l.eventsOf = out, stamps
+	l.mu.Unlock()
+	return out, nil
+}
+
+// readEvents reads the lab process's log and the CNI calls, newest first.
+func (l *Live) readEvents(logPath string) ([]Event, error) {
+	b, err := os.ReadFile(logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -302,9 +360,10 @@ func (l *Live) Events(ctx context.Context) ([]Event, error) {
 	for i := len(lines) - 1; i >= 0 && len(out) < 500; i-- {
 		out = append(out, parseEvent(lines[i]))
 	}
-	// CNI calls, with their result: kinn up makes them, not the lab process.
+	// CNI calls, with their result: kinn up makes them, not the lab
+	// process. The log is oldest first: the newest 200.
 	calls, _ := lab.CNICalls(l.o, l.name)
-	for i := range calls[:min(len(calls), 200)] {
+	for i := max(len(calls)-200, 0); i < len(calls); i++ {
 		out = append(out, callEvent(&calls[i]))
 	}
 	slices.SortStableFunc(out, func(a, b Event) int { return b.Time.Compare(a.Time) })

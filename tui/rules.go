@@ -94,7 +94,7 @@ func (r *rulesScreen) Update(msg tea.Msg) tea.Cmd {
 			if r.cur != nil && r.cur.Node != r.node() {
 				r.reset() // the node list changed under us
 			}
-			r.rebuild()
+			r.changed()
 		case msg.kind == kindRules && msg.err == nil && msg.rules != nil && msg.node == r.node():
 			r.observe(msg.rules)
 			r.rebuild()

@@ -112,6 +112,7 @@ type screen interface {
 	Keys() []key.Binding // its own keys, for the footer and the help
 	Back() bool          // handles esc if it has somewhere to go back to
 	Modal() bool         // a prompt is open: it gets every key
+	setVisible(v bool)   // shown or hidden: a hidden screen lays out its data when shown
 }
 
 type model struct {
@@ -130,6 +131,8 @@ type model struct {
 	ticks  [numKinds]int // per kind, to thin out the hidden screens' loops
 	status string
 	failed bool // status is an error
+
+	frame string // the last render, "" once anything may have changed it
 }
 
 func newModel(ctx context.Context, src Source, opts Options) *model {
@@ -140,6 +143,7 @@ func newModel(ctx context.Context, src Source, opts Options) *model {
 	m := &model{sh: sh, lab: opts.Lab, rules: r,
 		screens: []screen{newClusterScreen(sh), newTrafficScreen(sh), newFlowsScreen(sh), r, newEventsScreen(sh)}}
 	m.filters = make([]string, len(m.screens))
+	m.screens[0].setVisible(true)
 	m.resize(max(opts.Width, 80), max(opts.Height, 24))
 	return m
 }
@@ -190,6 +194,11 @@ func (m *model) Init() tea.Cmd {
 }
 
 func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	// A tick only starts a fetch: the frame stays as it is. Anything else
+	// may change it.
+	if _, tick := msg.(tickMsg); !tick {
+		m.frame = ""
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.resize(msg.Width, msg.Height)
@@ -282,7 +291,9 @@ func (m *model) show(i int) tea.Cmd {
 	if i == m.active {
 		return nil
 	}
+	m.screens[m.active].setVisible(false)
 	m.active = i
+	m.screens[i].setVisible(true)
 	return m.sh.f.fetch(kind(i), m.rulesNode(), false)
 }
 
@@ -325,7 +336,10 @@ func (m *model) resize(w, h int) {
 func (m *model) bodyHeight() int { return max(m.h-3, 1) }
 
 func (m *model) View() tea.View {
-	v := tea.NewView(m.render())
+	if m.frame == "" {
+		m.frame = m.render()
+	}
+	v := tea.NewView(m.frame)
 	v.AltScreen = true
 	v.WindowTitle = "kinn tui " + m.lab
 	return v

@@ -3,7 +3,6 @@ package cli_test
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,15 +24,7 @@ func BenchmarkTUIScreensAtRest(b *testing.B) {
 		b.Skip("skipping: needs tmux")
 	}
 	for b.Loop() {
-		l := kerneltest.NewLab(b, "tuicpu")
-		name := l.Name
-		dirs := []string{"--state-dir", l.StateDir, "--run-dir", l.RunDir}
-		f := filepath.Join(b.TempDir(), "lab.yaml")
-		os.WriteFile(f, []byte(kerneltest.Topology(name, 20, 1000)), 0o644)
-		if out, err := kinnCmd(dirs, "up", "-f", f).CombinedOutput(); err != nil {
-			b.Fatalf("up: %v\n%s", err, out)
-		}
-		b.Cleanup(func() { kinnCmd(dirs, "down", "--name", name).Run() })
+		name, dirs := upBenchLab(b, "tuicpu")
 		session := "kinn-bench-" + name
 		cmd := strings.Join(append([]string{"exec", kinnBin}, append(dirs, "tui", "--name", name)...), " ")
 		if out, err := exec.Command("tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", cmd).CombinedOutput(); err != nil {
