@@ -325,12 +325,34 @@ func (c *clusterScreen) enter() tea.Cmd {
 		c.l.home()
 	case *ServiceInfo:
 		c.svc = &serviceView{ns: d.Namespace, name: d.Name}
+		c.svc.nodeIdx = c.busiestNode(c.svc)
 		return c.fetchDrill()
 	case *PodInfo:
 		c.pod = &podView{ns: d.Namespace, name: d.Name}
 		return c.pod.describe(c.sh.f)
 	}
 	return nil
+}
+
+// busiestNode is where the Service view starts: the node with the most of
+// the Service's tracked flows (the clients' nodes, where the rules that
+// count them run), else the first.
+func (c *clusterScreen) busiestNode(v *serviceView) int {
+	snap := c.sh.snap
+	if snap == nil {
+		return 0
+	}
+	count := map[string]int{}
+	for _, f := range v.flows(c.sh) {
+		count[f.Node]++
+	}
+	best := 0
+	for i, n := range snap.Nodes {
+		if count[n.Name] > count[snap.Nodes[best].Name] {
+			best = i
+		}
+	}
+	return best
 }
 
 // fetchDrill fetches what the Service view shows now, rather than at the

@@ -138,9 +138,9 @@ func (v *serviceView) ruleLines(st Styles, node string, w int) []string {
 	return append(out, "")
 }
 
-// flowLines are the newest flows to the Service or its endpoints.
-func (v *serviceView) flowLines(sh *shared, w int) []string {
-	st := sh.st
+// flows are the tracked flows to the Service or its endpoints, newest
+// first.
+func (v *serviceView) flows(sh *shared) []*Flow {
 	nm := sh.names()
 	svc := shortName(v.ns, v.name)
 	var flows []*Flow
@@ -154,6 +154,14 @@ func (v *serviceView) flowLines(sh *shared, w int) []string {
 		}
 	}
 	slices.SortStableFunc(flows, func(a, b *Flow) int { return b.Started.Compare(a.Started) })
+	return flows
+}
+
+// flowLines are the newest flows to the Service or its endpoints.
+func (v *serviceView) flowLines(sh *shared, w int) []string {
+	st := sh.st
+	nm := sh.names()
+	flows := v.flows(sh)
 	out := []string{st.Header.Render(fmt.Sprintf("  RECENT FLOWS (%d, newest first; all on screen 3)", len(flows)))}
 	now := sh.now()
 	c := newColumns("CLIENT", "SERVICE", "ENDPOINT", "STATE", "AGE", "NODE").alignRight(4).dropFirst(5, 3)

@@ -75,6 +75,7 @@ func newFake() *fakeSource {
 		{Node: "demo-worker", Proto: "udp", Client: "10.244.1.2:53124", Service: "10.96.0.10:53", Endpoint: "10.244.0.2:53", State: "UNREPLIED", Bytes: 74, Started: t0.Add(-1 * time.Second), New: true},
 		{Node: "demo-worker2", Proto: "tcp", Client: "172.30.0.1:51000", Service: "172.30.0.4:30080", State: "SYN_SENT", Bytes: 60, Started: t0.Add(-12 * time.Minute)},
 		{Node: "demo-worker", Proto: "tcp", Client: "10.244.1.1:43210", Service: "10.244.1.3:8080", State: "TIME_WAIT", Bytes: 320, Started: t0.Add(-7 * time.Second)},
+		{Node: "demo-worker2", Proto: "2", Client: "10.244.2.1:0", Service: "224.0.0.22:0", State: "UNREPLIED", Bytes: 40, Started: t0.Add(-30 * time.Second)},
 		{Node: "demo-worker", Proto: "tcp", Client: "10.244.1.2:40200", Service: "172.30.255.1:80", Endpoint: "10.244.2.2:8080", State: "ESTABLISHED", Bytes: 900, Started: t0.Add(-20 * time.Second)},
 	}
 	f.rules = map[string]*lab.RulesView{}

@@ -1,9 +1,10 @@
 package tui
 
 import (
-	"github.com/charmbracelet/x/ansi"
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 func TestHumanise(t *testing.T) {

@@ -81,11 +81,17 @@ func (nm *names) lookup(ap string) (netip.AddrPort, addrName, bool) {
 	return a, n, ok
 }
 
-// of is "name:port" for an address the lab knows, else the address.
+// of is "name:port" for an address the lab knows, else the address; no
+// port for protocols without ports (IGMP, ICMP).
 func (nm *names) of(ap string) string {
 	a, n, ok := nm.lookup(ap)
-	if !ok {
+	switch {
+	case !ok && a.IsValid() && a.Port() == 0:
+		return a.Addr().String()
+	case !ok:
 		return ap
+	case a.Port() == 0:
+		return n.name
 	}
 	return n.name + ":" + strconv.Itoa(int(a.Port()))
 }
@@ -133,6 +139,9 @@ func (nm *names) client(f *Flow) string {
 func (nm *names) note(f *Flow) string {
 	if node, ok := nm.probe(f); ok {
 		return "kubelet probe from " + node
+	}
+	if a, err := netip.ParseAddrPort(f.Service); err == nil && a.Addr().IsMulticast() {
+		return "multicast (the kernel's IGMP reports on the node's bridge)"
 	}
 	return ""
 }

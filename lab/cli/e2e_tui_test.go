@@ -254,6 +254,22 @@ func TestTUIInTmux(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the Rules screen took %v to show the scale", d)
 	}
+	// Flows by name; enter on the web-nodeport Service drills in.
+	s.keys("3")
+	s.waitFor("the client's flows by name", func(scr string) bool {
+		return strings.Contains(scr, "client:") && strings.Contains(scr, "-> web:80") && strings.Contains(scr, "=> web-")
+	})
+	s.keys("1", "/", "Escape", "/")
+	for _, c := range "web-nodeport" {
+		s.keys(string(c))
+	}
+	s.keys("Enter", "Enter")
+	s.waitFor("the NodePort Service's view", func(scr string) bool {
+		return strings.Contains(scr, "SERVICE default/web-nodeport") && strings.Contains(scr, "endpoint counters are shared with ClusterIP") &&
+			strings.Contains(scr, "ENDPOINTS")
+	})
+	s.keys("Escape")
+	s.waitFor("the list again", func(scr string) bool { return strings.Contains(scr, "SERVICES (") })
 }
 
 // TestCNILog: every CNI call the lab made is logged with the pod, the
