@@ -138,8 +138,9 @@ func (v *serviceView) ruleLines(st Styles, node string, w int) []string {
 	return append(out, "")
 }
 
-// flows are the tracked flows to the Service or its endpoints, newest
-// first.
+// flows are the tracked flows addressed to the Service (its ClusterIP,
+// external addresses or NodePort), newest first. Not those to its pods:
+// another Service may select the same pods.
 func (v *serviceView) flows(sh *shared) []*Flow {
 	nm := sh.names()
 	svc := shortName(v.ns, v.name)
@@ -147,9 +148,7 @@ func (v *serviceView) flows(sh *shared) []*Flow {
 	for i := range sh.flows {
 		f := &sh.flows[i]
 		_, dst, _ := nm.lookup(f.Service)
-		_, ep, _ := nm.lookup(f.Endpoint)
-		if f.SvcName == v.ns+"/"+v.name || (dst.kind == 's' && dst.name == svc) ||
-			strings.HasPrefix(nm.service(f), svc+" via ") || (ep.kind == 'p' && v.serves(ep.name)) {
+		if f.SvcName == v.ns+"/"+v.name || (dst.kind == 's' && dst.name == svc) || strings.HasPrefix(nm.service(f), svc+" via ") {
 			flows = append(flows, f)
 		}
 	}
@@ -183,26 +182,6 @@ func (v *serviceView) flowLines(sh *shared, w int) []string {
 		out = append(out, clip("    "+c.row(cl), w))
 	}
 	return out
-}
-
-// serves says whether the pod (by short name) is one of the Service's
-// endpoints in the rules shown.
-func (v *serviceView) serves(pod string) bool {
-	if v.rules == nil {
-		return false
-	}
-	for _, f := range v.rules.Services {
-		if f.Service != v.ns+"/"+v.name {
-			continue
-		}
-		for _, e := range f.Endpoints {
-			ns, name, _ := strings.Cut(e.Pod, "/")
-			if shortName(ns, name) == pod {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // sharedChains says, for each frontend whose endpoints' chains another

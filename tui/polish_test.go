@@ -241,3 +241,22 @@ func TestPortSpeaks(t *testing.T) {
 		}
 	}
 }
+
+// A Service's view lists the flows addressed to it, not those another
+// Service sent to the same pods.
+func TestServiceFlowsOnlyItsOwn(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.snap.Services = append(f.snap.Services, ServiceInfo{Namespace: "default", Name: "web-too", Type: "ClusterIP", ClusterIP: "10.96.20.9", Ports: []string{"80/TCP"}})
+	f.flows = append(f.flows, Flow{Node: "demo-worker", Proto: "tcp", Client: "10.244.1.2:40999", Service: "10.96.20.9:80", Endpoint: "10.244.1.3:8080", State: "TIME_WAIT", Started: t0})
+	m, _ := newTestModel(t, f, 200, 50)
+	v := &serviceView{ns: "default", name: "web", rules: f.rules["demo-worker"]}
+	for _, fl := range v.flows(m.sh) {
+		if fl.Service == "10.96.20.9:80" {
+			t.Errorf("web's view lists a flow to web-too: %+v", fl)
+		}
+	}
+	if n := len((&serviceView{ns: "default", name: "web-too"}).flows(m.sh)); n != 1 {
+		t.Errorf("web-too's view lists %d flows, want 1", n)
+	}
+}
