@@ -50,6 +50,21 @@ func newerEvents(f *fakeSource, n int) {
 	}
 }
 
+// selectedKey is the key of the row under a list screen's cursor.
+func selectedKey(s screen) string {
+	var r *row
+	switch s := s.(type) {
+	case *flowsScreen:
+		r = s.l.selected()
+	case *eventsScreen:
+		r = s.l.selected()
+	}
+	if r == nil {
+		return ""
+	}
+	return r.key
+}
+
 // Each screen keeps its own cursor; Flows and Events, which grow at the
 // top, keep a cursor nobody moved at the top with their titles in view.
 func TestCursorPerScreen(t *testing.T) {
@@ -82,10 +97,10 @@ func TestCursorPerScreen(t *testing.T) {
 		}
 		// A cursor moved by the user follows its row.
 		press(m, "down", "down")
-		key := m.screens[m.active].(interface{ selectedKey() string }).selectedKey()
+		key := selectedKey(m.screens[m.active])
 		sc.grow(f, 3)
 		load(m, sc.kind)
-		if got := m.screens[m.active].(interface{ selectedKey() string }).selectedKey(); got != key {
+		if got := selectedKey(m.screens[m.active]); got != key {
 			t.Errorf("screen %s: a moved cursor went from %q to %q", sc.key, key, got)
 		}
 		press(m, "home")

@@ -94,11 +94,3 @@ func (b *base) section(rows []row, title string, c *columns) []row {
 func (b *base) message(text string) []row {
 	return []row{{text: text, style: b.sh.st.Dim, keep: true}}
 }
-
-// selectedKey is the key of the row under the cursor, "" for none.
-func (b *base) selectedKey() string {
-	if r := b.l.selected(); r != nil {
-		return r.key
-	}
-	return ""
-}
