@@ -197,8 +197,12 @@ func runtime(dir string, chain *cni.Chain) *cni.Runtime {
 
 // CNICalls reads the lab's CNI call log, newest first.
 func CNICalls(o Options, name string) ([]cni.Call, error) {
-	return cni.ReadCalls(filepath.Join(o.StateDir(name), fileCNILog))
+	return cni.ReadCalls(CNILogPath(o, name))
 }
+
+// CNILogPath is the lab's CNI call log: the terminal UI reads it again
+// only when it changed.
+func CNILogPath(o Options, name string) string { return filepath.Join(o.StateDir(name), fileCNILog) }
 
 // Recorded is the lab's topology as recorded, with every live change since
 // (apply, scale, delete): what `kinn up` without a file converges the lab

@@ -7,9 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
-
 	"kinn.dev/kinn/lab/cni"
 )
 
@@ -18,8 +15,8 @@ import (
 // the plugin got, what it printed (its result, or stdout that is not
 // JSON, and its stderr line by line) and its CNI_* environment.
 type callDetail struct {
-	call   *cni.Call
-	offset int
+	pager
+	call *cni.Call
 }
 
 // sections are the detail's titled blocks, in order.
@@ -98,37 +95,5 @@ func wrap(s string, w int) []string {
 	return append(out, string(r))
 }
 
-// update scrolls for the movement keys.
-func (d *callDetail) update(msg tea.Msg, h int) {
-	k, ok := msg.(tea.KeyPressMsg)
-	if !ok {
-		return
-	}
-	switch {
-	case key.Matches(k, keys.Up):
-		d.offset--
-	case key.Matches(k, keys.Down):
-		d.offset++
-	case key.Matches(k, keys.PageUp):
-		d.offset -= max(h-1, 1)
-	case key.Matches(k, keys.PageDown):
-		d.offset += max(h-1, 1)
-	case key.Matches(k, keys.Home):
-		d.offset = 0
-	case key.Matches(k, keys.End):
-		d.offset = 1 << 30
-	}
-}
-
-// view is exactly h lines from the offset, the title always on top.
-func (d *callDetail) view(st Styles, w, h int) string {
-	lines := d.lines(st, w)
-	body := lines[1:]
-	room := max(h-1, 0)
-	d.offset = max(min(d.offset, len(body)-room), 0)
-	out := append([]string{lines[0]}, body[d.offset:min(d.offset+room, len(body))]...)
-	for len(out) < h {
-		out = append(out, "")
-	}
-	return strings.Join(out[:h], "\n")
-}
+// view is the call, scrolled as the pager is.
+func (d *callDetail) view(st Styles, w, h int) string { return d.pager.view(d.lines(st, w), h) }

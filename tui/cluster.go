@@ -32,6 +32,9 @@ type clusterScreen struct {
 	base
 	node   string // drilled into; "" for the whole cluster
 	prompt *sendPrompt
+	built  *Snapshot    // the snapshot the rows are of
+	svc    *serviceView // a Service drilled into
+	pod    *podView     // a pod's describe view
 }
 
 func newClusterScreen(sh *shared) *clusterScreen {
@@ -44,6 +47,12 @@ func newClusterScreen(sh *shared) *clusterScreen {
 func (c *clusterScreen) Title() string { return "Cluster" }
 
 func (c *clusterScreen) Keys() []key.Binding {
+	switch {
+	case c.svc != nil:
+		return []key.Binding{keys.Back, rulesKeys.NextNode, rulesKeys.PrevNode}
+	case c.pod != nil:
+		return []key.Binding{keys.Back}
+	}
 	k := clusterKeys
 	return []key.Binding{k.Ready, k.Delete, k.ScaleUp, k.ScaleDown, k.Send}
 }
@@ -51,6 +60,10 @@ func (c *clusterScreen) Keys() []key.Binding {
 func (c *clusterScreen) Modal() bool { return c.prompt != nil }
 
 func (c *clusterScreen) Back() bool {
+	if c.svc != nil || c.pod != nil {
+		c.svc, c.pod = nil, nil
+		return true
+	}
 	if c.node == "" {
 		return false
 	}
@@ -66,10 +79,19 @@ func (c *clusterScreen) Update(msg tea.Msg) tea.Cmd {
 		return c.promptUpdate(msg)
 	}
 	if d, ok := msg.(dataMsg); ok {
-		if d.kind == kindSnapshot && d.err == nil {
-			c.rebuild()
+		if d.kind == kindSnapshot && d.err == nil && c.sh.snap != c.built {
+			c.changed() // an unchanged lab comes back as the same snapshot
+		}
+		return c.drillData(d)
+	}
+	if d, ok := msg.(describeMsg); ok {
+		if c.pod != nil && c.pod.ns == d.ns && c.pod.name == d.name {
+			c.pod.text, c.pod.err = d.text, d.err
 		}
 		return nil
+	}
+	if c.svc != nil || c.pod != nil {
+		return c.drillKey(msg)
 	}
 	if c.nav(msg) {
 		return nil
@@ -79,14 +101,7 @@ func (c *clusterScreen) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	if key.Matches(k, keys.Enter) {
-		if r := c.l.selected(); r != nil {
-			if n, ok := r.data.(*NodeInfo); ok {
-				c.node = n.Name
-				c.rebuild()
-				c.l.home()
-			}
-		}
-		return nil
+		return c.enter()
 	}
 	for _, b := range []key.Binding{clusterKeys.Ready, clusterKeys.Delete, clusterKeys.ScaleUp, clusterKeys.ScaleDown, clusterKeys.Send} {
 		if key.Matches(k, b) {
@@ -184,6 +199,7 @@ func (c *clusterScreen) replicas(ns, deploy string) int {
 
 func (c *clusterScreen) rebuild() {
 	snap := c.sh.snap
+	c.built = snap
 	if snap == nil {
 		c.l.setRows(c.message("waiting for the lab…"))
 		return
@@ -218,7 +234,11 @@ func (c *clusterScreen) rebuild() {
 	slices.SortStableFunc(pods, func(a, b *PodInfo) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
-	pc := newColumns("NAMESPACE", "NAME", "NODE", "IP", "READY", "PORTS", "REASON", "NETWORKS").capAt(1, 48).dropFirst(2).keepWhole(3)
+	// By importance: NAME, READY and NODE always stay (the questions are
+	// "is it ready, and where"), then IP; NETWORKS and PORTS go first
+	// when the window is narrow, then NAME and NAMESPACE are narrowed.
+	pc := newColumns("NAMESPACE", "NAME", "NODE", "IP", "READY", "PORTS", "REASON", "NETWORKS").
+		capAt(1, 48).dropFirst(7, 5).keepWhole(3, 4)
 	if c.node != "" {
 		pc.hidden[2] = true // it is in the title
 	}
@@ -281,10 +301,112 @@ func podState(p *PodInfo) string {
 }
 
 func (c *clusterScreen) View() string {
-	if c.prompt != nil {
+	switch {
+	case c.prompt != nil:
 		return c.prompt.view(c.sh.st, c.w, c.h)
+	case c.svc != nil:
+		return c.svc.view(c.svc.lines(c.sh, c.w), c.h)
+	case c.pod != nil:
+		return c.pod.view(c.pod.lines(c.sh.st, c.w), c.h)
 	}
 	return c.base.View()
+}
+
+// enter opens what the cursor is on: a node's pods, a Service, a pod.
+func (c *clusterScreen) enter() tea.Cmd {
+	r := c.l.selected()
+	if r == nil {
+		return nil
+	}
+	switch d := r.data.(type) {
+	case *NodeInfo:
+		c.node = d.Name
+		c.rebuild()
+		c.l.home()
+	case *ServiceInfo:
+		c.svc = &serviceView{ns: d.Namespace, name: d.Name}
+		c.svc.nodeIdx = c.busiestNode(c.svc)
+		return c.fetchDrill()
+	case *PodInfo:
+		c.pod = &podView{ns: d.Namespace, name: d.Name}
+		return c.pod.describe(c.sh.f)
+	}
+	return nil
+}
+
+// busiestNode is where the Service view starts: the node with the most of
+// the Service's tracked flows (the clients' nodes, where the rules that
+// count them run), else the first.
+func (c *clusterScreen) busiestNode(v *serviceView) int {
+	snap := c.sh.snap
+	if snap == nil {
+		return 0
+	}
+	count := map[string]int{}
+	for _, f := range v.flows(c.sh) {
+		count[f.Node]++
+	}
+	best := 0
+	for i, n := range snap.Nodes {
+		if count[n.Name] > count[snap.Nodes[best].Name] {
+			best = i
+		}
+	}
+	return best
+}
+
+// fetchDrill fetches what the Service view shows now, rather than at the
+// next tick.
+func (c *clusterScreen) fetchDrill() tea.Cmd {
+	return tea.Batch(c.sh.f.fetch(kindRules, c.rulesNode(), false), c.sh.f.fetch(kindFlows, "", false))
+}
+
+// drillData keeps the Service view's rules and refreshes the pod view.
+func (c *clusterScreen) drillData(d dataMsg) tea.Cmd {
+	switch {
+	case c.svc != nil && d.kind == kindRules && d.err == nil && d.rules != nil && d.node == c.rulesNode():
+		c.svc.rules = d.rules
+	case c.pod != nil && d.kind == kindSnapshot && d.rearm:
+		return c.pod.describe(c.sh.f)
+	}
+	return nil
+}
+
+// drillKey scrolls a drill-down view; n/p show another node's counters.
+func (c *clusterScreen) drillKey(msg tea.Msg) tea.Cmd {
+	if c.pod != nil {
+		c.pod.update(msg, c.h)
+		return nil
+	}
+	if c.svc.update(msg, c.h) {
+		return nil
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case key.Matches(k, rulesKeys.NextNode):
+			c.svc.cycle(c.sh.snap, 1)
+			return c.fetchDrill()
+		case key.Matches(k, rulesKeys.PrevNode):
+			c.svc.cycle(c.sh.snap, -1)
+			return c.fetchDrill()
+		}
+	}
+	return nil
+}
+
+// rulesNode is the node whose rules the Service view shows, "" when it is
+// closed: the root fetches that node's rules while the view is open.
+func (c *clusterScreen) rulesNode() string {
+	if c.svc == nil {
+		return ""
+	}
+	return c.svc.node(c.sh.snap)
+}
+
+// alsoShows says the Service view shows rules and flows too, so the root
+// keeps fetching them while the Cluster screen is shown.
+func (c *clusterScreen) alsoShows(k kind) bool {
+	return c.svc != nil && (k == kindRules || k == kindFlows)
 }
 
 // sendPrompt asks how many requests to send and to which service.

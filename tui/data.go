@@ -20,6 +20,7 @@ type Snapshot struct {
 // NodeInfo is one node.
 type NodeInfo struct {
 	Name, Role, IP, PodCIDR, VTEPMAC string
+	Gateway                          string // its bridge's address: where the kubelet's probes come from
 	Ready                            bool
 	Reason                           string // why it is not ready, in the kubelet's words
 }
@@ -37,6 +38,7 @@ type PodInfo struct {
 type ServiceInfo struct {
 	Namespace, Name, Type, ClusterIP string
 	Ports                            []string // kubectl's "80:30080/TCP"
+	ExternalIPs                      []string // externalIPs and load-balancer addresses
 	ReadyEndpoints, TotalEndpoints   int
 }
 
@@ -58,6 +60,7 @@ type Flow struct {
 	Proto    string
 	Client   string // ip:port
 	Service  string // VIP:port as the client addressed it
+	SvcName  string // namespace/name of the Service, when the lab's rules know it
 	Endpoint string // ip:port after DNAT ("" when not NATed)
 	State    string
 	Bytes    uint64
@@ -83,6 +86,8 @@ type Source interface {
 	Flows(ctx context.Context) ([]Flow, error)
 	Rules(ctx context.Context, node string) (*lab.RulesView, error)
 	Events(ctx context.Context) ([]Event, error)
+	// Describe is a pod's `kinn describe pod` text.
+	Describe(ctx context.Context, namespace, pod string) (string, error)
 	// Actions, through the same code as the CLI verbs.
 	SendRequests(ctx context.Context, fromPod, service string, n int) (map[string]int, error)
 	Scale(ctx context.Context, namespace, deployment string, replicas int) error

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containernetworking/cni/pkg/types"
+
 	"kinn.dev/kinn/lab"
 	"kinn.dev/kinn/lab/cni"
 )
@@ -36,9 +38,9 @@ func newFake() *fakeSource {
 	f.snap = Snapshot{
 		Lab: "demo",
 		Nodes: []NodeInfo{
-			{Name: "demo-control-plane", Role: "control-plane", IP: "172.30.0.2", PodCIDR: "10.244.0.0/24", VTEPMAC: "02:6b:00:00:00:01", Ready: true},
-			{Name: "demo-worker", Role: "worker", IP: "172.30.0.3", PodCIDR: "10.244.1.0/24", VTEPMAC: "02:6b:00:00:00:02", Ready: true},
-			{Name: "demo-worker2", Role: "worker", IP: "172.30.0.4", PodCIDR: "10.244.2.0/24", VTEPMAC: "02:6b:00:00:00:03", Ready: false},
+			{Name: "demo-control-plane", Role: "control-plane", IP: "172.30.0.2", PodCIDR: "10.244.0.0/24", VTEPMAC: "02:6b:00:00:00:01", Gateway: "10.244.0.1", Ready: true},
+			{Name: "demo-worker", Role: "worker", IP: "172.30.0.3", PodCIDR: "10.244.1.0/24", VTEPMAC: "02:6b:00:00:00:02", Gateway: "10.244.1.1", Ready: true},
+			{Name: "demo-worker2", Role: "worker", IP: "172.30.0.4", PodCIDR: "10.244.2.0/24", VTEPMAC: "02:6b:00:00:00:03", Gateway: "10.244.2.1", Ready: false},
 		},
 		Pods: []PodInfo{
 			{Namespace: "default", Name: "client", Node: "demo-worker", IP: "10.244.1.2", Ready: true},
@@ -48,7 +50,7 @@ func newFake() *fakeSource {
 			{Namespace: "kube-system", Name: "coredns-5d78c9869d-h7r2k", Node: "demo-control-plane", IP: "10.244.0.2", Ready: true, Ports: []string{"53/UDP", "53/TCP"}},
 		},
 		Services: []ServiceInfo{
-			{Namespace: "default", Name: "web", Type: "NodePort", ClusterIP: "10.96.20.5", Ports: []string{"80:30080/TCP"}, ReadyEndpoints: 2, TotalEndpoints: 3},
+			{Namespace: "default", Name: "web", Type: "NodePort", ClusterIP: "10.96.20.5", Ports: []string{"80:30080/TCP"}, ExternalIPs: []string{"172.30.255.1"}, ReadyEndpoints: 2, TotalEndpoints: 3},
 			{Namespace: "kube-system", Name: "kube-dns", Type: "ClusterIP", ClusterIP: "10.96.0.10", Ports: []string{"53/UDP", "53/TCP"}, ReadyEndpoints: 1, TotalEndpoints: 1},
 		},
 		Taken: t0,
@@ -72,6 +74,9 @@ func newFake() *fakeSource {
 		{Node: "demo-worker", Proto: "tcp", Client: "10.244.1.2:40118", Service: "10.96.20.5:80", Endpoint: "10.244.1.3:8080", State: "TIME_WAIT", Bytes: 1_210, Started: t0.Add(-3 * time.Second), New: true},
 		{Node: "demo-worker", Proto: "udp", Client: "10.244.1.2:53124", Service: "10.96.0.10:53", Endpoint: "10.244.0.2:53", State: "UNREPLIED", Bytes: 74, Started: t0.Add(-1 * time.Second), New: true},
 		{Node: "demo-worker2", Proto: "tcp", Client: "172.30.0.1:51000", Service: "172.30.0.4:30080", State: "SYN_SENT", Bytes: 60, Started: t0.Add(-12 * time.Minute)},
+		{Node: "demo-worker", Proto: "tcp", Client: "10.244.1.1:43210", Service: "10.244.1.3:8080", State: "TIME_WAIT", Bytes: 320, Started: t0.Add(-7 * time.Second)},
+		{Node: "demo-worker2", Proto: "2", Client: "10.244.2.1:0", Service: "224.0.0.22:0", State: "UNREPLIED", Bytes: 40, Started: t0.Add(-30 * time.Second)},
+		{Node: "demo-worker", Proto: "tcp", Client: "10.244.1.2:40200", Service: "172.30.255.1:80", Endpoint: "10.244.2.2:8080", State: "ESTABLISHED", Bytes: 900, Started: t0.Add(-20 * time.Second)},
 	}
 	f.rules = map[string]*lab.RulesView{}
 	for i, n := range f.snap.Nodes {
@@ -89,6 +94,17 @@ func newFake() *fakeSource {
 			Config:  json.RawMessage(`{"cniVersion":"1.1.0","name":"mynet","type":"bridge","bridge":"cni0"}`),
 			Failure: "plugin bridge failed (exit status 2) with no CNI error on stdout; stderr: panic: boom",
 			Stderr:  "panic: boom\n\ngoroutine 1 [running]:\nmain.cmdAdd(...)\n\t/src/bridge.go:42 +0x1d\n"}),
+	}
+	// A change's routine GC and STATUS on each node, one STATUS failing.
+	for i, n := range f.snap.Nodes {
+		for j, cmd := range []string{"GC", "STATUS"} {
+			c := &cni.Call{Time: t0.Add(-3*time.Minute + time.Duration(2*i+j)*100*time.Millisecond), Command: cmd, Node: n.Name,
+				Plugin: "kinn", DurationMS: 0.4}
+			if n.Name == "demo-worker2" && cmd == "STATUS" {
+				c.Error = &types.Error{Code: 50, Msg: "plugin not available", Details: "bridge cni0 missing"}
+			}
+			f.events = append(f.events, callEvent(c))
+		}
 	}
 	return f
 }
@@ -232,4 +248,11 @@ func (f *fakeSource) SetReady(ctx context.Context, ns, pod string, ready bool) e
 
 func (f *fakeSource) DeletePod(ctx context.Context, ns, pod string) error {
 	return f.record("DeletePod %s/%s", ns, pod)
+}
+
+func (f *fakeSource) Describe(ctx context.Context, ns, pod string) (string, error) {
+	if err := f.record("Describe %s/%s", ns, pod); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Name:         %s\nNamespace:    %s\nConditions:\n  Type   Status\n  Ready  True\nEvents:\n  Normal  Started  10m  kubelet  Started container\n", pod, ns), nil
 }

@@ -24,7 +24,7 @@ func (f *flowsScreen) Title() string { return "Flows" }
 
 func (f *flowsScreen) Update(msg tea.Msg) tea.Cmd {
 	if d, ok := msg.(dataMsg); ok && d.kind == kindFlows && d.err == nil {
-		f.rebuild()
+		f.changed()
 	}
 	f.nav(msg)
 	return nil
@@ -47,12 +47,16 @@ func (f *flowsScreen) rebuild() {
 		return cmp.Or(b.Started.Compare(a.Started), cmp.Compare(a.Client, b.Client))
 	})
 	now := f.sh.now()
-	c := newColumns(" ", "CLIENT", "SERVICE", "ENDPOINT", "PROTO", "STATE", "BYTES", "AGE", "NODE").
-		alignRight(6, 7).dropFirst(8, 4).keepWhole(1, 2, 3)
+	// Names, not addresses: what the lab calls each end, with the port.
+	// A narrow window loses the node, protocol, state and note first (a
+	// probe's client says "kubelet@node" itself).
+	c := newColumns(" ", "CLIENT", "SERVICE", "ENDPOINT", "PROTO", "STATE", "BYTES", "AGE", "NODE", "NOTE").
+		capAt(1, 36).capAt(2, 40).capAt(3, 36).alignRight(6, 7).dropFirst(8, 4, 5, 9)
+	nm := f.sh.names()
 	cells := make([][]string, len(flows))
 	nNew := 0
 	for i, fl := range flows {
-		mark, ep := " ", "=> "+fl.Endpoint
+		mark, ep := " ", "=> "+nm.of(fl.Endpoint)
 		if fl.New {
 			mark = "*"
 			nNew++
@@ -60,10 +64,11 @@ func (f *flowsScreen) rebuild() {
 		if fl.Endpoint == "" {
 			ep = "   (not NATed)"
 		}
-		cells[i] = []string{mark, fl.Client, "-> " + fl.Service, ep, fl.Proto, fl.State,
-			humanBytes(float64(fl.Bytes)), age(now.Sub(fl.Started)), fl.Node}
+		cells[i] = []string{mark, nm.client(fl), "-> " + nm.service(fl), ep, fl.Proto, fl.State,
+			humanBytes(float64(fl.Bytes)), age(now.Sub(fl.Started)), fl.Node, nm.note(fl)}
 		c.measure(cells[i])
 	}
+	c.hidden[9] = !slices.ContainsFunc(cells, func(r []string) bool { return r[9] != "" })
 	c.fitTo(f.width())
 	rows := f.section(nil, fmt.Sprintf("FLOWS (%d, %d new)", len(flows), nNew), c)
 	for i, fl := range flows {

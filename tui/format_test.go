@@ -3,6 +3,8 @@ package tui
 import (
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 func TestHumanise(t *testing.T) {
@@ -96,5 +98,15 @@ func TestColumnsFit(t *testing.T) {
 	got = c.row([]string{"a-rather-long-node-name", "control-plane", "172.30.0.2", "msg"})
 	if want := "a-rather-… 172.30.0.2 msg"; got != want {
 		t.Errorf("narrow row = %q, want %q", got, want)
+	}
+}
+
+// width's shortcuts agree with ansi.StringWidth.
+func TestWidth(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "web-7d4b9c8f6-x2k9p", "↑1.2k", "abc…", "▁▂▃▄▅▆▇█", "\x1b[1mbold\x1b[0m", "日本", "e\u0301", "ok ✓", "🙂"} {
+		if got, want := width(s), ansi.StringWidth(s); got != want {
+			t.Errorf("width(%q) = %d, want %d", s, got, want)
+		}
 	}
 }

@@ -26,7 +26,7 @@ var keys = keyMap{
 	PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+f", "space"), key.WithHelp("pgdn", "page down")),
 	Home:     key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "top")),
 	End:      key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "bottom")),
-	Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open node, CNI call")),
+	Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open node, Service, pod, CNI call")),
 	Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back, clear filter")),
 }
 

@@ -9,8 +9,9 @@ import (
 // row is one line of a screen. Section titles and column headers are rows
 // too (not selectable), so a screen is one list and scrolling is uniform.
 type row struct {
-	text       string // plain text: what the filter matches and the cursor shows
-	styled     string // text with styles; "" means style.Render(text)
+	text       string                   // plain text: what the filter matches and the cursor shows
+	styled     string                   // text with styles; "" means style.Render(text)
+	styler     func(text string) string // styles text when shown, when set (dear styles: only visible rows pay)
 	style      lipgloss.Style
 	selectable bool
 	keep       bool   // survives filtering (titles, headers)
@@ -30,9 +31,13 @@ type list struct {
 	height int
 }
 
+// setRows replaces the rows. The cursor stays on the row it was on (by
+// key), except on the first row: a cursor nobody moved stays at the top,
+// so lists that grow at the top (Flows and Events, newest first) keep
+// their titles in view instead of following an old row down.
 func (l *list) setRows(rows []row) {
 	key := ""
-	if r := l.selected(); r != nil {
+	if r := l.selected(); r != nil && l.cursor != l.nearest(0, 1) {
 		key = r.key
 	}
 	l.all = rows
@@ -64,6 +69,9 @@ func (l *list) apply(key string) {
 		}
 	}
 	old := l.cursor
+	if key == "" {
+		old = 0 // no row to follow: the top
+	}
 	l.cursor = -1
 	if key != "" {
 		for i, r := range l.rows {
@@ -169,6 +177,8 @@ func (l *list) view(st Styles, w int) []string {
 		switch {
 		case i == l.cursor:
 			out = append(out, st.Cursor.Render(fit("> "+r.text, w)))
+		case r.styler != nil:
+			out = append(out, clip("  "+r.styler(r.text), w))
 		case r.styled != "":
 			out = append(out, clip("  "+r.styled, w))
 		default:

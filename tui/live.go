@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -39,6 +40,28 @@ type Live struct {
 	history map[string][]float64
 	seen    map[uint32]time.Time // conntrack ids and when first seen
 	tracker *lab.ConnTracker
+
+	// What was last read, kept while what it came from is unchanged: at
+	// rest, a 1,000-pod lab's snapshot and events cost a comparison.
+	snap       *Snapshot
+	snapOf     *lab.State
+	snapStatus *daemon.Status
+	events     []Event
+	eventsOf   [2]fileStamp
+}
+
+// fileStamp is a file's size and modification time: whether it changed.
+type fileStamp struct {
+	size int64
+	mod  time.Time
+}
+
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{fi.Size(), fi.ModTime()}
 }
 
 var _ Source = (*Live)(nil)
@@ -90,23 +113,42 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	status := l.status(ctx)
+	l.mu.Lock()
+	if l.snap != nil && l.snapOf == st && reflect.DeepEqual(l.snapStatus, status) {
+		defer l.mu.Unlock()
+		return l.snap, nil // the same pointer: the screens need not lay it out again
+	}
+	l.mu.Unlock()
+	snap := l.buildSnapshot(st, status)
+	l.mu.Lock()
+	l.snap, l.snapOf, l.snapStatus = snap, st, status
+	l.mu.Unlock()
+	return snap, nil
+}
+
+// buildSnapshot is the Cluster screen's view of a state and a status.
+func (l *Live) buildSnapshot(st *lab.State, status *daemon.Status) *Snapshot {
 	snap := &Snapshot{Lab: l.name, Taken: time.Now()}
 	for _, n := range st.Nodes() {
 		role := "worker"
 		if _, ok := n.Labels["node-role.kubernetes.io/control-plane"]; ok {
 			role = "control-plane"
 		}
-		mac := ""
+		mac, gw := "", ""
 		for _, pn := range st.Plan.Nodes {
+			if pn.Name != n.Name {
+				continue
+			}
+			gw = pn.Gateway.Addr().String()
 			for _, link := range pn.Links {
-				if pn.Name == n.Name && link.VXLAN != nil {
+				if link.VXLAN != nil {
 					mac = link.MAC
 				}
 			}
 		}
 		ready := n.Status.Conditions[0]
 		ni := NodeInfo{Name: n.Name, Role: role, IP: n.Status.Addresses[0].Address,
-			PodCIDR: n.Spec.PodCIDR, VTEPMAC: mac, Ready: ready.Status == "True"}
+			PodCIDR: n.Spec.PodCIDR, VTEPMAC: mac, Gateway: gw, Ready: ready.Status == "True"}
 		if !ni.Ready {
 			ni.Reason = ready.Message
 		}
@@ -139,10 +181,16 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 			}
 			si.Ports = append(si.Ports, p)
 		}
+		si.ExternalIPs = append(si.ExternalIPs, s.Spec.ExternalIPs...)
+		for _, in := range s.Status.LoadBalancer.Ingress {
+			if in.IP != "" {
+				si.ExternalIPs = append(si.ExternalIPs, in.IP)
+			}
+		}
 		si.ReadyEndpoints, si.TotalEndpoints = endpointCounts(ports, s.Namespace, s.Name)
 		snap.Services = append(snap.Services, si)
 	}
-	return snap, nil
+	return snap
 }
 
 // endpointCounts counts a Service's distinct endpoints over its ports.
@@ -253,11 +301,8 @@ func (l *Live) Flows(ctx context.Context) ([]Flow, error) {
 			}
 			l.seen[c.ID] = first
 		}
-		f := Flow{Node: c.Node, Proto: c.Proto, Client: c.Client.String(), Service: c.Dest.String(),
+		f := Flow{Node: c.Node, Proto: c.Proto, Client: c.Client.String(), Service: c.Dest.String(), SvcName: c.Service,
 			State: c.State, Bytes: c.Bytes, Started: first, New: !ok}
-		if c.Service != "" {
-			f.Service = c.Service + " " + c.Dest.String()
-		}
 		if c.Endpoint != c.Dest {
 			f.Endpoint = c.Endpoint.String()
 		}
@@ -286,7 +331,27 @@ func (l *Live) Rules(ctx context.Context, node string) (*lab.RulesView, error) {
 
 // Events implements Source: the lab process's log, newest first.
 func (l *Live) Events(ctx context.Context) ([]Event, error) {
-	b, err := os.ReadFile(daemon.LogPath(l.o, l.name))
+	logPath, callsPath := daemon.LogPath(l.o, l.name), lab.CNILogPath(l.o, l.name)
+	stamps := [2]fileStamp{stampOf(logPath), stampOf(callsPath)}
+	l.mu.Lock()
+	if l.events != nil && stamps == l.eventsOf {
+		defer l.mu.Unlock()
+		return l.events, nil
+	}
+	l.mu.Unlock()
+	out, err := l.readEvents(logPath)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.events, l.eventsOf = out, stamps
+	l.mu.Unlock()
+	return out, nil
+}
+
+// readEvents reads the lab process's log and the CNI calls, newest first.
+func (l *Live) readEvents(logPath string) ([]Event, error) {
+	b, err := os.ReadFile(logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -295,9 +360,10 @@ func (l *Live) Events(ctx context.Context) ([]Event, error) {
 	for i := len(lines) - 1; i >= 0 && len(out) < 500; i-- {
 		out = append(out, parseEvent(lines[i]))
 	}
-	// CNI calls, with their result: kinn up makes them, not the lab process.
+	// CNI calls, with their result: kinn up makes them, not the lab
+	// process. The log is oldest first: the newest 200.
 	calls, _ := lab.CNICalls(l.o, l.name)
-	for i := range calls[:min(len(calls), 200)] {
+	for i := max(len(calls)-200, 0); i < len(calls); i++ {
 		out = append(out, callEvent(&calls[i]))
 	}
 	slices.SortStableFunc(out, func(a, b Event) int { return b.Time.Compare(a.Time) })
@@ -347,9 +413,9 @@ func parseEvent(line string) Event {
 	return Event{Kind: "lab", Message: line}
 }
 
-// SendRequests implements Source: n HTTP requests (or UDP "hostname"
-// datagrams) from a pod to a Service's first port, counted by the pod that
-// answered.
+// SendRequests implements Source: n requests from a pod to a Service's
+// first port, each of the kind the port speaks (see portSpeaks), counted
+// by the pod that answered or by what came back.
 func (l *Live) SendRequests(ctx context.Context, fromPod, svc string, n int) (map[string]int, error) {
 	st, err := l.state()
 	if err != nil {
@@ -360,31 +426,27 @@ func (l *Live) SendRequests(ctx context.Context, fromPod, svc string, n int) (ma
 	if err != nil {
 		return nil, err
 	}
-	var addr, proto string
+	var addr string
+	var port corev1.ServicePort
 	for _, s := range st.Services {
 		if s.Namespace+"/"+s.Name == svc && len(s.Spec.Ports) > 0 && s.Spec.ClusterIP != "None" {
-			addr = fmt.Sprintf("%s:%d", s.Spec.ClusterIP, s.Spec.Ports[0].Port)
-			proto = string(s.Spec.Ports[0].Protocol)
+			port = s.Spec.Ports[0]
+			addr = fmt.Sprintf("%s:%d", s.Spec.ClusterIP, port.Port)
 		}
 	}
 	if addr == "" {
 		return nil, fmt.Errorf("service %s has no ClusterIP port", svc)
 	}
 	p := probe.Prober{Enter: kernel.Do, Netns: netns, Timeout: time.Second}
+	speaks := portSpeaks(port)
 	got := map[string]int{}
 	for range n {
-		var body string
-		var err error
-		if proto == "UDP" {
-			body, err = p.UDP(ctx, addr, "hostname")
-		} else {
-			body, err = p.HTTPGet(ctx, addr, "/hostname")
-		}
+		answer, err := request(ctx, p, speaks, addr, string(port.Protocol), st.Topology.Networking.DNSDomain)
 		if err != nil {
-			got["<"+string(probe.Classify(err))+">"]++
+			got[failure(err)]++
 			continue
 		}
-		got[strings.TrimSpace(body)]++
+		got[answer]++
 	}
 	return got, nil
 }

@@ -94,7 +94,7 @@ func (r *rulesScreen) Update(msg tea.Msg) tea.Cmd {
 			if r.cur != nil && r.cur.Node != r.node() {
 				r.reset() // the node list changed under us
 			}
-			r.rebuild()
+			r.changed()
 		case msg.kind == kindRules && msg.err == nil && msg.rules != nil && msg.node == r.node():
 			r.observe(msg.rules)
 			r.rebuild()
@@ -254,10 +254,11 @@ func (r *rulesScreen) driftRows(rows []row, v *lab.RulesView) []row {
 
 // ruleLine is one frontend or endpoint line of the SERVICES section.
 type ruleLine struct {
-	cells []string
-	key   string
-	note  string
-	drift bool // the kernel lacks or has more of it than kinn wants
+	cells  []string
+	key    string
+	note   string
+	shared string // its endpoints' chains are another frontend's too
+	drift  bool   // the kernel lacks or has more of it than kinn wants
 }
 
 // serviceLines are the frontends with their endpoints, then what went
@@ -271,13 +272,14 @@ func (r *rulesScreen) serviceLines(v *lab.RulesView) []ruleLine {
 		return " "
 	}
 	var lines []ruleLine
+	shared := sharedChains(v)
 	addFront := func(f *lab.FrontendView, sign string) {
 		k := frontKey(f)
 		if sign == "" {
 			sign = mark(k)
 		}
 		lines = append(lines, ruleLine{cells: []string{sign, f.Service, f.Frontend, withDrift(f.Kind, f.Drift), "", f.Chain,
-			r.count(k, f.Packets), humanBytes(float64(f.Bytes))}, key: k, note: f.Note, drift: f.Drift != ""})
+			r.count(k, f.Packets), humanBytes(float64(f.Bytes))}, key: k, note: f.Note, shared: shared[k], drift: f.Drift != ""})
 	}
 	addEp := func(f *lab.FrontendView, e *lab.EndpointView, sign string) {
 		k := epKey(f, e)
@@ -348,6 +350,9 @@ func (r *rulesScreen) serviceRows(rows []row, v *lab.RulesView) []row {
 		rows = append(rows, rw)
 		if l.note != "" {
 			rows = append(rows, row{text: "       # " + l.note, style: st.Dim, selectable: true, key: l.key + " note"})
+		}
+		if l.shared != "" {
+			rows = append(rows, row{text: "       # " + l.shared, style: st.Dim, selectable: true, key: l.key + " shared"})
 		}
 	}
 	return rows

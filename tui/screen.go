@@ -14,6 +14,28 @@ type base struct {
 	l      list
 	w, h   int
 	layout func() // lays the rows out again, for new data or a new width
+
+	// A hidden screen does not lay out the data that arrives for it (the
+	// Traffic screen's 1,000 rows every other second): it does so once,
+	// when shown.
+	visible, stale bool
+}
+
+// changed lays the rows out now if the screen is shown, else when it is.
+func (b *base) changed() {
+	if b.visible {
+		b.layout()
+	} else {
+		b.stale = true
+	}
+}
+
+func (b *base) setVisible(v bool) {
+	b.visible = v
+	if v && b.stale {
+		b.stale = false
+		b.layout()
+	}
 }
 
 func (b *base) SetSize(w, h int) {

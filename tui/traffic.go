@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -24,7 +26,7 @@ func (t *trafficScreen) Title() string { return "Traffic" }
 
 func (t *trafficScreen) Update(msg tea.Msg) tea.Cmd {
 	if d, ok := msg.(dataMsg); ok && d.kind == kindRates && d.err == nil {
-		t.rebuild()
+		t.changed()
 	}
 	t.nav(msg)
 	return nil
@@ -60,15 +62,21 @@ func (t *trafficScreen) rebuild() {
 		sl := sparkline(r.History, spark)
 		cells[i][len(cells[i])-1] = sl
 		text := c.row(cells[i])
+		n := utf8.RuneCountInString(sl) // one cell a block
 		rows = append(rows, row{text: text, selectable: true, key: r.Node + "/" + r.Name,
-			styled: t.spark(text, ansi.StringWidth(sl)), data: r})
+			styler: func(text string) string {
+				if head, ok := strings.CutSuffix(text, sl); ok { // the sparkline whole: no need to count cells
+					return head + t.sh.st.Spark.Render(sl)
+				}
+				return t.spark(text, n)
+			}, data: r})
 	}
 	t.l.setRows(rows)
 }
 
 // spark colours the sparkline at the end of a row.
 func (t *trafficScreen) spark(text string, n int) string {
-	w := ansi.StringWidth(text)
+	w := width(text)
 	cut := max(w-n, 0)
 	head := ansi.Cut(text, 0, cut)
 	return head + t.sh.st.Spark.Render(ansi.Cut(text, cut, w))

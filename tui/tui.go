@@ -99,6 +99,7 @@ type shared struct {
 	rates  []Rate
 	flows  []Flow
 	events []Event
+	nm     *names // for snap, built on first use
 }
 
 // screen is one of the five views.
@@ -111,6 +112,7 @@ type screen interface {
 	Keys() []key.Binding // its own keys, for the footer and the help
 	Back() bool          // handles esc if it has somewhere to go back to
 	Modal() bool         // a prompt is open: it gets every key
+	setVisible(v bool)   // shown or hidden: a hidden screen lays out its data when shown
 }
 
 type model struct {
@@ -129,6 +131,8 @@ type model struct {
 	ticks  [numKinds]int // per kind, to thin out the hidden screens' loops
 	status string
 	failed bool // status is an error
+
+	frame string // the last render, "" once anything may have changed it
 }
 
 func newModel(ctx context.Context, src Source, opts Options) *model {
@@ -139,6 +143,7 @@ func newModel(ctx context.Context, src Source, opts Options) *model {
 	m := &model{sh: sh, lab: opts.Lab, rules: r,
 		screens: []screen{newClusterScreen(sh), newTrafficScreen(sh), newFlowsScreen(sh), r, newEventsScreen(sh)}}
 	m.filters = make([]string, len(m.screens))
+	m.screens[0].setVisible(true)
 	m.resize(max(opts.Width, 80), max(opts.Height, 24))
 	return m
 }
@@ -153,6 +158,8 @@ func (m *model) wants(k kind) bool {
 	switch {
 	case int(k) == m.active:
 		return true
+	case m.drill(k):
+		return true
 	case k == kindSnapshot:
 		return m.ticks[k]%5 == 0
 	case k == kindRates:
@@ -161,15 +168,37 @@ func (m *model) wants(k kind) bool {
 	return false
 }
 
+// drill says whether the active screen's drill-down shows kind k too.
+func (m *model) drill(k kind) bool {
+	d, ok := m.screens[m.active].(interface{ alsoShows(kind) bool })
+	return ok && d.alsoShows(k)
+}
+
+// rulesNode is whose rules to fetch: the node a drill-down shows, else the
+// Rules screen's.
+func (m *model) rulesNode() string {
+	if d, ok := m.screens[m.active].(interface{ rulesNode() string }); ok {
+		if n := d.rulesNode(); n != "" {
+			return n
+		}
+	}
+	return m.rules.node()
+}
+
 func (m *model) Init() tea.Cmd {
 	cmds := make([]tea.Cmd, 0, numKinds)
 	for k := range numKinds {
-		cmds = append(cmds, m.sh.f.fetch(k, m.rules.node(), true))
+		cmds = append(cmds, m.sh.f.fetch(k, m.rulesNode(), true))
 	}
 	return tea.Batch(cmds...)
 }
 
 func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	// A tick only starts a fetch: the frame stays as it is. Anything else
+	// may change it.
+	if _, tick := msg.(tickMsg); !tick {
+		m.frame = ""
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.resize(msg.Width, msg.Height)
@@ -179,9 +208,11 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if !m.wants(msg.kind) {
 			return m, m.sh.f.tick(msg.kind) // keep the loop, skip the work
 		}
-		return m, m.sh.f.fetch(msg.kind, m.rules.node(), true)
+		return m, m.sh.f.fetch(msg.kind, m.rulesNode(), true)
 	case dataMsg:
 		return m, m.data(msg)
+	case describeMsg:
+		return m, m.screens[0].Update(msg)
 	case actionMsg:
 		m.status, m.failed = msg.text, msg.err != nil
 		if msg.err != nil {
@@ -260,8 +291,10 @@ func (m *model) show(i int) tea.Cmd {
 	if i == m.active {
 		return nil
 	}
+	m.screens[m.active].setVisible(false)
 	m.active = i
-	return m.sh.f.fetch(kind(i), m.rules.node(), false)
+	m.screens[i].setVisible(true)
+	return m.sh.f.fetch(kind(i), m.rulesNode(), false)
 }
 
 // editFilter is the '/' line editor: the screen filters as you type.
@@ -303,7 +336,10 @@ func (m *model) resize(w, h int) {
 func (m *model) bodyHeight() int { return max(m.h-3, 1) }
 
 func (m *model) View() tea.View {
-	v := tea.NewView(m.render())
+	if m.frame == "" {
+		m.frame = m.render()
+	}
+	v := tea.NewView(m.frame)
 	v.AltScreen = true
 	v.WindowTitle = "kinn tui " + m.lab
 	return v

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,7 +36,7 @@ func newTestModel(t *testing.T, src Source, w, h int) (*model, *clock) {
 
 // load fetches one kind synchronously, as the program would in a command.
 func load(m *model, k kind) {
-	m.Update(m.sh.f.fetch(k, m.rules.node(), false)())
+	m.Update(m.sh.f.fetch(k, m.rulesNode(), false)())
 }
 
 // press sends keys by name: "down", "enter", "shift+tab", or text ("r", "/").
@@ -100,7 +101,7 @@ func golden(t *testing.T, name, got string) {
 
 func TestGoldenScreens(t *testing.T) {
 	t.Parallel()
-	for _, size := range [][2]int{{80, 24}, {200, 60}} {
+	for _, size := range [][2]int{{80, 24}, {200, 50}} {
 		for i, name := range []string{"cluster", "traffic", "flows", "rules", "events"} {
 			t.Run(name+"-"+strconv.Itoa(size[0])+"x"+strconv.Itoa(size[1]), func(t *testing.T) {
 				t.Parallel()
@@ -127,26 +128,30 @@ func TestGoldenStates(t *testing.T) {
 		{name: "cluster-filter", keys: []string{"/", "w", "e", "b", "enter"}},
 		{name: "send-prompt", keys: []string{"end", "up", "up", "up", "up", "up", "up", "s", "down", "backspace", "5"}},
 		{name: "rules-worker", keys: []string{"4", "n"}},
-		{name: "events-call", keys: []string{"5", "down", "down", "enter"}},
+		{name: "events-call", keys: []string{"5", "down", "down", "down", "down", "enter"}},
+		{name: "events-all", keys: []string{"5", "a"}},
 		{name: "status-errors", prep: func(f *fakeSource) { f.fail["flows"] = errTest("conntrack: permission denied") }},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFake()
-			if tt.prep != nil {
-				tt.prep(f)
-			}
-			m, _ := newTestModel(t, f, 80, 24)
-			if cmd := press(m, tt.keys...); cmd != nil {
-				if msg := cmd(); msg != nil {
-					m.Update(msg)
+		for _, size := range [][2]int{{80, 24}, {200, 50}} {
+			name := fmt.Sprintf("%s-%dx%d", tt.name, size[0], size[1])
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				f := newFake()
+				if tt.prep != nil {
+					tt.prep(f)
 				}
-			}
-			out := screenText(m)
-			checkFrame(t, out, 80, 24)
-			golden(t, tt.name+"-80x24", out)
-		})
+				m, _ := newTestModel(t, f, size[0], size[1])
+				if cmd := press(m, tt.keys...); cmd != nil {
+					if msg := cmd(); msg != nil {
+						m.Update(msg)
+					}
+				}
+				out := screenText(m)
+				checkFrame(t, out, size[0], size[1])
+				golden(t, name, out)
+			})
+		}
 	}
 }
 

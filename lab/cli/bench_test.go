@@ -17,14 +17,7 @@ import (
 func BenchmarkLabProcessAtRest(b *testing.B) {
 	kerneltest.RequireRoot(b)
 	for b.Loop() {
-		l := kerneltest.NewLab(b, "rest")
-		name := l.Name
-		dirs := []string{"--state-dir", l.StateDir, "--run-dir", l.RunDir}
-		f := filepath.Join(b.TempDir(), "lab.yaml")
-		os.WriteFile(f, []byte(kerneltest.Topology(name, 20, 1000)), 0o644)
-		if out, err := kinnCmd(dirs, "up", "-f", f).CombinedOutput(); err != nil {
-			b.Fatalf("up: %v\n%s", err, out)
-		}
+		name, dirs := upBenchLab(b, "rest")
 		pid := labPID(b, dirs[3], name)
 		time.Sleep(5 * time.Second) // let the first probes and syncs settle
 		cpu0, t0 := cpuTicks(b, pid), time.Now()
@@ -32,8 +25,22 @@ func BenchmarkLabProcessAtRest(b *testing.B) {
 		cpu := float64(cpuTicks(b, pid)-cpu0) / 100 / time.Since(t0).Seconds() * 100
 		b.ReportMetric(float64(rssKiB(b, pid))/1024, "MiB-rss")
 		b.ReportMetric(cpu, "%cpu")
-		kinnCmd(dirs, "down", "--name", name).Run()
 	}
+}
+
+// upBenchLab brings up the 1,000-pod benchmark lab (20 nodes x 50 pods,
+// every pod serving a port), taken down when the benchmark ends.
+func upBenchLab(b *testing.B, prefix string) (name string, dirs []string) {
+	l := kerneltest.NewLab(b, prefix)
+	name = l.Name
+	dirs = []string{"--state-dir", l.StateDir, "--run-dir", l.RunDir}
+	f := filepath.Join(b.TempDir(), "lab.yaml")
+	os.WriteFile(f, []byte(kerneltest.Topology(name, 20, 1000)), 0o644)
+	if out, err := kinnCmd(dirs, "up", "-f", f).CombinedOutput(); err != nil {
+		b.Fatalf("up: %v\n%s", err, out)
+	}
+	b.Cleanup(func() { kinnCmd(dirs, "down", "--name", name).Run() })
+	return name, dirs
 }
 
 func labPID(b *testing.B, runRoot, name string) int {

@@ -77,7 +77,7 @@ func TestLiveSource(t *testing.T) {
 	}
 	seen := false
 	for _, f := range flows {
-		seen = seen || (strings.HasPrefix(f.Service, "default/web ") && f.Endpoint != "")
+		seen = seen || (f.SvcName == "default/web" && f.Endpoint != "")
 	}
 	if !seen {
 		t.Errorf("no flow to default/web with its chosen endpoint among %d", len(flows))
@@ -88,6 +88,20 @@ func TestLiveSource(t *testing.T) {
 	}
 	if conns(rulesAfter, "default/web") < conns(rulesBefore, "default/web")+20 {
 		t.Errorf("the web Service's counters grew by %d, want 20", conns(rulesAfter, "default/web")-conns(rulesBefore, "default/web"))
+	}
+	// Each port gets what it speaks: DNS to kube-dns, TLS to kubernetes.
+	for svc, want := range map[string]string{"kube-system/kube-dns": "DNS kubernetes.default.svc.cluster.local = 10.96.0.1",
+		"default/kubernetes": "kube-apiserver (TLS) /healthz ok"} {
+		if got, err := src.SendRequests(ctx, "default/client", svc, 3); err != nil || got[want] != 3 {
+			t.Errorf("3 requests to %s: %v, %v; want %q 3", svc, got, err, want)
+		}
+	}
+	// The pod view's text (a stub until kinn describe's lands).
+	if text, err := src.Describe(ctx, "default", "client"); err != nil || !strings.Contains(text, "client") {
+		t.Errorf("describe default/client: %q, %v", text, err)
+	}
+	if snap.Nodes[0].Gateway == "" {
+		t.Errorf("the snapshot's nodes have no bridge address: %+v", snap.Nodes[0])
 	}
 	if err := src.Scale(ctx, "default", "web", 1); err != nil {
 		t.Fatal(err)
@@ -240,6 +254,22 @@ func TestTUIInTmux(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the Rules screen took %v to show the scale", d)
 	}
+	// Flows by name; enter on the web-nodeport Service drills in.
+	s.keys("3")
+	s.waitFor("the client's flows by name", func(scr string) bool {
+		return strings.Contains(scr, "client:") && strings.Contains(scr, "-> web:80") && strings.Contains(scr, "=> web-")
+	})
+	s.keys("1", "/", "Escape", "/")
+	for _, c := range "web-nodeport" {
+		s.keys(string(c))
+	}
+	s.keys("Enter", "Enter")
+	s.waitFor("the NodePort Service's view", func(scr string) bool {
+		return strings.Contains(scr, "SERVICE default/web-nodeport") && strings.Contains(scr, "endpoint counters are shared with ClusterIP") &&
+			strings.Contains(scr, "ENDPOINTS")
+	})
+	s.keys("Escape")
+	s.waitFor("the list again", func(scr string) bool { return strings.Contains(scr, "SERVICES (") })
 }
 
 // TestCNILog: every CNI call the lab made is logged with the pod, the
