@@ -154,7 +154,7 @@ func (l *Live) buildSnapshot(st *lab.State, status *daemon.Status) *Snapshot {
 		}
 		snap.Nodes = append(snap.Nodes, ni)
 	}
-	for _, p := range st.Pods(status.Readiness()) {
+	for _, p := range st.PodsLive(status.Live()) {
 		pi := PodInfo{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, IP: p.Status.PodIP,
 			Terminating: p.DeletionTimestamp != nil, Networks: lab.NetworksText(p)}
 		for _, c := range p.Status.Conditions {
@@ -163,7 +163,9 @@ func (l *Live) buildSnapshot(st *lab.State, status *daemon.Status) *Snapshot {
 		if status != nil {
 			pi.Reason = status.Pods[p.Namespace+"/"+p.Name].Reason
 		}
-		pi.Reason = podReason(p, pi.Reason)
+		// The probe's own error (or why else it is not ready), as
+		// `get pods -o wide` and describe say it.
+		pi.Reason = podReason(p, cmpOr(lab.NotReadyReason(p), pi.Reason))
 		for _, c := range p.Spec.Containers {
 			for _, cp := range c.Ports {
 				pi.Ports = append(pi.Ports, fmt.Sprintf("%d/%s", cp.ContainerPort, cmpOr(string(cp.Protocol), "TCP")))
