@@ -1,10 +1,12 @@
 package cli_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"kinn.dev/kinn/lab"
+	"kinn.dev/kinn/tui"
 )
 
 // whyTopology: "shut" probes a port nobody listens on; the "web" pods'
@@ -128,6 +133,23 @@ func TestWhyNotReady(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(e.dirs[3], e.name, "lab.log"))
 	if !strings.Contains(string(log), event) {
 		t.Errorf("lab.log lacks %q:\n%s", event, log)
+	}
+
+	// The terminal UI: the Cluster screen's REASON and the Events screen.
+	src := tui.NewLive(lab.Options{StateRoot: e.dirs[1], RuntimeRoot: e.dirs[3]}, e.name)
+	defer src.Close()
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range snap.Pods {
+		if p.Name == "shut" && !strings.Contains(p.Reason, "Readiness probe failed: "+probeErr) {
+			t.Errorf("the Cluster screen's REASON for shut: %q", p.Reason)
+		}
+	}
+	evs, err := src.Events(context.Background())
+	if err != nil || !slices.ContainsFunc(evs, func(ev tui.Event) bool { return strings.Contains(ev.Message, event) }) {
+		t.Errorf("the Events screen lacks %q (%v)", event, err)
 	}
 
 	// describe: the pod's conditions, its probe and the event, with the
