@@ -50,11 +50,25 @@ func ReadEvents(o Options, name string) ([]Event, error) {
 	if err != nil {
 		return events, err
 	}
-	// The sandbox's calls come before what its pod did in the same second.
-	return append(CNIEvents(calls), events...), nil
+	// The sandbox's calls come before what its pod did in the same second;
+	// the call log reads newest first, events go oldest first.
+	cniEvents := CNIEvents(calls)
+	slices.Reverse(cniEvents)
+	return append(cniEvents, events...), nil
 }
 
 // live is d.Live, or nothing known.
+// known reports whether the lab process answered: without it no pod's
+// readiness is known, and what depends on it is shown as <unknown>.
+func (d Describer) known() bool {
+	for _, p := range d.State.Plan.Pods {
+		if d.live(p.Key()).Known {
+			return true
+		}
+	}
+	return len(d.State.Plan.Pods) == 0
+}
+
 func (d Describer) live(key string) PodLive {
 	if d.Live == nil {
 		return PodLive{}

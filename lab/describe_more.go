@@ -3,8 +3,10 @@ package lab
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,11 +89,13 @@ func readyText(p corev1.Pod) string {
 func (d Describer) Deployment(ns, name string) (string, error) {
 	var dep *metav1.ObjectMeta
 	var replicas int32 = 1
+	strategy := appsv1.RollingUpdateDeploymentStrategyType
 	var tmpl corev1.PodTemplateSpec
 	var sel string
 	for _, x := range d.State.Topology.Deployments {
 		if x.Namespace == ns && x.Name == name {
 			dep, tmpl = &x.ObjectMeta, x.Spec.Template
+			strategy = cmp.Or(x.Spec.Strategy.Type, strategy)
 			if x.Spec.Replicas != nil {
 				replicas = *x.Spec.Replicas
 			}
@@ -124,9 +128,14 @@ func (d Describer) Deployment(ns, name string) (string, error) {
 	t.pairs(0, "Labels", dep.Labels, "=")
 	t.pairs(0, "Annotations", dep.Annotations, ": ")
 	t.line(0, "Selector:\t%s", sel)
-	t.line(0, "Replicas:\t%d desired | %d updated | %d total | %d available | %d unavailable",
-		replicas, len(pods), len(pods), ready, len(pods)-ready)
-	t.line(0, "StrategyType:\tRollingUpdate")
+	if d.known() {
+		t.line(0, "Replicas:\t%d desired | %d updated | %d total | %d available | %d unavailable",
+			replicas, len(pods), len(pods), ready, len(pods)-ready)
+	} else {
+		t.line(0, "Replicas:\t%d desired | %d updated | %d total | <unknown> available (no lab process answers)",
+			replicas, len(pods), len(pods))
+	}
+	t.line(0, "StrategyType:\t%s", strategy)
 	t.line(0, "Pod Template:")
 	t.pairs(1, "Labels", tmpl.Labels, "=")
 	t.line(1, "Containers:")
@@ -168,7 +177,8 @@ func (d Describer) EndpointSlice(ns, name string) (string, error) {
 			t.line(0, "")
 		}
 		found = true
-		slice(t, s)
+		isUser := slices.ContainsFunc(user, func(u *discoveryv1.EndpointSlice) bool { return u.Name == s.Name })
+		slice(t, s, d.known() || isUser) // a user's slice says its own conditions
 		t.events(d.Events, "endpointslice "+ns+"/"+s.Name, d.Now)
 	}
 	if !found {
@@ -177,7 +187,9 @@ func (d Describer) EndpointSlice(ns, name string) (string, error) {
 	return t.String(), nil
 }
 
-func slice(t *text, s discoveryv1.EndpointSlice) {
+// slice lays out one slice; known is false when its conditions depend on
+// readiness nobody could report.
+func slice(t *text, s discoveryv1.EndpointSlice, known bool) {
 	t.line(0, "Name:\t%s", s.Name)
 	t.line(0, "Namespace:\t%s", s.Namespace)
 	t.pairs(0, "Labels", s.Labels, "=")
@@ -204,8 +216,13 @@ func slice(t *text, s discoveryv1.EndpointSlice) {
 	for _, e := range s.Endpoints {
 		t.line(1, "- Addresses:\t%s", strings.Join(e.Addresses, ","))
 		t.line(2, "Conditions:")
-		t.line(3, "Ready:\t%s", boolText(e.Conditions.Ready))
-		t.line(3, "Serving:\t%s", boolText(e.Conditions.Serving))
+		if known {
+			t.line(3, "Ready:\t%s", boolText(e.Conditions.Ready))
+			t.line(3, "Serving:\t%s", boolText(e.Conditions.Serving))
+		} else {
+			t.line(3, "Ready:\t<unknown> (no lab process answers)")
+			t.line(3, "Serving:\t<unknown>")
+		}
 		t.line(3, "Terminating:\t%s", boolText(e.Conditions.Terminating))
 		if e.TargetRef != nil {
 			t.line(2, "TargetRef:\t%s/%s", e.TargetRef.Kind, e.TargetRef.Name)

@@ -46,7 +46,12 @@ func (d Describer) Pod(ns, name string) (string, error) {
 	}
 	// kinn's: the pod's end of the pair in the node, so nobody guesses
 	// with iflink and deletes the wrong device.
-	t.line(0, "Host Veth:\t%s (in %s)", cmp.Or(pp.HostVeth, pp.HostLink, "<unknown>"), pp.NodeNetns)
+	// Only a pod whose sandbox exists has one (the annotation says so).
+	if veth := pod.Annotations[HostInterfaceAnnotation]; veth != "" {
+		t.line(0, "Host Veth:\t%s (in %s)", veth, pp.NodeNetns)
+	} else {
+		t.line(0, "Host Veth:\t<none>")
+	}
 	t.line(0, "Netns:\t%s", orNone(pod.Annotations["kinn.dev/netns"]))
 	if owner := d.owner(key); owner != "" {
 		t.line(0, "Controlled By:\t%s", owner)

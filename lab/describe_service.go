@@ -53,7 +53,7 @@ func (d Describer) Service(ns, name string) (string, error) {
 		t.line(0, "LoadBalancer Ingress:\t%s", strings.Join(ingress, ", "))
 	}
 	for _, sp := range spec.Ports {
-		servicePort(t, sp, portOf(ports, sp))
+		servicePort(t, sp, portOf(ports, sp), d.known() || service.UserManaged(svc)) // a user's slices say their own readiness
 	}
 	t.line(0, "Session Affinity:\t%s", cmp.Or(spec.SessionAffinity, corev1.ServiceAffinityNone))
 	if spec.Type == corev1.ServiceTypeNodePort || spec.Type == corev1.ServiceTypeLoadBalancer {
@@ -83,7 +83,7 @@ func portOf(ports []service.Port, sp corev1.ServicePort) *service.Port {
 }
 
 // servicePort writes kubectl's lines for one port.
-func servicePort(t *text, sp corev1.ServicePort, p *service.Port) {
+func servicePort(t *text, sp corev1.ServicePort, p *service.Port, known bool) {
 	name := cmp.Or(sp.Name, "<unset>")
 	proto := cmp.Or(sp.Protocol, corev1.ProtocolTCP)
 	t.line(0, "Port:\t%s\t%d/%s", name, sp.Port, proto)
@@ -102,6 +102,10 @@ func servicePort(t *text, sp corev1.ServicePort, p *service.Port) {
 				eps = append(eps, fmt.Sprintf("%s:%d", e.IP, e.Port))
 			}
 		}
+	}
+	if !known {
+		t.line(0, "Endpoints:\t<unknown> (no lab process answers: readiness is unknown)")
+		return
 	}
 	t.line(0, "Endpoints:\t%s", strings.Join(eps, ","))
 }
@@ -160,7 +164,7 @@ func whyNot(svc *corev1.Service, p service.PodState, notReady map[string]string)
 	case !p.IP.IsValid():
 		out = append(out, "no address: the pod is not running")
 	case p.Terminating:
-		out = append(out, "terminating: kept serving while ready, never chosen for new connections")
+		out = append(out, "terminating: used for new connections only while the Service has no ready endpoint")
 	case !p.Ready:
 		why := "not ready"
 		if r := notReady[key]; r != "" {

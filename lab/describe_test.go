@@ -105,3 +105,17 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("unknown pod: %v", err)
 	}
 }
+
+// TestFoldAnyOrder: repeats folded from newest-first input (the CNI call
+// log's order) still span from the earliest to the latest.
+func TestFoldAnyOrder(t *testing.T) {
+	t.Parallel()
+	at := func(m int) time.Time { return time.Date(2026, 12, 7, 10, m, 0, 0, time.UTC) }
+	ev := func(m int) Event {
+		return Event{Type: "Warning", Reason: "FailedCreatePodSandBox", Object: "pod default/a", Message: "x", First: at(m), Last: at(m), Count: 1}
+	}
+	got := Fold([]Event{ev(9), ev(5), ev(7)})
+	if len(got) != 1 || got[0].Count != 3 || !got[0].First.Equal(at(5)) || !got[0].Last.Equal(at(9)) {
+		t.Errorf("Fold = %+v, want one event x3 from 10:05 to 10:09", got)
+	}
+}

@@ -136,8 +136,14 @@ func Fold(events []Event) []Event {
 	for _, e := range events {
 		k := e.Object + "\x00" + e.Type + "\x00" + e.Reason + "\x00" + e.Message
 		if i, ok := at[k]; ok {
+			// Any order in: the span is the earliest first and the latest last.
 			out[i].Count += e.Count
-			out[i].Last = e.Last
+			if e.First.Before(out[i].First) {
+				out[i].First = e.First
+			}
+			if e.Last.After(out[i].Last) {
+				out[i].Last = e.Last
+			}
 			continue
 		}
 		at[k] = len(out)

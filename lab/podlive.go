@@ -60,10 +60,14 @@ func podConditions(pod *corev1.Pod, live PodLive) {
 		if !ready {
 			names = append(names, c.Name)
 		}
-		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Ready: ready, Started: &live.Running}
-		if live.Running {
-			cs.State.Running = &corev1.ContainerStateRunning{}
-		} else {
+		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Ready: ready && live.Known}
+		switch {
+		case !live.Known:
+			// Nobody answered: no state is known, none is claimed.
+		case live.Running:
+			cs.Started, cs.State.Running = &live.Running, &corev1.ContainerStateRunning{}
+		default:
+			cs.Started = &live.Running
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "Error", Message: live.Reason}
 		}
 		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, cs)
@@ -73,12 +77,15 @@ func podConditions(pod *corev1.Pod, live PodLive) {
 		containers.Status, containers.Reason = corev1.ConditionFalse, ReasonContainersNotReady
 		containers.Message = fmt.Sprintf("containers with unready status: [%s]", strings.Join(names, " "))
 	}
+	if !live.Known {
+		containers = corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionUnknown, Reason: ReasonLabProcessDown,
+			Message: "no lab process answers: readiness is unknown (`kinn up` starts it again)"}
+	}
 	ready := containers
 	ready.Type = corev1.PodReady
 	switch {
 	case !live.Known:
-		ready.Status, ready.Reason = corev1.ConditionFalse, ReasonLabProcessDown
-		ready.Message = "no lab process answers: readiness is unknown (`kinn up` starts it again)"
+		// As the containers': Unknown, not False.
 	case containers.Status == corev1.ConditionTrue && live.Forced:
 		ready.Status, ready.Reason = corev1.ConditionFalse, ReasonReadinessForced
 		ready.Message = "`kinn ready " + pod.Namespace + "/" + pod.Name + " false` is in force"

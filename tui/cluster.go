@@ -245,7 +245,11 @@ func (c *clusterScreen) rebuild() {
 	pc.hidden[7] = !slices.ContainsFunc(pods, func(p *PodInfo) bool { return p.Networks != "" })
 	cells := make([][]string, len(pods))
 	for i, p := range pods {
-		cells[i] = []string{p.Namespace, p.Name, p.Node, p.IP, podState(p), strings.Join(p.Ports, ","), p.Reason, p.Networks}
+		state := podState(p)
+		if snap.Unknown && !p.Terminating && p.IP != "" {
+			state = "?" // running, readiness unknown: no lab process answers
+		}
+		cells[i] = []string{p.Namespace, p.Name, p.Node, p.IP, state, strings.Join(p.Ports, ","), p.Reason, p.Networks}
 		pc.measure(cells[i])
 	}
 	pc.fitTo(c.width())
@@ -253,10 +257,13 @@ func (c *clusterScreen) rebuild() {
 	if c.node != "" {
 		title = fmt.Sprintf("PODS ON %s (%d)   esc: back", c.node, len(pods))
 	}
+	if snap.Unknown {
+		title += "   readiness unknown: no lab process answers (kinn up starts it)"
+	}
 	rows = c.section(rows, title, pc)
 	for i, p := range pods {
 		r := row{text: pc.row(cells[i]), selectable: true, key: "pod/" + p.Namespace + "/" + p.Name, data: p}
-		if !p.Ready || p.Terminating {
+		if (!p.Ready || p.Terminating) && !snap.Unknown {
 			r.style = st.Bad
 		}
 		rows = append(rows, r)
@@ -265,8 +272,12 @@ func (c *clusterScreen) rebuild() {
 		sc := newColumns("NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "PORTS", "ENDPOINTS")
 		cells := make([][]string, len(snap.Services))
 		for i, s := range snap.Services {
+			ready := fmt.Sprint(s.ReadyEndpoints)
+			if snap.Unknown {
+				ready = "?"
+			}
 			cells[i] = []string{s.Namespace, s.Name, s.Type, s.ClusterIP, strings.Join(s.Ports, ","),
-				fmt.Sprintf("%d/%d", s.ReadyEndpoints, s.TotalEndpoints)}
+				fmt.Sprintf("%s/%d", ready, s.TotalEndpoints)}
 			sc.measure(cells[i])
 		}
 		sc.fitTo(c.width())
@@ -274,7 +285,7 @@ func (c *clusterScreen) rebuild() {
 		for i := range snap.Services {
 			s := &snap.Services[i]
 			r := row{text: sc.row(cells[i]), selectable: true, key: "svc/" + s.Namespace + "/" + s.Name, data: s}
-			if s.ReadyEndpoints == 0 {
+			if s.ReadyEndpoints == 0 && !snap.Unknown {
 				r.style = st.Bad
 			}
 			rows = append(rows, r)

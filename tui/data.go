@@ -15,6 +15,9 @@ type Snapshot struct {
 	Pods     []PodInfo
 	Services []ServiceInfo
 	Taken    time.Time
+	// Unknown says no lab process answered: nobody knows which pods are
+	// ready or which endpoints serve, and the screens show "?" for them.
+	Unknown bool
 }
 
 // NodeInfo is one node.

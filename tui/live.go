@@ -46,6 +46,7 @@ type Live struct {
 	snap       *Snapshot
 	snapOf     *lab.State
 	snapStatus *daemon.Status
+	snapNetns  time.Time // netnsStamp when snap was built
 	events     []Event
 	eventsOf   [2]fileStamp
 }
@@ -113,22 +114,35 @@ func (l *Live) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	status := l.status(ctx)
+	// Namespaces created or deleted (by hand, too) change what the
+	// snapshot says of pods and nodes though state and status do not.
+	netns := netnsStamp()
 	l.mu.Lock()
-	if l.snap != nil && l.snapOf == st && reflect.DeepEqual(l.snapStatus, status) {
+	if l.snap != nil && l.snapOf == st && l.snapNetns.Equal(netns) && reflect.DeepEqual(l.snapStatus, status) {
 		defer l.mu.Unlock()
 		return l.snap, nil // the same pointer: the screens need not lay it out again
 	}
 	l.mu.Unlock()
 	snap := l.buildSnapshot(st, status)
 	l.mu.Lock()
-	l.snap, l.snapOf, l.snapStatus = snap, st, status
+	l.snap, l.snapOf, l.snapStatus, l.snapNetns = snap, st, status, netns
 	l.mu.Unlock()
 	return snap, nil
 }
 
+// netnsStamp is when a namespace was last added to or removed from
+// /run/netns (the directory's mtime), zero if it cannot be read.
+func netnsStamp() time.Time {
+	fi, err := os.Stat(kernel.NetnsDir)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
 // buildSnapshot is the Cluster screen's view of a state and a status.
 func (l *Live) buildSnapshot(st *lab.State, status *daemon.Status) *Snapshot {
-	snap := &Snapshot{Lab: l.name, Taken: time.Now()}
+	snap := &Snapshot{Lab: l.name, Taken: time.Now(), Unknown: status == nil}
 	for _, n := range st.Nodes() {
 		role := "worker"
 		if _, ok := n.Labels["node-role.kubernetes.io/control-plane"]; ok {

@@ -275,3 +275,21 @@ func TestServiceFlowsOnlyItsOwn(t *testing.T) {
 		t.Errorf("web-too's view lists %d flows, want 1", n)
 	}
 }
+
+// TestUnknownReadiness: with no lab process answering, the Cluster screen
+// says readiness is unknown and shows "?" rather than "no" and 0/N.
+func TestUnknownReadiness(t *testing.T) {
+	t.Parallel()
+	f := manyPods(3)
+	f.snap.Unknown = true
+	m, _ := newTestModel(t, f, 200, 40)
+	text := screenText(m)
+	if !strings.Contains(text, "readiness unknown: no lab process answers") {
+		t.Errorf("no word that readiness is unknown:\n%s", text)
+	}
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, "app-6c9f8b7d5-") && !strings.Contains(l, " ? ") {
+			t.Errorf("a pod row does not show readiness as ?: %q", l)
+		}
+	}
+}

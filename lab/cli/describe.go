@@ -17,7 +17,6 @@ func describeCommand() *cli.Command {
 		Usage:     "show one object in detail with its events, kubectl-style",
 		ArgsUsage: "pod|service|node|deployment|endpointslice NAME",
 		Flags: []cli.Flag{
-			nameFlag(),
 			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "default", Usage: "Kubernetes namespace of the object"},
 		},
 		Action: runDescribe,

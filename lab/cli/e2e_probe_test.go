@@ -142,10 +142,10 @@ func TestWhyNotReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range snap.Pods {
-		if p.Name == "shut" && !strings.Contains(p.Reason, "Readiness probe failed: "+probeErr) {
-			t.Errorf("the Cluster screen's REASON for shut: %q", p.Reason)
-		}
+	if i := slices.IndexFunc(snap.Pods, func(p tui.PodInfo) bool { return p.Name == "shut" }); i < 0 {
+		t.Errorf("the Cluster screen lacks pod shut")
+	} else if r := snap.Pods[i].Reason; !strings.Contains(r, "Readiness probe failed: "+probeErr) {
+		t.Errorf("the Cluster screen's REASON for shut: %q", r)
 	}
 	evs, err := src.Events(context.Background())
 	if err != nil || !slices.ContainsFunc(evs, func(ev tui.Event) bool { return strings.Contains(ev.Message, event) }) {
@@ -154,7 +154,7 @@ func TestWhyNotReady(t *testing.T) {
 
 	// describe: the pod's conditions, its probe and the event, with the
 	// probe's own error; the Service's pod without the port's name.
-	desc := e.must("describe", "pod", "shut", "--name", e.name)
+	desc := e.must("--name", e.name, "describe", "pod", "shut") // --name before the verb, too
 	t.Logf("describe pod shut:\n%s", desc)
 	for _, want := range []string{"Readiness probe failed: " + probeErr, "tcp-socket :9999 delay=0s", "ContainersNotReady",
 		"containers with unready status: [c]", "Host Veth:", "AddedInterface"} {
