@@ -47,8 +47,12 @@ type Live struct {
 	snapOf     *lab.State
 	snapStatus *daemon.Status
 	snapNetns  time.Time // netnsStamp when snap was built
-	events     []Event
-	eventsOf   [2]fileStamp
+	// descEvents are what the pod view's describe last read, from the
+	// files whose stamps are descEventsOf.
+	descEvents   []lab.Event
+	descEventsOf [2]fileStamp
+	events       []Event
+	eventsOf     [2]fileStamp
 }
 
 // fileStamp is a file's size and modification time: whether it changed.
