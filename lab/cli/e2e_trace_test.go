@@ -2,9 +2,12 @@ package cli_test
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -135,16 +138,61 @@ func TestTrace(t *testing.T) {
 			}
 		}
 	})
-	// Nothing of any trace is left in any namespace of the lab.
+	t.Run("Ctrl-C while waiting", func(t *testing.T) {
+		// An unallocated address of the service network is dropped: the
+		// prober waits for its timeout, and is interrupted first.
+		cmd := kinnCmd(e.dirs, "trace", "--name", e.name, "client", "10.96.255.254", "--port", "80", "--timeout", "20s")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		cmd.Process.Signal(os.Interrupt)
+		start := time.Now()
+		cmd.Wait()
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("kinn trace took %s to stop after SIGINT", time.Since(start))
+		}
+		e.noTraceTables(t)
+	})
+	t.Run("dropped", func(t *testing.T) {
+		j, code := e.traceJSON(t, "client", "10.96.255.254", "--port", "80", "--timeout", "1s")
+		if code != 3 || j.Verdict != trace.Dropped {
+			t.Fatalf("exit %d, verdict %q; want 3, dropped: %+v", code, j.Verdict, j)
+		}
+		inOrder(t, j.Request, []func(trace.Hop) bool{
+			func(h trace.Hop) bool {
+				return h.Component == "drop" && h.Node == clientNode && strings.Contains(h.Detail, "cluster-ips-check")
+			},
+		})
+	})
+	e.noTraceTables(t)
+	t.Run("kinn up removes what a killed trace left", func(t *testing.T) {
+		ns := "kinn." + e.name + ".node." + farNode
+		if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "add", "table", "ip", trace.TablePrefix+"killed").CombinedOutput(); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+		_, errOut, _ := e.run("up", "--name", e.name)
+		if !strings.Contains(errOut, "removed "+trace.TablePrefix+"killed") {
+			t.Errorf("kinn up did not say it removed the stale table:\n%s", errOut)
+		}
+		e.noTraceTables(t)
+	})
+}
+
+// noTraceTables checks that no namespace of the lab holds a trace table.
+func (e *env) noTraceTables(t *testing.T) {
+	t.Helper()
 	out, err := exec.Command("ip", "netns", "list").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := 0
 	for _, l := range strings.Split(string(out), "\n") {
 		ns, _, _ := strings.Cut(l, " ")
 		if !strings.HasPrefix(ns, "kinn."+e.name+".") {
 			continue
 		}
+		n++
 		tables, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "tables").CombinedOutput()
 		if err != nil {
 			t.Fatalf("nft list tables in %s: %v %s", ns, err, tables)
@@ -153,6 +201,9 @@ func TestTrace(t *testing.T) {
 			t.Errorf("a trace table is left in %s:\n%s", ns, tables)
 		}
 	}
+	if n == 0 {
+		t.Fatal("no namespace of the lab found")
+	}
 }
 
 // traceJSON runs kinn trace -o json and decodes the journey.
@@ -160,10 +211,27 @@ func (e *env) traceJSON(t *testing.T, args ...string) (trace.Journey, int) {
 	t.Helper()
 	out, errOut, code := e.run(append([]string{"trace", "--name", e.name, "-o", "json"}, args...)...)
 	var j trace.Journey
-	if err := json.Unmarshal([]byte(out), &j); err != nil {
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields() // the README's schema, nothing more
+	if err := dec.Decode(&j); err != nil {
 		t.Fatalf("kinn trace %v: exit %d, %v\n%s%s", args, code, err, out, errOut)
 	}
+	checkSchema(t, j)
 	return j, code
+}
+
+// checkSchema checks a journey against the README's schema.
+func checkSchema(t *testing.T, j trace.Journey) {
+	t.Helper()
+	if !slices.Contains([]string{"delivered", "refused", "dropped", "error"}, j.Verdict) || j.Summary == "" || j.Request == nil || j.Reply == nil {
+		t.Errorf("journey outside the schema: verdict %q, summary %q, request %v, reply %v", j.Verdict, j.Summary, j.Request, j.Reply)
+	}
+	for _, h := range append(slices.Clone(j.Request), j.Reply...) {
+		if h.Namespace == "" || h.Action == "" || !slices.Contains([]string{"route", "nftables", "conntrack", "socket", "drop"}, h.Component) ||
+			(h.Owner != nil && (h.Owner.Name == "" || !slices.Contains([]string{"Service", "Pod", "Endpoint"}, h.Owner.Kind))) {
+			t.Errorf("hop outside the schema: %+v", h)
+		}
+	}
 }
 
 // inOrder checks that hops has a hop matching each of want, in that order.

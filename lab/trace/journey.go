@@ -385,6 +385,9 @@ func ruleAction(ev Event, ri RuleInfo) (action, detail string) {
 	case VerdictJump, VerdictGoto:
 		return ev.Verdict.String() + " " + ev.Target, chain
 	case VerdictDrop:
+		if ri.Chain == proxy.ChainClusterIPsCheck {
+			return "dropped: no Service owns this address of the service network", chain
+		}
 		return "drop", chain
 	}
 	return ev.Verdict.String(), chain
