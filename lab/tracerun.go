@@ -88,14 +88,24 @@ func (s *State) traceRules(in *trace.Input, ports []service.Port) error {
 		return nil
 	}
 	owners := trace.ChainOwners(ports)
+	addrs, names := map[string]netip.Addr{}, []string{}
 	for _, n := range s.Plan.Nodes {
 		in.Hooks = trace.HooksOf(proxy.Build(s.ProxyNode(n), nil))
 		handles, err := nft.RuleHandles(n.Netns, proxy.TableName)
 		if err != nil {
 			return err
 		}
-		in.Rules[n.Netns] = trace.MapRules(proxy.Build(s.ProxyNode(n), ports), handles, owners)
+		in.Rules[n.Netns] = trace.MapRules(proxy.Build(s.ProxyNode(n), ports), handles, owners, true)
+		addrs[n.Name] = n.Underlay.Addr()
+		names = append(names, n.Name)
 	}
+	// The switch's table: the load balancer the lab process keeps there.
+	sw := s.Plan.Switch.Netns
+	handles, err := nft.RuleHandles(sw, proxy.TableName)
+	if err != nil {
+		return err
+	}
+	in.Rules[sw] = trace.MapRules(proxy.BuildLoadBalancer(ports, names, addrs), handles, owners, false)
 	return nil
 }
 
@@ -120,7 +130,7 @@ func (s *State) traceKernelState(in *trace.Input) error {
 	}
 	if _, ok := in.Routes[in.Src]; !ok {
 		// Nothing left the source: its own FIB may be why.
-		rt, err := kernel.RouteGet(in.Src, in.Probe.Dst.Addr(), netip.Addr{}, "")
+		rt, err := kernel.RouteGet(in.Src, in.Probe.Dst.Addr(), netip.Addr{}, "", "")
 		if err != nil {
 			return err
 		}
@@ -160,7 +170,7 @@ func routeOf(in *trace.Input, ns string, sn trace.Seen) (trace.Route, bool, erro
 		}
 		iif = in.Links[ns][int(sn.IIF)]
 	}
-	rt, err := kernel.RouteGet(ns, sn.Dst, sn.Src, iif)
+	rt, err := kernel.RouteGet(ns, sn.Dst, sn.Src, iif, sn.DstMAC)
 	return rt, err == nil, err
 }
 

@@ -130,6 +130,21 @@ func TestTrace(t *testing.T) {
 			t.Errorf("text output does not name the refusal and the Service:\n%s", out)
 		}
 	})
+	t.Run("ICMP and UDP", func(t *testing.T) {
+		for _, args := range [][]string{{"node/" + clientNode, "far", "--proto", "icmp"}, {"client", "far", "--proto", "udp", "--port", "8081"}} {
+			j, code := e.traceJSON(t, args...)
+			if code != 0 || j.Verdict != trace.Delivered {
+				t.Errorf("kinn trace %v: exit %d, verdict %q; want 0, delivered: %+v", args, code, j.Verdict, j)
+				continue
+			}
+			inOrder(t, j.Request, []func(trace.Hop) bool{
+				func(h trace.Hop) bool {
+					return h.Node == clientNode && h.Component == "route" && strings.Contains(h.Detail, "VXLAN")
+				},
+				func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "socket" },
+			})
+		}
+	})
 	t.Run("bad input", func(t *testing.T) {
 		for _, args := range [][]string{{"client", "nope"}, {"nobody", "far"}, {"client", "svc/nope"}, {"client", "far", "--proto", "sctp"}, {"client"}} {
 			_, errOut, code := e.run(append([]string{"trace", "--name", e.name}, args...)...)
@@ -227,7 +242,7 @@ func checkSchema(t *testing.T, j trace.Journey) {
 		t.Errorf("journey outside the schema: verdict %q, summary %q, request %v, reply %v", j.Verdict, j.Summary, j.Request, j.Reply)
 	}
 	for _, h := range append(slices.Clone(j.Request), j.Reply...) {
-		if h.Namespace == "" || h.Action == "" || !slices.Contains([]string{"route", "nftables", "conntrack", "socket", "drop"}, h.Component) ||
+		if h.Namespace == "" || h.Action == "" || !slices.Contains([]string{"route", "bridge", "nftables", "conntrack", "socket", "drop"}, h.Component) ||
 			(h.Owner != nil && (h.Owner.Name == "" || !slices.Contains([]string{"Service", "Pod", "Endpoint"}, h.Owner.Kind))) {
 			t.Errorf("hop outside the schema: %+v", h)
 		}

@@ -13,14 +13,21 @@ import (
 // RouteGet asks the named namespace's FIB which way a packet from src to
 // dst goes, as if it arrived on iif ("" for one sent by the namespace
 // itself), as `ip route get` does. A FIB that has no answer is an answer,
-// in Route.Err, not an error.
-func RouteGet(netnsName string, dst, src netip.Addr, iif string) (trace.Route, error) {
+// in Route.Err, not an error. A frame that came in by a bridge and was not
+// addressed to it (dstMAC) was bridged, not routed: no route is asked.
+func RouteGet(netnsName string, dst, src netip.Addr, iif, dstMAC string) (trace.Route, error) {
 	r := trace.Route{Netns: netnsName, Dst: dst, Src: src, IIF: iif}
 	h, err := handle(netnsName)
 	if err != nil {
 		return r, err
 	}
 	defer h.Close()
+	if iif != "" {
+		if br := bridgedBy(h, iif, dstMAC); br != "" {
+			r.Bridge = br
+			return r, nil
+		}
+	}
 	opts := &netlink.RouteGetOptions{Iif: iif}
 	if iif != "" && src.IsValid() {
 		opts.SrcAddr = net.IP(src.AsSlice())
@@ -63,4 +70,27 @@ func indexNames(links []netlink.Link) map[int]string {
 		out[l.Attrs().Index] = l.Attrs().Name
 	}
 	return out
+}
+
+// bridgedBy names the bridge that forwarded a frame at layer 2: iif is a
+// bridge port, or (br_netfilter reports the bridge as the input device)
+// the bridge itself while the frame was addressed to another MAC.
+func bridgedBy(h *netlink.Handle, iif, dstMAC string) string {
+	l, err := h.LinkByName(iif)
+	if err != nil {
+		return ""
+	}
+	if l.Type() == "bridge" {
+		if dstMAC != "" && dstMAC != l.Attrs().HardwareAddr.String() && dstMAC != "ff:ff:ff:ff:ff:ff" {
+			return iif
+		}
+		return ""
+	}
+	if l.Attrs().MasterIndex == 0 {
+		return ""
+	}
+	if m, err := h.LinkByIndex(l.Attrs().MasterIndex); err == nil && m.Type() == "bridge" {
+		return m.Attrs().Name
+	}
+	return ""
 }

@@ -84,6 +84,7 @@ type Packet struct {
 	ICMPType   uint8
 	ICMPCode   uint8
 	HasHeaders bool
+	DstMAC     string // from the link-layer header, where the hook has one
 }
 
 // same reports whether two sightings are of one packet: the IP id, length
@@ -143,7 +144,11 @@ type Route struct {
 	Dev   string     // the device it leaves by
 	Gw    netip.Addr // the next hop, when not on-link
 	Local bool       // delivered to this namespace itself
-	Err   string     // no route, unreachable...
+	// Bridge is set when the packet came in by a bridge port: the bridge
+	// forwarded it at layer 2 (the IP hooks saw it through br_netfilter)
+	// and no route was asked.
+	Bridge string
+	Err    string // no route, unreachable...
 }
 
 // ProbeResult is what the prober itself saw.

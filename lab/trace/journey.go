@@ -38,6 +38,7 @@ const (
 // Components of a hop.
 const (
 	CompRoute     = "route"
+	CompBridge    = "bridge"
 	CompNftables  = "nftables"
 	CompConntrack = "conntrack"
 	CompSocket    = "socket"
@@ -151,6 +152,7 @@ func (in Input) delivered(j *Journey) {
 type Seen struct {
 	IIF      uint32
 	Src, Dst netip.Addr
+	DstMAC   string // the frame's destination where it arrived
 }
 
 // PacketSeen lists where the request (or the reply) went, for the FIB
@@ -163,7 +165,7 @@ func PacketSeen(in Input, request bool) map[string]Seen {
 	out := map[string]Seen{}
 	for _, g := range req {
 		first, last := g.events[0], g.events[len(g.events)-1]
-		out[g.netns] = Seen{IIF: first.IIF, Src: last.Packet.Src, Dst: last.Packet.Dst}
+		out[g.netns] = Seen{IIF: first.IIF, Src: last.Packet.Src, Dst: last.Packet.Dst, DstMAC: first.Packet.DstMAC}
 	}
 	return out
 }
@@ -334,7 +336,7 @@ func (in Input) ruleHop(base Hop, ev Event) (Hop, bool) {
 	ri, known := in.Rules[ev.Netns][RuleKey{ev.Chain, ev.Handle}]
 	if !known {
 		h.Action = fmt.Sprintf("%s: table %s chain %s rule handle %d", ev.Verdict, ev.Table, ev.Chain, ev.Handle)
-		if ev.Table == proxy.TableName {
+		if ev.Table == proxy.TableName && in.Rules[ev.Netns] != nil {
 			h.Detail = "a rule kinn did not build (the table was edited?)"
 		}
 		if ev.Verdict == VerdictDrop {
@@ -357,8 +359,8 @@ func (in Input) ruleHop(base Hop, ev Event) (Hop, bool) {
 // ruleAction says what a matched rule did.
 func ruleAction(ev Event, ri RuleInfo) (action, detail string) {
 	chain := "chain " + ri.Chain
-	if m, ok := proxy.MeaningOf(ri.Chain); ok {
-		chain += " (" + m.Short + ")"
+	if ri.Meaning != "" {
+		chain += " (" + ri.Meaning + ")"
 	}
 	if ri.Detail != "" {
 		chain += ": " + ri.Detail
@@ -407,7 +409,8 @@ func flowHop(base Hop, f Flow) Hop {
 	if len(nat) > 0 {
 		h.Action += ": " + strings.Join(nat, ", ")
 	}
-	h.Detail = fmt.Sprintf("original %s -> %s, reply %s -> %s", f.OrigSrc, f.OrigDst, f.ReplySrc, f.ReplyDst)
+	p := map[uint8]string{1: "icmp", 6: "tcp", 17: "udp"}[f.Proto]
+	h.Detail = fmt.Sprintf("original %s -> %s, reply %s -> %s", endpoint(f.OrigSrc, p), endpoint(f.OrigDst, p), endpoint(f.ReplySrc, p), endpoint(f.ReplyDst, p))
 	if f.State != "" {
 		h.Detail += ", " + f.State
 	}

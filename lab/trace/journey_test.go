@@ -83,7 +83,7 @@ func TestMapRulesAndOwners(t *testing.T) {
 	ports := []service.Port{webPort, emptyPort}
 	rs := proxy.Build(testNode(), ports)
 	handles := kernelHandles(rs)
-	rules := MapRules(rs, handles, ChainOwners(ports))
+	rules := MapRules(rs, handles, ChainOwners(ports), true)
 	ep := proxy.EndpointChain(proxy.PortID(webPort), webPort.Endpoints[0])
 	ri := rules[RuleKey{ep, handles[ep][len(handles[ep])-1]}]
 	if ri.Owner == nil || *ri.Owner != (Owner{Kind: "Pod", Namespace: "default", Name: "web-1"}) || !strings.Contains(ri.Rule.String(), "dnat to 10.244.1.3:8080") {
@@ -95,7 +95,7 @@ func TestMapRulesAndOwners(t *testing.T) {
 	}
 	// A chain edited by hand (one rule more in the kernel) is not guessed at.
 	handles[svc] = append(handles[svc], 999)
-	for k := range MapRules(rs, handles, ChainOwners(ports)) {
+	for k := range MapRules(rs, handles, ChainOwners(ports), true) {
 		if k.Chain == svc {
 			t.Fatalf("rule %v of an edited chain was mapped", k)
 		}
@@ -108,7 +108,7 @@ func TestMapRulesAndOwners(t *testing.T) {
 func TestExplainRejected(t *testing.T) {
 	ports := []service.Port{webPort, emptyPort}
 	rs := proxy.Build(testNode(), ports)
-	rules := MapRules(rs, kernelHandles(rs), ChainOwners(ports))
+	rules := MapRules(rs, kernelHandles(rs), ChainOwners(ports), true)
 	const pod, node = "kinn.l.pod.default.client", "kinn.l.node.w2"
 	at := time.Unix(0, 0)
 	var evs []Event

@@ -61,6 +61,8 @@ func placeName(h Hop) string {
 		return fmt.Sprintf("pod %s on %s  (%s)", h.Pod, h.Node, h.Namespace)
 	case h.Node != "":
 		return fmt.Sprintf("node %s  (%s)", h.Node, h.Namespace)
+	case strings.HasSuffix(h.Namespace, ".switch"): // plan.SwitchNetns
+		return fmt.Sprintf("the switch, the outside world  (%s)", h.Namespace)
 	}
 	return h.Namespace
 }

@@ -15,6 +15,10 @@ func (in Input) routeHop(base Hop, r Route, pl Place) Hop {
 	}
 	h.Rule = raw
 	switch {
+	case r.Bridge != "":
+		h.Component = CompBridge
+		h.Action = fmt.Sprintf("bridged by %s (layer 2: not routed here)", r.Bridge)
+		return h
 	case r.Err != "":
 		h.Component, h.Action = CompDrop, "no route to "+r.Dst.String()+": "+r.Err
 		return h

@@ -38,14 +38,18 @@ type RuleInfo struct {
 	Rule   proxy.Rule
 	Owner  *Owner
 	Detail string // what the owner part means: "endpoint 10.244.1.3:8080 of Service default/web"
+	// Meaning is what the chain is for (proxy.MeaningOf), for a node's
+	// table; the switch's load balancer reuses some names for other ends.
+	Meaning string
 }
 
 // MapRules maps the kernel's rule handles (per chain, in the chain's order)
 // to the rules kinn built for that table, by position: kinn writes each
 // chain's rules in the order Build gives them, so the n-th handle is the
 // n-th rule. A chain whose length differs (someone edited the table) is
-// left out rather than guessed at.
-func MapRules(rs *proxy.Ruleset, handles map[string][]uint64, owners map[string]ChainOwner) map[RuleKey]RuleInfo {
+// left out rather than guessed at. node says the ruleset is a node's
+// service proxy, whose chains have their documented meanings.
+func MapRules(rs *proxy.Ruleset, handles map[string][]uint64, owners map[string]ChainOwner, node bool) map[RuleKey]RuleInfo {
 	out := map[RuleKey]RuleInfo{}
 	for _, c := range rs.Chains {
 		hs := handles[c.Name]
@@ -54,6 +58,9 @@ func MapRules(rs *proxy.Ruleset, handles map[string][]uint64, owners map[string]
 		}
 		for i, h := range hs {
 			ri := RuleInfo{Chain: c.Name, Index: i, Rule: c.Rules[i]}
+			if m, ok := proxy.MeaningOf(c.Name); ok && node {
+				ri.Meaning = m.Short
+			}
 			if o, ok := owners[c.Name]; ok {
 				ri.Owner, ri.Detail = o.Owner, o.Detail
 			}
@@ -89,6 +96,7 @@ func ChainOwners(ports []service.Port) map[string]ChainOwner {
 			{proxy.LocalChain(id), "Service " + svc.Namespace + "/" + svc.Name + " " + front + ", this node's endpoints"},
 			{proxy.ExternalChain(id), "Service " + svc.Namespace + "/" + svc.Name + ", external traffic"},
 			{proxy.FirewallChain(id), "Service " + svc.Namespace + "/" + svc.Name + ", loadBalancerSourceRanges"},
+			{proxy.LoadBalancerChain(id), "Service " + svc.Namespace + "/" + svc.Name + ", the switch's load balancer"},
 		} {
 			out[c.name] = ChainOwner{Owner: svc, Detail: c.what, Service: svc, Endpoints: n}
 		}

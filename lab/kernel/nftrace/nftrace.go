@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ const (
 	attrType      = 4
 	attrVerdict   = 5
 	attrID        = 6
+	attrLink      = 7
 	attrNetwork   = 8
 	attrTransport = 9
 	attrIIF       = 10
@@ -128,7 +130,7 @@ func decode(b []byte) (trace.Event, error) {
 		return ev, err
 	}
 	ad.ByteOrder = binary.BigEndian
-	var network, transport []byte
+	var link, network, transport []byte
 	for ad.Next() {
 		switch ad.Type() {
 		case attrTable:
@@ -147,6 +149,8 @@ func decode(b []byte) (trace.Event, error) {
 			ev.OIF = ad.Uint32()
 		case attrPolicy:
 			ev.Policy = trace.Verdict(int32(ad.Uint32()))
+		case attrLink:
+			link = ad.Bytes()
 		case attrNetwork:
 			network = ad.Bytes()
 		case attrTransport:
@@ -167,5 +171,8 @@ func decode(b []byte) (trace.Event, error) {
 		}
 	}
 	ev.Packet = trace.ParsePacket(network, transport)
+	if len(link) >= 6 {
+		ev.Packet.DstMAC = net.HardwareAddr(link[:6]).String()
+	}
 	return ev, ad.Err()
 }
