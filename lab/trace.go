@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +53,9 @@ func (s *State) resolveDst(r TraceRequest, ports []service.Port) (traceDst, erro
 	var d traceDst
 	if rest, ok := strings.CutPrefix(r.Dst, "svc/"); ok {
 		return s.resolveService(r, rest, ports)
+	}
+	if rest, ok := strings.CutPrefix(r.Dst, "node/"); ok {
+		return s.resolveNodePort(r, rest, ports)
 	}
 	if a, err := netip.ParseAddr(r.Dst); err == nil {
 		if !a.Is4() {
@@ -119,6 +123,42 @@ func (s *State) resolveService(r TraceRequest, rest string, ports []service.Port
 	for _, ep := range p.Endpoints {
 		if pp, ok := s.planPod(ep.Namespace + "/" + ep.Pod); ok {
 			d.netns = append(d.netns, pp.Netns)
+		}
+	}
+	return d, nil
+}
+
+// resolveNodePort reads node/NAME:PORT (or node/NAME with --port): the
+// node's address and the Service port whose NodePort that is, if any.
+func (s *State) resolveNodePort(r TraceRequest, rest string, ports []service.Port) (traceDst, error) {
+	var d traceDst
+	name, portText, hasPort := strings.Cut(rest, ":")
+	n := findNode(s.Plan, name)
+	if n == nil {
+		return d, bad("destination: node %q not found in lab %s", name, s.Plan.Name)
+	}
+	port := r.Port
+	if hasPort {
+		p, err := strconv.ParseUint(portText, 10, 16)
+		if err != nil || p == 0 {
+			return d, bad("destination %s: %q is no port", r.Dst, portText)
+		}
+		port = uint16(p)
+	}
+	if port == 0 && r.Proto != "icmp" {
+		return d, bad("destination %s: give the port, node/%s:PORT", r.Dst, name)
+	}
+	d.addr = netip.AddrPortFrom(n.Underlay.Addr(), port)
+	d.what = fmt.Sprintf("node %s %s", name, d.addr)
+	for _, p := range ports {
+		if p.NodePort == port && p.NodePort != 0 && strings.EqualFold(string(p.Protocol), r.Proto) {
+			d.what = fmt.Sprintf("NodePort %d/%s of Service %s/%s on node %s %s", port, p.Protocol, p.Namespace, p.Service, name, d.addr.Addr())
+			d.service = &trace.Owner{Kind: "Service", Namespace: p.Namespace, Name: p.Service}
+			for _, ep := range p.Endpoints {
+				if pp, ok := s.planPod(ep.Namespace + "/" + ep.Pod); ok {
+					d.netns = append(d.netns, pp.Netns)
+				}
+			}
 		}
 	}
 	return d, nil

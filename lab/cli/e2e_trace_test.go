@@ -130,6 +130,26 @@ func TestTrace(t *testing.T) {
 			t.Errorf("text output does not name the refusal and the Service:\n%s", out)
 		}
 	})
+	t.Run("external to a NodePort", func(t *testing.T) {
+		j, code := e.traceJSON(t, "external", "node/"+clientNode+":30080")
+		if code != 0 || j.Verdict != trace.Delivered {
+			t.Fatalf("exit %d, verdict %q; want 0, delivered: %+v", code, j.Verdict, j)
+		}
+		inOrder(t, j.Request, []func(trace.Hop) bool{
+			func(h trace.Hop) bool { return h.Namespace == "kinn."+e.name+".switch" && h.Component == "route" },
+			func(h trace.Hop) bool {
+				return h.Node == clientNode && h.Owner != nil && h.Owner.Kind == "Pod" && strings.HasPrefix(h.Action, "DNAT to ") &&
+					strings.Contains(h.Detail, "Service default/web-nodeport")
+			},
+			func(h trace.Hop) bool { return h.Node == clientNode && strings.HasPrefix(h.Action, "masquerade") },
+			func(h trace.Hop) bool {
+				return h.Node == clientNode && h.Component == "conntrack" && strings.Contains(h.Action, "DNAT") && strings.Contains(h.Action, "SNAT")
+			},
+		})
+		inOrder(t, j.Reply, []func(trace.Hop) bool{
+			func(h trace.Hop) bool { return h.Node == clientNode && strings.Contains(h.Action, "un-SNATed") },
+		})
+	})
 	t.Run("ICMP and UDP", func(t *testing.T) {
 		for _, args := range [][]string{{"node/" + clientNode, "far", "--proto", "icmp"}, {"client", "far", "--proto", "udp", "--port", "8081"}} {
 			j, code := e.traceJSON(t, args...)

@@ -19,7 +19,7 @@ func traceCommand() *cli.Command {
 		Name:  "trace",
 		Usage: "send one real probe from SRC to DST and tell its journey hop by hop, from the kernel's own trace events",
 		ArgsUsage: "SRC DST\n\n   SRC: a pod (NAME, NS/NAME, pod/NS/NAME), node/NAME or external (the switch)\n" +
-			"   DST: a pod, svc/NAME or svc/NS/NAME (its first port unless --port), or an IPv4 address\n" +
+			"   DST: a pod, svc/NAME or svc/NS/NAME (its first port unless --port), node/NAME:PORT (a NodePort), or an IPv4 address\n" +
 			"   Exit status: 0 delivered and answered, 3 refused or dropped, 2 bad input",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "default", Usage: "the Kubernetes namespace of names given without one"},

@@ -293,9 +293,19 @@ func (in Input) hops(g group, request bool) []Hop {
 	}
 	if !request {
 		for _, f := range in.Flows {
-			if f.Netns == g.netns && f.ReplySrc != f.OrigDst {
+			if f.Netns != g.netns {
+				continue
+			}
+			var undo []string
+			if f.ReplySrc != f.OrigDst {
+				undo = append(undo, fmt.Sprintf("un-DNATed: source %s -> %s", f.ReplySrc, f.OrigDst))
+			}
+			if f.ReplyDst != f.OrigSrc {
+				undo = append(undo, fmt.Sprintf("un-SNATed: destination %s -> %s", f.ReplyDst, f.OrigSrc))
+			}
+			if len(undo) > 0 {
 				h := base
-				h.Component, h.Action = CompConntrack, fmt.Sprintf("reply un-DNATed: source %s -> %s", f.ReplySrc, f.OrigDst)
+				h.Component, h.Action = CompConntrack, "reply "+strings.Join(undo, ", ")
 				out = append(out, h)
 			}
 		}
@@ -378,6 +388,8 @@ func ruleAction(ev Event, ri RuleInfo) (action, detail string) {
 			return "masquerade (source NAT to the outgoing interface's address)", chain
 		case proxy.MarkMasq:
 			return "marked for masquerade (0x4000)", chain
+		case proxy.MarkClear:
+			return "mark 0x4000 cleared before masquerading", chain
 		}
 	}
 	if ri.Chain == proxy.ChainMasquerading && ev.Verdict == VerdictReturn {

@@ -47,6 +47,10 @@ func (n Net) explainRoute(r Route, pl Place) string {
 		return "on the pod's own link " + r.Dev
 	case pl.What == "node" && r.Gw == n.SwitchIP:
 		return "the default route to the switch (the outside world)"
+	case pl.What == "node" && !r.Gw.IsValid() && r.Dst == n.SwitchIP:
+		return "the switch, on the underlay"
+	case pl.What == "node" && !r.Gw.IsValid() && n.nodeOf(r.Dst) != nil:
+		return "node " + n.nodeOf(r.Dst).Name + ", on the underlay"
 	case pl.What == "node" && owner != nil && r.Gw == owner.Underlay:
 		return fmt.Sprintf("host-gw: %s's pod CIDR %s via the node itself", owner.Name, owner.PodCIDR)
 	case pl.What == "switch":
