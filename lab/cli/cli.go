@@ -52,7 +52,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			nameFlag(),
 		},
 		Commands: []*cli.Command{upCommand(), downCommand(), getCommand(), execCommand(), versionCommand(), labProcessCommand(), podViewCommand(),
-			applyCommand(), deleteCommand(), describeCommand(), scaleCommand(), readyCommand(), checkCommand(), rulesCommand(), tuiCommand(), cniCommand(), useCommand()},
+			applyCommand(), deleteCommand(), describeCommand(), scaleCommand(), readyCommand(), checkCommand(), rulesCommand(), tuiCommand(), cniCommand(), useCommand(), traceCommand()},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // we print and exit ourselves
 	}
 	err := root.Run(ctx, args)

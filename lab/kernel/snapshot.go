@@ -32,10 +32,7 @@ func Snapshot(netnsName string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := map[int]string{}
-	for _, l := range links {
-		names[l.Attrs().Index] = l.Attrs().Name
-	}
+	names := indexNames(links)
 	var lines []string
 	for _, l := range links {
 		ls, err := linkLines(h, l, names)

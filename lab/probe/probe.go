@@ -215,7 +215,7 @@ func receive(conn net.PacketConn, id uint16, got map[netip.Addr]bool, want int, 
 // echo builds an ICMP echo request.
 func echo(id, seq uint16) []byte {
 	b := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), byte(seq >> 8), byte(seq), 'k', 'i', 'n', 'n'}
-	cs := checksum(b)
+	cs := Checksum(b)
 	b[2], b[3] = byte(cs>>8), byte(cs)
 	return b
 }
@@ -226,7 +226,8 @@ func isReply(b []byte, id uint16) bool {
 	return len(b) >= 8 && b[0] == 0 && uint16(b[4])<<8|uint16(b[5]) == id
 }
 
-func checksum(b []byte) uint16 {
+// Checksum is the Internet checksum (RFC 1071) of an ICMP message.
+func Checksum(b []byte) uint16 {
 	var s uint32
 	for i := 0; i+1 < len(b); i += 2 {
 		s += uint32(b[i])<<8 | uint32(b[i+1])

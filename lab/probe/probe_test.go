@@ -17,8 +17,8 @@ func here(_ string, f func() error) error { return f() }
 func TestChecksum(t *testing.T) {
 	t.Parallel()
 	b := echo(0x1234, 1)
-	if checksum(b) != 0 {
-		t.Fatalf("a message with its checksum must sum to zero, got %#x", checksum(b))
+	if Checksum(b) != 0 {
+		t.Fatalf("a message with its checksum must sum to zero, got %#x", Checksum(b))
 	}
 }
 

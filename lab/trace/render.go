@@ -1,0 +1,78 @@
+package trace
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteJSON writes the journey as one JSON document.
+func WriteJSON(w io.Writer, j Journey) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(j)
+}
+
+// WriteText tells the journey as numbered hops grouped by namespace: ✓ for
+// a hop that delivered, → for one that passed the packet on, ✗ for the one
+// that stopped it. verbose adds each rule's nft text.
+func WriteText(w io.Writer, title string, j Journey, verbose bool) {
+	fmt.Fprintln(w, title)
+	writeHops(w, "REQUEST", j.Request, verbose)
+	writeHops(w, "REPLY", j.Reply, verbose)
+	mark := "✓"
+	if j.Verdict != Delivered {
+		mark = "✗"
+	}
+	fmt.Fprintf(w, "\n%s %s: %s\n", mark, strings.ToUpper(j.Verdict), j.Summary)
+}
+
+func writeHops(w io.Writer, title string, hops []Hop, verbose bool) {
+	fmt.Fprintf(w, "\n%s\n", title)
+	if len(hops) == 0 {
+		fmt.Fprintln(w, "  (nothing traced)")
+		return
+	}
+	prev, n := "", 0
+	for _, h := range hops {
+		if h.Namespace != prev {
+			n++
+			fmt.Fprintf(w, "%2d %s\n", n, placeName(h))
+			prev = h.Namespace
+		}
+		fmt.Fprintf(w, "   %s %-9s %s", mark(h), h.Component, h.Action)
+		if h.Owner != nil {
+			fmt.Fprintf(w, "  [%s]", h.Owner)
+		}
+		fmt.Fprintln(w)
+		if h.Detail != "" {
+			fmt.Fprintf(w, "               %s\n", h.Detail)
+		}
+		if verbose && h.Rule != "" {
+			fmt.Fprintf(w, "               %s\n", h.Rule)
+		}
+	}
+}
+
+func placeName(h Hop) string {
+	switch {
+	case h.Pod != "":
+		return fmt.Sprintf("pod %s on %s  (%s)", h.Pod, h.Node, h.Namespace)
+	case h.Node != "":
+		return fmt.Sprintf("node %s  (%s)", h.Node, h.Namespace)
+	case strings.HasSuffix(h.Namespace, ".switch"): // plan.SwitchNetns
+		return fmt.Sprintf("the switch, the outside world  (%s)", h.Namespace)
+	}
+	return h.Namespace
+}
+
+func mark(h Hop) string {
+	switch {
+	case h.Component == CompDrop:
+		return "✗"
+	case h.Component == CompSocket:
+		return "✓"
+	}
+	return "→"
+}

@@ -1,0 +1,206 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/kernel/nft"
+	"kinn.dev/kinn/lab/kernel/nftrace"
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/lab/proxy"
+	"kinn.dev/kinn/lab/service"
+	"kinn.dev/kinn/lab/trace"
+)
+
+// traceSettle is how long events still in flight are awaited after the
+// prober has its answer: the kernel multicasts them as the packet goes,
+// but a listener's goroutine may not have read the last ones yet.
+const traceSettle = 100 * time.Millisecond
+
+// runTrace marks, listens, sends and gathers: every kernel step of a
+// trace. The trace tables go whatever happens, also when ctx is cancelled
+// (Ctrl-C), since removing them does not depend on it.
+func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst traceDst, nss []string, ports []service.Port) (in trace.Input, err error) {
+	in = trace.Input{DSCP: TraceDSCP, Rules: map[string]map[trace.RuleKey]trace.RuleInfo{},
+		Links: map[string]map[int]string{}, Routes: map[string]trace.Route{}}
+	table := nft.TracePrefix + randomID()
+	var marked []string
+	defer func() {
+		for _, ns := range marked {
+			if _, rerr := nft.RemoveTraces(ns, table); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("remove trace table: %w", rerr))
+			}
+		}
+	}()
+	var listeners []*nftrace.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for _, ns := range nss {
+		if !kernel.NetnsExists(ns) {
+			continue
+		}
+		// Listen before marking: no event of the probe can come first.
+		l, err := nftrace.Listen(ns)
+		if err != nil {
+			return in, err
+		}
+		listeners = append(listeners, l)
+		marked = append(marked, ns)
+		if err := nft.InstallTrace(ns, table, TraceDSCP); err != nil {
+			return in, err
+		}
+	}
+	if err := s.traceRules(&in, ports); err != nil {
+		return in, err
+	}
+	if ctx.Err() != nil {
+		return in, ctx.Err()
+	}
+	in.Probe = nftrace.Send(ctx, src, r.Proto, dst.addr, TraceDSCP, r.Timeout)
+	if ctx.Err() != nil {
+		return in, ctx.Err()
+	}
+	time.Sleep(traceSettle)
+	for _, l := range listeners {
+		evs, err := l.Close()
+		if err != nil {
+			return in, err
+		}
+		in.Events = append(in.Events, evs...)
+	}
+	listeners = nil
+	in.Src = src
+	return in, s.traceKernelState(&in)
+}
+
+// traceRules maps each node's kinn rule handles to the rules kinn built.
+func (s *State) traceRules(in *trace.Input, ports []service.Port) error {
+	if s.Topology.Networking.KubeProxyMode == "none" {
+		return nil
+	}
+	owners := trace.ChainOwners(ports)
+	addrs, names := map[string]netip.Addr{}, []string{}
+	for _, n := range s.Plan.Nodes {
+		in.Hooks = trace.HooksOf(proxy.Build(s.ProxyNode(n), nil))
+		handles, err := nft.RuleHandles(n.Netns, proxy.TableName)
+		if err != nil {
+			return err
+		}
+		in.Rules[n.Netns] = trace.MapRules(proxy.Build(s.ProxyNode(n), ports), handles, owners, true)
+		addrs[n.Name] = n.Underlay.Addr()
+		names = append(names, n.Name)
+	}
+	// The switch's table: the load balancer the lab process keeps there.
+	sw := s.Plan.Switch.Netns
+	handles, err := nft.RuleHandles(sw, proxy.TableName)
+	if err != nil {
+		return err
+	}
+	in.Rules[sw] = trace.MapRules(proxy.BuildLoadBalancer(ports, names, addrs), handles, owners, false)
+	return nil
+}
+
+// traceKernelState asks, for every namespace the request crossed, the FIB
+// about it, and the nodes' conntrack about the probe's connection.
+func (s *State) traceKernelState(in *trace.Input) error {
+	in.Back = map[string]trace.Route{}
+	seen := trace.PacketSeen(*in, true)
+	for _, dir := range []struct {
+		seen   map[string]trace.Seen
+		routes map[string]trace.Route
+	}{{seen, in.Routes}, {trace.PacketSeen(*in, false), in.Back}} {
+		for ns, sn := range dir.seen {
+			rt, ok, err := routeOf(in, ns, sn)
+			if err != nil {
+				return err
+			}
+			if ok {
+				dir.routes[ns] = rt
+			}
+		}
+	}
+	if _, ok := in.Routes[in.Src]; !ok {
+		// Nothing left the source: its own FIB may be why.
+		rt, err := kernel.RouteGet(in.Src, in.Probe.Dst.Addr(), netip.Addr{}, "", "")
+		if err != nil {
+			return err
+		}
+		in.Routes[in.Src] = rt
+	}
+	client := in.Probe.Src
+	if sn, ok := seen[in.Src]; ok && !client.Addr().IsValid() {
+		client = netip.AddrPortFrom(sn.Src, client.Port())
+	}
+	proto := map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1}[in.Probe.Proto]
+	for _, n := range s.Plan.Nodes {
+		if _, crossed := seen[n.Netns]; !crossed {
+			continue
+		}
+		flows, err := nft.ProbeFlows(n.Netns, proto, client)
+		if err != nil {
+			return err
+		}
+		in.Flows = append(in.Flows, flows...)
+	}
+	return nil
+}
+
+// routeOf asks the namespace's FIB about the packet as it was seen there.
+func routeOf(in *trace.Input, ns string, sn trace.Seen) (trace.Route, bool, error) {
+	if !sn.Dst.IsValid() {
+		return trace.Route{}, false, nil
+	}
+	iif := ""
+	if sn.IIF != 0 {
+		if in.Links[ns] == nil {
+			names, err := kernel.LinkNames(ns)
+			if err != nil {
+				return trace.Route{}, false, err
+			}
+			in.Links[ns] = names
+		}
+		iif = in.Links[ns][int(sn.IIF)]
+	}
+	rt, err := kernel.RouteGet(ns, sn.Dst, sn.Src, iif, sn.DstMAC)
+	return rt, err == nil, err
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// removeStaleTraces removes the trace tables a killed `kinn trace` left in
+// the lab's namespaces (a SIGKILL runs no cleanup), and says what it
+// removed. A trace running meanwhile loses its tables: its story ends
+// early, nothing else breaks.
+func removeStaleTraces(p *plan.Lab) []string {
+	nss := []string{p.Switch.Netns}
+	for _, n := range p.Nodes {
+		nss = append(nss, n.Netns)
+	}
+	for _, pod := range p.Pods {
+		nss = append(nss, pod.Netns)
+	}
+	var out []string
+	for _, ns := range nss {
+		gone, err := nft.RemoveTraces(ns, "")
+		if err != nil {
+			out = append(out, fmt.Sprintf("warning: stale trace tables in %s: %v", ns, err))
+		}
+		for _, t := range gone {
+			out = append(out, fmt.Sprintf("removed %s, left in %s by a killed kinn trace", t, ns))
+		}
+	}
+	return out
+}
