@@ -140,7 +140,7 @@ func printConformance(w interface{ Write([]byte) (int, error) }, rep *conformanc
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Verdict, c.Spec, c.Reason)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nnetwork %s (%s) at cniVersion %s: %d passed, %d failed, %d warnings, %d skipped in %.2fs\n",
+	fmt.Fprintf(w, "\nnetwork %s (%s) at cniVersion %s: %d passed, %d failed, %d warnings, %d skipped in %.2fs (run %s)\n",
 		rep.Network, strings.Join(rep.Plugins, ", "), strings.Join(rep.Versions, ", "),
-		count[conformance.Pass], count[conformance.Fail], count[conformance.Warn], count[conformance.Skip], rep.DurationMS/1000)
+		count[conformance.Pass], count[conformance.Fail], count[conformance.Warn], count[conformance.Skip], rep.DurationMS/1000, rep.ID)
 }

@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"kinn.dev/kinn/lab/cni/cnitest"
@@ -19,11 +21,13 @@ func conformance(t *testing.T, args ...string) (map[string]string, map[string]st
 	kerneltest.RequireRoot(t)
 	out, errOut, code := (&env{t: t}).run(append([]string{"cni", "conformance", "-o", "json"}, args...)...)
 	var rep struct {
+		ID      string
 		Clauses []struct{ Clause, Result, Reason string }
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("conformance output: %v\n%s%s", err, out, errOut)
 	}
+	confRuns.Store(rep.ID, true)
 	verdicts, reasons := map[string]string{}, map[string]string{}
 	for _, c := range rep.Clauses {
 		verdicts[c.Clause], reasons[c.Clause] = c.Result, c.Reason
@@ -46,10 +50,20 @@ const (
 	portmap = `{"type": "portmap", "capabilities": {"portMappings": true}}`
 )
 
-// noneLeft checks that the runs left none of their namespaces: called
-// once the parallel runs are done, since they see each other's.
+// confRuns are the IDs of this test binary's conformance runs: another
+// suite running at the same time has runs of its own, which are not ours
+// to judge.
+var confRuns sync.Map
+
+// noneLeft checks that this binary's runs left none of their namespaces:
+// called once the parallel runs are done, since they see each other's.
 func noneLeft(t *testing.T) {
-	if left := kerneltest.Namespaces("kinnconf-"); len(left) > 0 {
+	var left []string
+	confRuns.Range(func(id, _ any) bool {
+		left = append(left, kerneltest.Namespaces("kinnconf-"+id.(string)+"-")...)
+		return true
+	})
+	if len(left) > 0 {
 		t.Errorf("the runs left namespaces: %v", left)
 	}
 }
@@ -103,6 +117,11 @@ func TestConformanceKinnPlugin(t *testing.T) {
 	out, errOut, code := e.run("cni", "conformance", "--name", e.name)
 	if code != 0 {
 		t.Errorf("exit %d:\n%s%s", code, out, errOut)
+	}
+	if m := regexp.MustCompile(`\(run ([0-9a-f]+)\)`).FindStringSubmatch(out); m != nil {
+		confRuns.Store(m[1], true)
+	} else {
+		t.Errorf("no run ID in:\n%s", out)
 	}
 	for _, c := range clauses {
 		if !strings.Contains(out, "\n"+c+" ") {

@@ -41,6 +41,8 @@ type Clause struct {
 
 // Report is a whole run.
 type Report struct {
+	// ID names the run: its namespaces are kinnconf-<ID>-*.
+	ID         string   `json:"id"`
 	Network    string   `json:"network"`
 	CNIVersion string   `json:"cniVersion"`
 	Plugins    []string `json:"plugins"`

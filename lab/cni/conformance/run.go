@@ -126,7 +126,7 @@ func (r *run) setup() error {
 	if len(r.list.Plugins) == 0 {
 		return errors.New("configuration list has no plugins")
 	}
-	r.rep = &Report{Network: r.list.Name, CNIVersion: r.list.CNIVersion, BinDir: r.binDir, Versions: []string{r.list.CNIVersion}}
+	r.rep = &Report{ID: r.id, Network: r.list.Name, CNIVersion: r.list.CNIVersion, BinDir: r.binDir, Versions: []string{r.list.CNIVersion}}
 	for _, p := range r.list.Plugins {
 		r.rep.Plugins = append(r.rep.Plugins, p.Network.Type)
 	}
