@@ -65,6 +65,18 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 	if ctx.Err() != nil {
 		return in, ctx.Err()
 	}
+	// Watch the kernel's own drops of the marked probe, after the
+	// listeners (nothing of it can be sent before) and stopped on every
+	// path out.
+	watch, note := startDropWatch(ctx)
+	if note != "" {
+		in.Notes = append(in.Notes, note)
+	}
+	defer func() {
+		if watch != nil {
+			watch.Close()
+		}
+	}()
 	in.Probe = nftrace.Send(ctx, src, r.Proto, dst.addr, TraceDSCP, r.Timeout)
 	if ctx.Err() != nil {
 		return in, ctx.Err()
@@ -78,6 +90,11 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 		in.Events = append(in.Events, evs...)
 	}
 	listeners = nil
+	if watch != nil {
+		watch.Close()
+		in.Drops = s.labDrops(watch, in.Links)
+		watch = nil
+	}
 	in.Src = src
 	return in, s.traceKernelState(&in)
 }

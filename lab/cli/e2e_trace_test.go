@@ -200,6 +200,28 @@ func TestTrace(t *testing.T) {
 			},
 		})
 	})
+	t.Run("the kernel's drop reason", func(t *testing.T) {
+		// Nobody listens on UDP 9999 in far: no nftables rule drops it,
+		// only the kernel can say why it ends there.
+		args := []string{"client", "far", "--proto", "udp", "--port", "9999", "--timeout", "1s"}
+		j, code := e.traceJSON(t, args...)
+		if code != 3 || j.Verdict == trace.Delivered {
+			t.Fatalf("exit %d, verdict %q; want 3, not delivered: %+v", code, j.Verdict, j)
+		}
+		inOrder(t, j.Request, []func(trace.Hop) bool{
+			func(h trace.Hop) bool {
+				return h.Pod == "default/far" && h.Component == "drop" && h.Action == "no socket listens on that port" &&
+					strings.Contains(h.Detail, "NO_SOCKET")
+			},
+		})
+		if !strings.Contains(j.Summary, "default/far: no socket listens on that port") {
+			t.Errorf("summary %q does not name the kernel's reason", j.Summary)
+		}
+		out, _, _ := e.run(append([]string{"trace", "--name", e.name}, args...)...)
+		if !strings.Contains(out, "no socket listens on that port") || !strings.Contains(out, "kernel drop reason NO_SOCKET") {
+			t.Errorf("text output does not name the kernel's reason:\n%s", out)
+		}
+	})
 	e.noTraceTables(t)
 	t.Run("kinn up removes what a killed trace left", func(t *testing.T) {
 		ns := "kinn." + e.name + ".node." + farNode

@@ -63,6 +63,9 @@ type Journey struct {
 	Summary string `json:"summary"`
 	Request []Hop  `json:"request"`
 	Reply   []Hop  `json:"reply"`
+	// Notes are remarks on the trace itself (what could not be watched),
+	// for -v; not part of the journey's schema.
+	Notes []string `json:"-"`
 }
 
 // Place is what a namespace of the lab is.
@@ -92,6 +95,10 @@ type Input struct {
 	Hooks map[string]string
 	Flows []Flow
 	Net   Net
+	// Drops are the kernel's own reports of the probe's packets it
+	// dropped, with its reason; Notes say what could not be watched.
+	Drops []KernelDrop
+	Notes []string
 }
 
 // Net is the lab's addressing, to explain routes in its terms.
@@ -128,6 +135,8 @@ func Explain(in Input) Journey {
 	if in.Probe.Outcome == Answered {
 		in.delivered(&j)
 	}
+	in.addKernelDrops(&j)
+	j.Notes = in.Notes
 	j.Verdict, j.Summary = in.verdict(&j)
 	return j
 }

@@ -26,6 +26,11 @@ func WriteText(w io.Writer, title string, j Journey, verbose bool) {
 		mark = "✗"
 	}
 	fmt.Fprintf(w, "\n%s %s: %s\n", mark, strings.ToUpper(j.Verdict), j.Summary)
+	if verbose {
+		for _, n := range j.Notes {
+			fmt.Fprintf(w, "note: %s\n", n)
+		}
+	}
 }
 
 func writeHops(w io.Writer, title string, hops []Hop, verbose bool) {
