@@ -230,5 +230,5 @@ func (e *versionExec) ExecPlugin(ctx context.Context, path string, stdin []byte,
 	if err := r.error(filepath.Base(path), timeout); err != nil {
 		return nil, err
 	}
-	return r.stdout, nil
+	return r.Stdout, nil
 }

@@ -66,11 +66,11 @@ func (e *nodeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, en
 	err := r.error(filepath.Base(path), e.timeout())
 	c := callOf(e.node, stdin, environ, start)
 	c.Plugin, c.Binary = cmp.Or(c.Plugin, filepath.Base(path)), path
-	c.setOutput(r.stdout)
-	c.Stderr, c.ExitStatus, c.Signal, c.TimedOut = capped(r.stderr), r.exit, r.signal, r.timedOut
+	c.setOutput(r.Stdout)
+	c.Stderr, c.ExitStatus, c.Signal, c.TimedOut = capped(r.Stderr), r.Exit, r.Signal, r.TimedOut
 	switch {
 	case err == nil:
-		c.Rejected = rejection(ctx, path, stdin, environ, r.stdout)
+		c.Rejected = rejection(ctx, path, stdin, environ, r.Stdout)
 	case r.pluginError() != nil:
 		c.Error = r.pluginError()
 	default:
@@ -80,7 +80,7 @@ func (e *nodeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, en
 	if err != nil {
 		return nil, err
 	}
-	return r.stdout, nil
+	return r.Stdout, nil
 }
 
 // execBuiltin runs kinn's own plugin in-process, on a thread in the

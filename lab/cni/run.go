@@ -30,22 +30,13 @@ import (
 // against one whose caller gave up (Ctrl-C).
 var errCallTimeout = errors.New("CNI call timeout")
 
-// run is what one exec of a plugin binary gave.
-type run struct {
-	stdout, stderr []byte
-	exit           int    // the exit status; -1 when a signal ended the plugin
-	signal         string // the signal that ended it
-	timedOut       bool
-	err            error // it could not be started, or the caller gave up
-}
-
 // execBinary runs the plugin at path with stdin and environ, started by
 // start (in the node's namespace and view: NodeView.Start), and waits at
 // most timeout for it.
-func execBinary(ctx context.Context, start func(*exec.Cmd) error, path string, stdin []byte, environ []string, timeout time.Duration) *run {
+func execBinary(ctx context.Context, start func(*exec.Cmd) error, path string, stdin []byte, environ []string, timeout time.Duration) *BinaryRun {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errCallTimeout)
 	defer cancel()
-	r := &run{}
+	r := &BinaryRun{}
 	var stdout, stderr bytes.Buffer
 	var cmd *exec.Cmd
 	// A plugin being rebuilt (the developer's loop) is briefly busy;
@@ -59,16 +50,16 @@ func execBinary(ctx context.Context, start func(*exec.Cmd) error, path string, s
 			break
 		}
 		if !errors.Is(err, syscall.ETXTBSY) || try == 5 || sleepCtx(ctx, time.Second) != nil {
-			r.err = fmt.Errorf("start %s: %w", path, err)
+			r.Err = fmt.Errorf("start %s: %w", path, err)
 			return r
 		}
 	}
 	err := cmd.Wait()
-	r.stdout, r.stderr = stdout.Bytes(), stderr.Bytes()
+	r.Stdout, r.Stderr = stdout.Bytes(), stderr.Bytes()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
-		r.exit = ws.ExitStatus()
+		r.Exit = ws.ExitStatus()
 		if ws.Signaled() {
-			r.signal = ws.Signal().String()
+			r.Signal = ws.Signal().String()
 		}
 	}
 	// A plugin that exited as the time ran out still answered. ErrWaitDelay
@@ -76,11 +67,11 @@ func execBinary(ctx context.Context, start func(*exec.Cmd) error, path string, s
 	switch {
 	case err == nil:
 	case context.Cause(ctx) == errCallTimeout:
-		r.timedOut = true
+		r.TimedOut = true
 	case ctx.Err() != nil:
-		r.err = fmt.Errorf("%s: %w", path, context.Cause(ctx))
+		r.Err = fmt.Errorf("%s: %w", path, context.Cause(ctx))
 	case cmd.ProcessState == nil:
-		r.err = err
+		r.Err = err
 	}
 	return r
 }
@@ -99,7 +90,8 @@ func pluginCmd(ctx context.Context, path string, stdin []byte, environ []string,
 	return cmd
 }
 
-// BinaryRun is how one run of a plugin binary went.
+// BinaryRun is how one run of a plugin binary went: what execBinary gives
+// the call log, and RunBinary the conformance runner.
 type BinaryRun struct {
 	Stdout, Stderr []byte
 	Exit           int    // the exit status; -1 when a signal ended the plugin
@@ -113,8 +105,7 @@ type BinaryRun struct {
 // it went and the error a runtime is told (nil when it succeeded).
 func RunBinary(ctx context.Context, view NodeView, path string, stdin []byte, environ []string, timeout time.Duration) (BinaryRun, error) {
 	r := execBinary(ctx, view.Start, path, stdin, environ, timeout)
-	return BinaryRun{Stdout: r.stdout, Stderr: r.stderr, Exit: r.exit, Signal: r.signal, TimedOut: r.timedOut, Err: r.err},
-		r.error(filepath.Base(path), timeout)
+	return *r, r.error(filepath.Base(path), timeout)
 }
 
 // startHere starts cmd where kinn runs: for the VERSION check, which needs
@@ -133,24 +124,24 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // failed says whether the plugin failed, in any way.
-func (r *run) failed() bool { return r.err != nil || r.timedOut || r.exit != 0 || r.signal != "" }
+func (r *BinaryRun) failed() bool { return r.Err != nil || r.TimedOut || r.Exit != 0 || r.Signal != "" }
 
 // status is "exit status 2" or "killed by signal killed".
-func (r *run) status() string {
-	if r.signal != "" {
-		return "killed by signal " + r.signal
+func (r *BinaryRun) status() string {
+	if r.Signal != "" {
+		return "killed by signal " + r.Signal
 	}
-	return fmt.Sprintf("exit status %d", r.exit)
+	return fmt.Sprintf("exit status %d", r.Exit)
 }
 
 // pluginError is the plugin's own error, the CNI error JSON it printed on
 // stdout when it failed; nil when it printed none.
-func (r *run) pluginError() *types.Error {
-	if !r.failed() || r.err != nil || r.timedOut || len(bytes.TrimSpace(r.stdout)) == 0 {
+func (r *BinaryRun) pluginError() *types.Error {
+	if !r.failed() || r.Err != nil || r.TimedOut || len(bytes.TrimSpace(r.Stdout)) == 0 {
 		return nil
 	}
 	var te types.Error
-	if json.Unmarshal(r.stdout, &te) != nil || (te.Code == 0 && te.Msg == "") {
+	if json.Unmarshal(r.Stdout, &te) != nil || (te.Code == 0 && te.Msg == "") {
 		return nil
 	}
 	return &te
@@ -159,23 +150,23 @@ func (r *run) pluginError() *types.Error {
 // error is what the runtime is told: the plugin's own error when it gave
 // one, as RawExec passes it on, else what went wrong in words that say
 // where to look (its stderr is in the call log).
-func (r *run) error(plugin string, timeout time.Duration) error {
+func (r *BinaryRun) error(plugin string, timeout time.Duration) error {
 	switch {
 	case !r.failed():
 		return nil
-	case r.err != nil:
-		return fmt.Errorf("plugin %s: %w", plugin, r.err)
-	case r.timedOut:
+	case r.Err != nil:
+		return fmt.Errorf("plugin %s: %w", plugin, r.Err)
+	case r.TimedOut:
 		return fmt.Errorf("plugin %s did not answer within %s (cni.timeout): killed it and its process group", plugin, timeout)
 	}
 	if te := r.pluginError(); te != nil {
 		return te
 	}
 	msg := fmt.Sprintf("plugin %s failed (%s) with no CNI error on stdout", plugin, r.status())
-	if len(bytes.TrimSpace(r.stdout)) > 0 {
-		msg = fmt.Sprintf("plugin %s failed (%s) and its stdout is not a CNI error: %s", plugin, r.status(), firstLine(r.stdout))
+	if len(bytes.TrimSpace(r.Stdout)) > 0 {
+		msg = fmt.Sprintf("plugin %s failed (%s) and its stdout is not a CNI error: %s", plugin, r.status(), firstLine(r.Stdout))
 	}
-	if line := firstLine(r.stderr); line != "" {
+	if line := firstLine(r.Stderr); line != "" {
 		msg += "; stderr: " + line
 	}
 	return &types.Error{Code: types.ErrInternal, Msg: msg}
