@@ -8,8 +8,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-
-	"kinn.dev/kinn/lab/plan"
 )
 
 // RouteProtoLoadBalancer marks the switch's routes to load-balancer
@@ -26,14 +24,10 @@ type LBRoute struct {
 
 // SyncLBRoutes makes the switch namespace's load-balancer routes exactly
 // want: one host route per address, over every node listed (ECMP, hashed on
-// the 5-tuple so that one client's connections spread as they would over
-// MetalLB's BGP peers). It changes only routes that differ and says what it
-// changed.
+// the 5-tuple as EnsureSwitch sets it up, so that one client's connections
+// spread as they would over MetalLB's BGP peers). It changes only routes
+// that differ and says what it changed.
 func SyncLBRoutes(netns string, want []LBRoute) ([]string, error) {
-	hash := []plan.Sysctl{{Key: "net/ipv4/fib_multipath_hash_policy", Value: "1"}}
-	if err := Do(netns, func() error { return writeSysctls(hash) }); err != nil {
-		return nil, err
-	}
 	h, err := handle(netns)
 	if err != nil {
 		return nil, err

@@ -17,6 +17,12 @@ func EnsureSwitch(sw plan.Switch) (fixed []string, err error) {
 	if _, err := CreateNetns(sw.Netns); err != nil {
 		return nil, err
 	}
+	// Load-balancer routes over several nodes (SyncLBRoutes) hash on the
+	// 5-tuple, so that one client's connections spread over them.
+	hash := []plan.Sysctl{{Key: "net/ipv4/fib_multipath_hash_policy", Value: "1"}}
+	if err := Do(sw.Netns, func() error { return writeSysctls(hash) }); err != nil {
+		return nil, err
+	}
 	h, err := handle(sw.Netns)
 	if err != nil {
 		return nil, err
