@@ -107,12 +107,13 @@ func (s *State) traceRules(in *trace.Input, ports []service.Port) error {
 	owners := trace.ChainOwners(ports)
 	addrs, names := map[string]netip.Addr{}, []string{}
 	for _, n := range s.Plan.Nodes {
-		in.Hooks = trace.HooksOf(proxy.Build(s.ProxyNode(n), nil))
+		rs := proxy.Build(s.ProxyNode(n), ports)
+		in.Hooks = trace.HooksOf(rs) // the same base chains in every node
 		handles, err := nft.RuleHandles(n.Netns, proxy.TableName)
 		if err != nil {
 			return err
 		}
-		in.Rules[n.Netns] = trace.MapRules(proxy.Build(s.ProxyNode(n), ports), handles, owners, true)
+		in.Rules[n.Netns] = trace.MapRules(rs, handles, owners, true)
 		addrs[n.Name] = n.Underlay.Addr()
 		names = append(names, n.Name)
 	}

@@ -114,20 +114,6 @@ func RemoveTraces(netnsName, name string) ([]string, error) {
 	return gone, err
 }
 
-// TraceTables lists the kinn-trace-* tables of the named namespace.
-func TraceTables(netnsName string) ([]string, error) {
-	var out []string
-	err := withConn(netnsName, func(c *nftables.Conn) error {
-		ts, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
-		for _, t := range ts {
-			if strings.HasPrefix(t.Name, TracePrefix) {
-				out = append(out, t.Name)
-			}
-		}
-		return err
-	})
-	return out, err
-}
 
 // RuleHandles lists, per chain of table, the kernel's rule handles in the
 // chain's order, so that a traced handle can be mapped back to the rule
