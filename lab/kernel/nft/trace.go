@@ -114,7 +114,6 @@ func RemoveTraces(netnsName, name string) ([]string, error) {
 	return gone, err
 }
 
-
 // RuleHandles lists, per chain of table, the kernel's rule handles in the
 // chain's order, so that a traced handle can be mapped back to the rule
 // kinn built at that position.
