@@ -61,6 +61,12 @@ func (s *State) resolveDst(r TraceRequest, ports []service.Port) (traceDst, erro
 		if !a.Is4() {
 			return d, bad("destination %s: only IPv4 is traced", a)
 		}
+		if d, ok := s.resolveServiceAddr(r, a, ports); ok {
+			return d, nil
+		}
+		if n := nodeByAddr(s.Plan, a); n != "" && r.Port != 0 {
+			return s.resolveNodePort(r, n, ports)
+		}
 		if r.Port == 0 && r.Proto != "icmp" {
 			return d, bad("destination %s: give the port with --port", a)
 		}
@@ -110,22 +116,56 @@ func (s *State) resolveService(r TraceRequest, rest string, ports []service.Port
 	if len(match) == 0 {
 		return d, bad("destination: Service %s/%s not found in lab %s (or it has no ClusterIP)", ns, name, s.Plan.Name)
 	}
-	i := slices.IndexFunc(match, func(p service.Port) bool {
-		return (r.Port == 0 || p.Port == r.Port) && (r.Proto == "icmp" || strings.EqualFold(string(p.Protocol), r.Proto))
-	})
+	i := slices.IndexFunc(match, func(p service.Port) bool { return r.portMatches(p) })
 	if i < 0 {
 		return d, bad("destination: Service %s/%s has no %s port %d", ns, name, strings.ToUpper(r.Proto), r.Port)
 	}
-	p := match[i]
-	d.addr = netip.AddrPortFrom(p.ClusterIP, p.Port)
-	d.what = fmt.Sprintf("Service %s/%s %s/%s", ns, name, d.addr, p.Protocol)
-	d.service = &trace.Owner{Kind: "Service", Namespace: ns, Name: name}
+	return s.serviceDst(match[i], match[i].ClusterIP), nil
+}
+
+// portMatches: the Service port the request names (any port of the
+// protocol when none is given; any port for ICMP).
+func (r TraceRequest) portMatches(p service.Port) bool {
+	return (r.Port == 0 || p.Port == r.Port) && (r.Proto == "icmp" || strings.EqualFold(string(p.Protocol), r.Proto))
+}
+
+// serviceDst is a Service port reached at one of its addresses.
+func (s *State) serviceDst(p service.Port, addr netip.Addr) traceDst {
+	var d traceDst
+	d.addr = netip.AddrPortFrom(addr, p.Port)
+	d.what = fmt.Sprintf("Service %s/%s %s/%s", p.Namespace, p.Service, d.addr, p.Protocol)
+	d.service = &trace.Owner{Kind: "Service", Namespace: p.Namespace, Name: p.Service}
 	for _, ep := range p.Endpoints {
 		if pp, ok := s.planPod(ep.Namespace + "/" + ep.Pod); ok {
 			d.netns = append(d.netns, pp.Netns)
 		}
 	}
-	return d, nil
+	return d
+}
+
+// resolveServiceAddr: an address given as DST that is a Service's own (its
+// ClusterIP, an external IP, a load balancer's) is traced as that Service,
+// as if named, so its rules have their owner and its endpoints are watched.
+func (s *State) resolveServiceAddr(r TraceRequest, a netip.Addr, ports []service.Port) (traceDst, bool) {
+	for _, p := range ports {
+		addrs := append([]netip.Addr{p.ClusterIP}, p.ExternalIPs...)
+		addrs = append(addrs, p.LoadBalancerIPs...)
+		addrs = append(addrs, p.ProxiedLoadBalancerIPs...)
+		if slices.Contains(addrs, a) && r.portMatches(p) {
+			return s.serviceDst(p, a), true
+		}
+	}
+	return traceDst{}, false
+}
+
+// nodeByAddr names the node with that underlay address, "" if none.
+func nodeByAddr(p *plan.Lab, a netip.Addr) string {
+	for _, n := range p.Nodes {
+		if n.Underlay.Addr() == a {
+			return n.Name
+		}
+	}
+	return ""
 }
 
 // resolveNodePort reads node/NAME:PORT (or node/NAME with --port): the

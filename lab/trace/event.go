@@ -93,6 +93,29 @@ func (p Packet) same(o Packet) bool {
 	return p.IPID == o.IPID && p.Length == o.Length && p.TCPFlags == o.TCPFlags && p.Proto == o.Proto
 }
 
+// isAnswer tells the answer from the request. The marker alone cannot:
+// the kernel copies the request's TOS into what it sends back itself (an
+// echo reply, a TCP reset, a SYN-ACK of a socket that set none), so the
+// kind of packet decides where it can: ICMP other than an echo request is
+// an answer (echo reply, unreachable, time exceeded), and a TCP segment
+// with ACK or RST set is not a connection's first (its SYN). A UDP
+// datagram is the request when it carries the marker.
+func (p Packet) isAnswer(dscp uint8) bool {
+	switch p.Proto {
+	case 1:
+		return p.ICMPType != 8
+	case 6:
+		return p.TCPFlags&(tcpACK|tcpRST) != 0
+	}
+	return p.DSCP != dscp
+}
+
+// TCP flags.
+const (
+	tcpRST = 0x04
+	tcpACK = 0x10
+)
+
 // ParsePacket reads an IPv4 header and, when given, the transport header
 // that follows it (the kernel hands them over separately).
 func ParsePacket(network, transport []byte) Packet {

@@ -129,11 +129,19 @@ func Explain(in Input) Journey {
 	for _, g := range req {
 		j.Request = append(j.Request, in.hops(g, true)...)
 	}
-	for _, g := range rep {
+	for i, g := range rep {
+		if h, ok := in.answerHop(g); ok && i == 0 {
+			j.Reply = append(j.Reply, h)
+		}
 		j.Reply = append(j.Reply, in.hops(g, false)...)
 	}
 	if in.Probe.Outcome == Answered {
 		in.delivered(&j)
+	}
+	if n := len(j.Reply); in.Probe.Outcome == Refused && n > 0 && j.Reply[n-1].Namespace == in.Src {
+		h := j.Reply[n-1]
+		h.Component, h.Action, h.Detail, h.Rule, h.Owner = CompSocket, "the refusal reached the prober: "+in.Probe.Error, "", "", nil
+		j.Reply = append(j.Reply, h)
 	}
 	in.addKernelDrops(&j)
 	j.Notes = in.Notes
@@ -205,9 +213,9 @@ func split(in Input) (req, rep []group) {
 		} else {
 			continue
 		}
-		dir := "reply"
-		if ev.Packet.DSCP == in.DSCP {
-			dir = "request"
+		dir := "request"
+		if ev.Packet.isAnswer(in.DSCP) {
+			dir = "reply"
 		}
 		k := [2]string{ev.Netns, dir}
 		p, seen := first[k]
@@ -406,7 +414,7 @@ func ruleAction(ev Event, ri RuleInfo) (action, detail string) {
 	}
 	switch ev.Verdict {
 	case VerdictJump, VerdictGoto:
-		return ev.Verdict.String() + " " + ev.Target, chain
+		return pickWords(ri) + ev.Verdict.String() + " " + ev.Target, chain
 	case VerdictDrop:
 		if ri.Chain == proxy.ChainClusterIPsCheck {
 			return "dropped: no Service owns this address of the service network", chain
@@ -414,6 +422,19 @@ func ruleAction(ev Event, ri RuleInfo) (action, detail string) {
 		return "drop", chain
 	}
 	return ev.Verdict.String(), chain
+}
+
+// pickWords says how a rule chose its endpoint, as a prefix.
+func pickWords(ri RuleInfo) string {
+	switch {
+	case ri.Affinity:
+		return "session affinity, the endpoint this client had: "
+	case ri.Picks == 1:
+		return "the only endpoint: "
+	case ri.Picks > 1:
+		return fmt.Sprintf("endpoint picked at random (1 of %d): ", ri.Picks)
+	}
+	return ""
 }
 
 func flowHop(base Hop, f Flow) Hop {

@@ -19,8 +19,9 @@ func WriteJSON(w io.Writer, j Journey) error {
 // that stopped it. verbose adds each rule's nft text.
 func WriteText(w io.Writer, title string, j Journey, verbose bool) {
 	fmt.Fprintln(w, title)
-	writeHops(w, "REQUEST", j.Request, verbose)
-	writeHops(w, "REPLY", j.Reply, verbose)
+	ok := j.Verdict == Delivered
+	writeHops(w, "REQUEST", j.Request, ok, verbose)
+	writeHops(w, "REPLY", j.Reply, ok, verbose)
 	mark := "✓"
 	if j.Verdict != Delivered {
 		mark = "✗"
@@ -33,7 +34,7 @@ func WriteText(w io.Writer, title string, j Journey, verbose bool) {
 	}
 }
 
-func writeHops(w io.Writer, title string, hops []Hop, verbose bool) {
+func writeHops(w io.Writer, title string, hops []Hop, delivered, verbose bool) {
 	fmt.Fprintf(w, "\n%s\n", title)
 	if len(hops) == 0 {
 		fmt.Fprintln(w, "  (nothing traced)")
@@ -46,7 +47,7 @@ func writeHops(w io.Writer, title string, hops []Hop, verbose bool) {
 			fmt.Fprintf(w, "%2d %s\n", n, placeName(h))
 			prev = h.Namespace
 		}
-		fmt.Fprintf(w, "   %s %-9s %s", mark(h), h.Component, h.Action)
+		fmt.Fprintf(w, "   %s %-9s %s", mark(h, delivered), h.Component, h.Action)
 		if h.Owner != nil {
 			fmt.Fprintf(w, "  [%s]", h.Owner)
 		}
@@ -72,9 +73,11 @@ func placeName(h Hop) string {
 	return h.Namespace
 }
 
-func mark(h Hop) string {
+// mark: a socket's answer is a success only when the probe was delivered
+// (a reset or an ICMP error is an answer too, and a failure).
+func mark(h Hop, delivered bool) string {
 	switch {
-	case h.Component == CompDrop:
+	case h.Component == CompDrop, h.Component == CompSocket && !delivered:
 		return "✗"
 	case h.Component == CompSocket:
 		return "✓"

@@ -41,6 +41,11 @@ type RuleInfo struct {
 	// Meaning is what the chain is for (proxy.MeaningOf), for a node's
 	// table; the switch's load balancer reuses some names for other ends.
 	Meaning string
+	// Picks is how many endpoints the rule's chain chooses
+	// among when the rule is one of its choices; 0 otherwise. Affinity
+	// says the choice is the client's earlier one (sessionAffinity).
+	Picks    int
+	Affinity bool
 }
 
 // MapRules maps the kernel's rule handles (per chain, in the chain's order)
@@ -56,8 +61,12 @@ func MapRules(rs *proxy.Ruleset, handles map[string][]uint64, owners map[string]
 		if len(hs) != len(c.Rules) {
 			continue
 		}
+		picks := choices(c.Rules, owners)
 		for i, h := range hs {
 			ri := RuleInfo{Chain: c.Name, Index: i, Rule: c.Rules[i]}
+			if isChoice(c.Rules[i], owners) {
+				ri.Picks, ri.Affinity = picks, hasExpr[proxy.SaddrIn](c.Rules[i])
+			}
 			if m, ok := proxy.MeaningOf(c.Name); ok && node {
 				ri.Meaning = m.Short
 			}
@@ -68,6 +77,48 @@ func MapRules(rs *proxy.Ruleset, handles map[string][]uint64, owners map[string]
 		}
 	}
 	return out
+}
+
+// choices counts the endpoints a chain picks among: the size of
+// its random map, or its rules that send to one of them, those of session
+// affinity (a client's earlier pick) aside.
+func choices(rules []proxy.Rule, owners map[string]ChainOwner) int {
+	n := 0
+	for _, r := range rules {
+		for _, e := range r.Exprs {
+			if v, ok := e.(proxy.Vmap); ok {
+				return int(v.Mod)
+			}
+		}
+		if isChoice(r, owners) && !hasExpr[proxy.SaddrIn](r) {
+			n++
+		}
+	}
+	return n
+}
+
+// isChoice: the rule sends to one endpoint's chain, by a random draw, a map
+// or affinity.
+func isChoice(r proxy.Rule, owners map[string]ChainOwner) bool {
+	for _, e := range r.Exprs {
+		switch e := e.(type) {
+		case proxy.Vmap:
+			return true
+		case proxy.Verdict:
+			o, ok := owners[e.Chain]
+			return ok && o.Owner != o.Service
+		}
+	}
+	return false
+}
+
+func hasExpr[T proxy.Expr](r proxy.Rule) bool {
+	for _, e := range r.Exprs {
+		if _, ok := e.(T); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ChainOwner is the object a per-Service chain belongs to.

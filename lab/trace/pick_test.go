@@ -1,0 +1,64 @@
+package trace
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"kinn.dev/kinn/lab/proxy"
+	"kinn.dev/kinn/lab/service"
+)
+
+// TestPickWords: the rule of a Service's chain that sent the probe to an
+// endpoint says how it was chosen: at random among the ready endpoints
+// (1 of N), the only one, or by session affinity.
+func TestPickWords(t *testing.T) {
+	three := webPort
+	three.Endpoints = nil
+	for i, ip := range []string{"10.244.1.3", "10.244.1.4", "10.244.2.3"} {
+		three.Endpoints = append(three.Endpoints, service.Endpoint{Namespace: "default", Pod: "web-" + string(rune('a'+i)),
+			IP: netip.MustParseAddr(ip), Port: 8080, Ready: true, Serving: true})
+	}
+	sticky := three
+	sticky.Service, sticky.ClusterIP, sticky.Affinity = "sticky", netip.MustParseAddr("10.96.0.30"), 3*time.Hour
+	for _, c := range []struct {
+		name  string
+		port  service.Port
+		words []string // one per rule of the Service's chain that picks
+	}{
+		{"three endpoints", three, []string{"(1 of 3)", "(1 of 3)", "(1 of 3)"}},
+		{"one endpoint", webPort, []string{"the only endpoint"}},
+		{"affinity", sticky, []string{"session affinity", "session affinity", "session affinity", "(1 of 3)", "(1 of 3)", "(1 of 3)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ports := []service.Port{c.port}
+			rs := proxy.Build(testNode(), ports)
+			rules := MapRules(rs, kernelHandles(rs), ChainOwners(ports), true)
+			chain := proxy.ClusterChain(proxy.PortID(c.port))
+			var got []string
+			for k, ri := range rules {
+				if k.Chain != chain || !isChoice(ri.Rule, ChainOwners(ports)) {
+					continue
+				}
+				got = append(got, pickWords(ri))
+			}
+			if len(got) != len(c.words) {
+				t.Fatalf("%d rules pick an endpoint in %s, want %d", len(got), chain, len(c.words))
+			}
+			for _, w := range c.words {
+				i := -1
+				for j, g := range got {
+					if strings.Contains(g, w) {
+						i = j
+						break
+					}
+				}
+				if i < 0 {
+					t.Fatalf("no pick says %q: %q", w, got)
+				}
+				got = append(got[:i], got[i+1:]...)
+			}
+		})
+	}
+}
