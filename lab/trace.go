@@ -237,6 +237,11 @@ func (s *State) Trace(ctx context.Context, r TraceRequest, ports []service.Port)
 	if err != nil {
 		return j, "", err
 	}
+	unlock, err := lockTrace(ctx, s.o, s.Plan.Name)
+	if err != nil {
+		return j, "", err
+	}
+	defer unlock()
 	title := fmt.Sprintf("kinn trace %s -> %s (%s)", s.describeSrc(r.Src), dst.what, strings.ToUpper(r.Proto))
 	places := s.tracePlaces()
 	nss := s.traceNetns(src, dst.netns)

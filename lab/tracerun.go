@@ -18,10 +18,10 @@ import (
 	"kinn.dev/kinn/lab/trace"
 )
 
-// traceSettle is how long events still in flight are awaited after the
-// prober has its answer: the kernel multicasts them as the packet goes,
-// but a listener's goroutine may not have read the last ones yet.
-const traceSettle = 100 * time.Millisecond
+// traceSyncWait bounds the wait for a namespace's last events (see
+// nftrace.Listener.Sync): they are queued already, reading them takes
+// microseconds; only a namespace whose loopback is down never answers.
+const traceSyncWait = time.Second
 
 // runTrace marks, listens, sends and gathers: every kernel step of a
 // trace. The trace tables go whatever happens, also when ctx is cancelled
@@ -81,18 +81,26 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 	if ctx.Err() != nil {
 		return in, ctx.Err()
 	}
-	time.Sleep(traceSettle)
 	for _, l := range listeners {
-		evs, err := l.Close()
+		if err := l.Sync(TraceDSCP, traceSyncWait); err != nil {
+			in.Gaps = append(in.Gaps, err.Error()+": its story may miss its end")
+		}
+	}
+	for _, l := range listeners {
+		evs, notes, err := l.Close()
 		if err != nil {
 			return in, err
 		}
 		in.Events = append(in.Events, evs...)
+		in.Gaps = append(in.Gaps, notes...)
 	}
 	listeners = nil
 	if watch != nil {
 		watch.Close()
 		in.Drops = s.labDrops(watch, in.Links)
+		if n := watch.Lost(); n > 0 {
+			in.Gaps = append(in.Gaps, fmt.Sprintf("%d of the kernel's drop reports were lost (not read in time): a drop may be missing", n))
+		}
 		watch = nil
 	}
 	in.Src = src
@@ -200,9 +208,17 @@ func randomID() string {
 
 // removeStaleTraces removes the trace tables a killed `kinn trace` left in
 // the lab's namespaces (a SIGKILL runs no cleanup), and says what it
-// removed. A trace running meanwhile loses its tables: its story ends
-// early, nothing else breaks.
-func removeStaleTraces(p *plan.Lab) []string {
+// removed. A trace running meanwhile holds the trace lock: its tables are
+// its own, not stale, and stay.
+func removeStaleTraces(o Options, p *plan.Lab) []string {
+	unlock, ok, err := tryLockTrace(o, p.Name)
+	if err != nil {
+		return []string{"warning: stale trace tables not looked for: " + err.Error()}
+	}
+	if !ok {
+		return nil // a trace is running: its tables go when it ends
+	}
+	defer unlock()
 	nss := []string{p.Switch.Netns}
 	for _, n := range p.Nodes {
 		nss = append(nss, n.Netns)

@@ -210,7 +210,7 @@ func up(ctx context.Context, o Options, src Source) (*Result, error) {
 		return res, err
 	}
 	o.progress("• %d pods: %d attached (%.2fs)", len(p.Pods), res.Attached, time.Since(t0).Seconds())
-	for _, line := range removeStaleTraces(p) {
+	for _, line := range removeStaleTraces(o, p) {
 		o.progress("• %s", line)
 	}
 	res.Took = time.Since(start)

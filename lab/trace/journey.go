@@ -63,6 +63,10 @@ type Journey struct {
 	Summary string `json:"summary"`
 	Request []Hop  `json:"request"`
 	Reply   []Hop  `json:"reply"`
+	// Gaps say where the story may be incomplete (events the kernel or
+	// the listeners lost): always shown, since a missing hop could
+	// otherwise pass for one that did not happen.
+	Gaps []string `json:"gaps,omitempty"`
 	// Notes are remarks on the trace itself (what could not be watched),
 	// for -v; not part of the journey's schema.
 	Notes []string `json:"-"`
@@ -96,9 +100,11 @@ type Input struct {
 	Flows []Flow
 	Net   Net
 	// Drops are the kernel's own reports of the probe's packets it
-	// dropped, with its reason; Notes say what could not be watched.
+	// dropped, with its reason; Notes say what could not be watched,
+	// Gaps what was lost.
 	Drops []KernelDrop
 	Notes []string
+	Gaps  []string
 }
 
 // Net is the lab's addressing, to explain routes in its terms.
@@ -144,7 +150,7 @@ func Explain(in Input) Journey {
 		j.Reply = append(j.Reply, h)
 	}
 	in.addKernelDrops(&j)
-	j.Notes = in.Notes
+	j.Notes, j.Gaps = in.Notes, in.Gaps
 	j.Verdict, j.Summary = in.verdict(&j)
 	return j
 }

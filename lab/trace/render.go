@@ -27,6 +27,9 @@ func WriteText(w io.Writer, title string, j Journey, verbose bool) {
 		mark = "✗"
 	}
 	fmt.Fprintf(w, "\n%s %s: %s\n", mark, strings.ToUpper(j.Verdict), j.Summary)
+	for _, g := range j.Gaps {
+		fmt.Fprintf(w, "warning: %s\n", g)
+	}
 	if verbose {
 		for _, n := range j.Notes {
 			fmt.Fprintf(w, "note: %s\n", n)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -54,6 +55,10 @@ type Listener struct {
 	// closing is set by Close: the read it interrupts fails, and that
 	// failure is not the trace's.
 	closing bool
+	// notes say what was not heard: undecodable events, events the
+	// kernel could not queue (the socket overflowed).
+	notes []string
+	sync  syncState
 }
 
 // Listen starts listening in the named namespace. Events are collected from
@@ -74,7 +79,7 @@ func Listen(netnsName string) (*Listener, error) {
 	}
 	// A burst of events must not overflow the socket (ENOBUFS loses them).
 	_ = c.SetReadBuffer(4 << 20)
-	l := &Listener{netns: netnsName, conn: c, done: make(chan struct{})}
+	l := &Listener{netns: netnsName, conn: c, done: make(chan struct{}), sync: newSyncState()}
 	go l.run()
 	return l, nil
 }
@@ -83,6 +88,12 @@ func (l *Listener) run() {
 	defer close(l.done)
 	for {
 		msgs, err := l.conn.Receive()
+		if errors.Is(err, unix.ENOBUFS) {
+			// The kernel dropped events it could not queue: the story
+			// has a gap, which the trace must say; the socket goes on.
+			l.note("some trace events in " + l.netns + " were lost (the socket's buffer overflowed)")
+			continue
+		}
 		if err != nil {
 			l.mu.Lock()
 			if !l.closing {
@@ -97,7 +108,13 @@ func (l *Listener) run() {
 			}
 			ev, err := decode(m.Data)
 			if err != nil {
-				continue // one unreadable event: the others still tell the story
+				// One unreadable event: the others still tell the
+				// story, but not the whole of it.
+				l.note(fmt.Sprintf("a trace event in %s could not be read: %v", l.netns, err))
+				continue
+			}
+			if l.sync.isSentinel(ev) {
+				continue
 			}
 			l.mu.Lock()
 			ev.Netns, ev.Seq, ev.At = l.netns, len(l.evs), time.Now()
@@ -107,8 +124,17 @@ func (l *Listener) run() {
 	}
 }
 
-// Close stops listening and returns what was heard.
-func (l *Listener) Close() ([]trace.Event, error) {
+func (l *Listener) note(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !slices.Contains(l.notes, s) {
+		l.notes = append(l.notes, s)
+	}
+}
+
+// Close stops listening and returns what was heard, and notes on what was
+// not.
+func (l *Listener) Close() ([]trace.Event, []string, error) {
 	l.mu.Lock()
 	l.closing = true
 	l.mu.Unlock()
@@ -116,7 +142,7 @@ func (l *Listener) Close() ([]trace.Event, error) {
 	<-l.done
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.evs, l.err
+	return l.evs, l.notes, l.err
 }
 
 // decode reads one trace message: a nfgenmsg header, then attributes.
