@@ -144,13 +144,13 @@ func (s *State) traceKernelState(in *trace.Input) error {
 		seen   map[string]trace.Seen
 		routes map[string]trace.Route
 	}{{seen, in.Routes}, {trace.PacketSeen(*in, false), in.Back}} {
-		for ns, sn := range dir.seen {
-			rt, ok, err := routeOf(in, ns, sn)
+		for key, sn := range dir.seen {
+			rt, ok, err := routeOf(in, sn)
 			if err != nil {
 				return err
 			}
 			if ok {
-				dir.routes[ns] = rt
+				dir.routes[key] = rt
 			}
 		}
 	}
@@ -181,7 +181,8 @@ func (s *State) traceKernelState(in *trace.Input) error {
 }
 
 // routeOf asks the namespace's FIB about the packet as it was seen there.
-func routeOf(in *trace.Input, ns string, sn trace.Seen) (trace.Route, bool, error) {
+func routeOf(in *trace.Input, sn trace.Seen) (trace.Route, bool, error) {
+	ns := sn.Netns
 	if !sn.Dst.IsValid() {
 		return trace.Route{}, false, nil
 	}

@@ -169,124 +169,6 @@ func (in Input) delivered(j *Journey) {
 		Action: "the answer reached the prober (" + endpoint(in.Probe.Src, in.Probe.Proto) + ")"})
 }
 
-// Seen is the request's packet in one namespace, as routing saw it: the
-// device it came in by (0 when the namespace sent it) and its addresses
-// once translated.
-type Seen struct {
-	IIF      uint32
-	Src, Dst netip.Addr
-	DstMAC   string // the frame's destination where it arrived
-}
-
-// PacketSeen lists where the request (or the reply) went, for the FIB
-// questions to ask.
-func PacketSeen(in Input, request bool) map[string]Seen {
-	req, rep := split(in)
-	if !request {
-		req = rep
-	}
-	out := map[string]Seen{}
-	for _, g := range req {
-		first, last := g.events[0], g.events[len(g.events)-1]
-		out[g.netns] = Seen{IIF: first.IIF, Src: last.Packet.Src, Dst: last.Packet.Dst, DstMAC: first.Packet.DstMAC}
-	}
-	return out
-}
-
-// group is the events of one packet in one namespace.
-type group struct {
-	netns  string
-	events []Event
-}
-
-// split sorts the events into the request's and the reply's groups, in the
-// order the packet crossed the namespaces.
-func split(in Input) (req, rep []group) {
-	byKey := map[[2]string]*group{}
-	first := map[[2]string]Packet{}
-	var order [][2]string
-	// The kernel sends a packet's headers with its first event in each
-	// hook only; the events that follow it there carry the same trace id.
-	last := map[string]map[uint32]Packet{}
-	for _, ev := range in.Events {
-		if last[ev.Netns] == nil {
-			last[ev.Netns] = map[uint32]Packet{}
-		}
-		if ev.Packet.HasHeaders {
-			last[ev.Netns][ev.ID] = ev.Packet
-		} else if p, ok := last[ev.Netns][ev.ID]; ok {
-			ev.Packet = p
-		} else {
-			continue
-		}
-		dir := "request"
-		if ev.Packet.isAnswer(in.DSCP) {
-			dir = "reply"
-		}
-		k := [2]string{ev.Netns, dir}
-		p, seen := first[k]
-		if !seen {
-			first[k] = ev.Packet
-			byKey[k] = &group{netns: ev.Netns}
-			order = append(order, k)
-		} else if !p.same(ev.Packet) {
-			continue // a later packet of the connection (an ACK, a retransmission)
-		}
-		byKey[k].events = append(byKey[k].events, ev)
-	}
-	for _, k := range order {
-		g := *byKey[k]
-		slices.SortFunc(g.events, func(a, b Event) int { return a.Seq - b.Seq })
-		if k[1] == "request" {
-			req = append(req, g)
-		} else {
-			rep = append(rep, g)
-		}
-	}
-	sortGroups(req, in, in.Src, false)
-	sortGroups(rep, in, in.Src, true)
-	return req, rep
-}
-
-// sortGroups orders the namespaces by where they stand from src: src, its
-// node (for a pod), the switch, the other nodes, the other pods; the
-// reply's in reverse. Equal places go by TTL (one less per routing hop),
-// then by when their first event arrived.
-func sortGroups(gs []group, in Input, src string, reverse bool) {
-	rank := func(g group) int {
-		r := in.distance(src, g.netns)
-		if reverse {
-			return -r
-		}
-		return r
-	}
-	slices.SortStableFunc(gs, func(a, b group) int {
-		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.events[0].Packet.TTL, a.events[0].Packet.TTL); c != 0 {
-			return c
-		}
-		return a.events[0].At.Compare(b.events[0].At)
-	})
-}
-
-// distance ranks a namespace by how far it stands from src in a lab.
-func (in Input) distance(src, netns string) int {
-	s, p := in.Places[src], in.Places[netns]
-	switch {
-	case netns == src:
-		return 0
-	case p.What == "node" && s.What == "pod" && p.Node == s.Node:
-		return 1
-	case p.What == "switch":
-		return 2
-	case p.What == "node":
-		return 3
-	}
-	return 4
-}
-
 // hops tells one namespace's part.
 func (in Input) hops(g group, request bool) []Hop {
 	pl := in.Places[g.netns]
@@ -295,7 +177,7 @@ func (in Input) hops(g group, request bool) []Hop {
 	if request {
 		routes = in.Routes
 	}
-	route, routed := routes[g.netns]
+	route, routed := routes[g.key()]
 	var out []Hop
 	hook := ""
 	for _, ev := range g.events {
@@ -316,7 +198,7 @@ func (in Input) hops(g group, request bool) []Hop {
 	}
 	if !request {
 		for _, f := range in.Flows {
-			if f.Netns != g.netns {
+			if f.Netns != g.netns || g.visit > 0 {
 				continue
 			}
 			var undo []string
@@ -337,7 +219,7 @@ func (in Input) hops(g group, request bool) []Hop {
 	// The connection's entry, as the node keeps it (confirmed once the
 	// packet left): after the namespace's own hops.
 	for _, f := range in.Flows {
-		if f.Netns == g.netns {
+		if f.Netns == g.netns && g.visit == 0 {
 			out = append(out, flowHop(base, f))
 		}
 	}
@@ -411,6 +293,10 @@ func ruleAction(ev Event, ri RuleInfo) (action, detail string) {
 			return "masquerade (source NAT to the outgoing interface's address)", chain
 		case proxy.MarkMasq:
 			return "marked for masquerade (0x4000)", chain
+		case proxy.SaddrIs:
+			if ev.Target == proxy.ChainMarkMasq {
+				return "hairpin: the pod reaches itself through its Service, so it is masqueraded (its answer must come back through the node to be un-DNATed)", chain
+			}
 		case proxy.MarkClear:
 			return "mark 0x4000 cleared before masquerading", chain
 		}
@@ -425,9 +311,29 @@ func ruleAction(ev Event, ri RuleInfo) (action, detail string) {
 		if ri.Chain == proxy.ChainClusterIPsCheck {
 			return "dropped: no Service owns this address of the service network", chain
 		}
+		if w := localDrop(ri); w != "" {
+			return w, chain
+		}
 		return "drop", chain
 	}
 	return ev.Verdict.String(), chain
+}
+
+// localDrop words the drop of a Local traffic policy with no endpoint on
+// this node (kube-proxy drops rather than forward to another node), from
+// the no-endpoint map the rule looked up; "" for other drops.
+func localDrop(ri RuleInfo) string {
+	for _, e := range ri.Rule.Exprs {
+		if v, ok := e.(proxy.Vmap); ok {
+			switch v.Map {
+			case proxy.MapNoEndpointNodePort:
+				return "dropped: NodePort with externalTrafficPolicy Local and no endpoint on this node"
+			case proxy.MapNoEndpointServices:
+				return "dropped: a Local traffic policy (internal or external) and no endpoint on this node"
+			}
+		}
+	}
+	return ""
 }
 
 // pickWords says how a rule chose its endpoint, as a prefix.
@@ -487,7 +393,7 @@ func (in Input) verdict(j *Journey) (string, string) {
 	if where == "" {
 		where = last.Node
 	}
-	s := fmt.Sprintf("%s (%s) in %s: %s", v, p.Error, cmp.Or(where, last.Namespace), last.Action)
+	s := fmt.Sprintf("%s (%s) in %s: %s", v, p.Error, cmp.Or(where, last.Namespace), strings.TrimPrefix(last.Action, v+": "))
 	if last.Owner != nil {
 		s += " [" + last.Owner.String() + "]"
 	}

@@ -86,7 +86,7 @@ func choices(rules []proxy.Rule, owners map[string]ChainOwner) int {
 	n := 0
 	for _, r := range rules {
 		for _, e := range r.Exprs {
-			if v, ok := e.(proxy.Vmap); ok {
+			if v, ok := e.(proxy.Vmap); ok && v.Key == proxy.KeyIndex {
 				return int(v.Mod)
 			}
 		}
@@ -103,7 +103,7 @@ func isChoice(r proxy.Rule, owners map[string]ChainOwner) bool {
 	for _, e := range r.Exprs {
 		switch e := e.(type) {
 		case proxy.Vmap:
-			return true
+			return e.Key == proxy.KeyIndex
 		case proxy.Verdict:
 			o, ok := owners[e.Chain]
 			return ok && o.Owner != o.Service
