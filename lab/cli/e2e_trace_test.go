@@ -42,6 +42,16 @@ spec:
 apiVersion: v1
 kind: Service
 metadata:
+  name: far-local
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: {app: far}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30090}]
+---
+apiVersion: v1
+kind: Service
+metadata:
   name: empty
 spec:
   selector: {app: nobody}
@@ -87,9 +97,20 @@ func TestTrace(t *testing.T) {
 			func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "socket" },
 		}
 		inOrder(t, j.Request, want)
-		if len(j.Reply) == 0 || j.Reply[len(j.Reply)-1].Pod != "default/client" {
-			t.Errorf("reply does not end at the client: %+v", j.Reply)
-		}
+		// The answer's own way back, as the kernel traced it: sent by
+		// far's listener, routed by both nodes, received by the prober.
+		inOrder(t, j.Reply, []func(trace.Hop) bool{
+			func(h trace.Hop) bool {
+				return h.Pod == "default/far" && h.Component == "socket" && strings.Contains(h.Action, "SYN-ACK")
+			},
+			func(h trace.Hop) bool {
+				return h.Node == farNode && h.Pod == "" && h.Component == "route" && strings.Contains(h.Detail, "VXLAN")
+			},
+			func(h trace.Hop) bool { return h.Node == clientNode && h.Pod == "" && h.Component == "route" },
+			func(h trace.Hop) bool {
+				return h.Pod == "default/client" && h.Component == "socket" && strings.Contains(h.Action, "reached the prober")
+			},
+		})
 	})
 	t.Run("pod to ClusterIP with its endpoint on another node", func(t *testing.T) {
 		j, code := e.traceJSON(t, "client", "svc/far")
@@ -113,6 +134,126 @@ func TestTrace(t *testing.T) {
 			},
 			func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "socket" },
 		})
+		inOrder(t, j.Request, []func(trace.Hop) bool{
+			func(h trace.Hop) bool { return strings.HasPrefix(h.Action, "the only endpoint: goto ep-") },
+		})
+		inOrder(t, j.Reply, []func(trace.Hop) bool{
+			func(h trace.Hop) bool { return h.Pod == "default/far" && strings.Contains(h.Action, "SYN-ACK") },
+			func(h trace.Hop) bool {
+				return h.Node == clientNode && h.Component == "conntrack" && strings.Contains(h.Action, "un-DNATed") &&
+					strings.Contains(h.Action, e.svcIP("far")+":80")
+			},
+			func(h trace.Hop) bool { return h.Pod == "default/client" && h.Component == "socket" },
+		})
+	})
+	t.Run("a Service's ClusterIP given as an address", func(t *testing.T) {
+		j, code := e.traceJSON(t, "client", e.svcIP("far"), "--port", "80")
+		if code != 0 || j.Verdict != trace.Delivered {
+			t.Fatalf("exit %d, verdict %q; want 0, delivered: %+v", code, j.Verdict, j)
+		}
+		inOrder(t, j.Request, []func(trace.Hop) bool{
+			func(h trace.Hop) bool { return h.Owner != nil && h.Owner.Kind == "Service" && h.Owner.Name == "far" },
+			func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "socket" },
+		})
+	})
+	t.Run("pod to its own Service: hairpin", func(t *testing.T) {
+		j, code := e.traceJSON(t, "far", "svc/far")
+		if code != 0 || j.Verdict != trace.Delivered {
+			t.Fatalf("exit %d, verdict %q; want 0, delivered: %+v", code, j.Verdict, j)
+		}
+		inOrder(t, j.Request, []func(trace.Hop) bool{
+			func(h trace.Hop) bool {
+				return h.Pod == "default/far" && h.Component == "route" && strings.Contains(h.Action, "to "+e.svcIP("far"))
+			},
+			func(h trace.Hop) bool { return h.Node == farNode && strings.HasPrefix(h.Action, "hairpin") },
+			func(h trace.Hop) bool { return h.Node == farNode && strings.HasPrefix(h.Action, "masquerade") },
+			func(h trace.Hop) bool {
+				return h.Node == farNode && h.Component == "conntrack" && strings.Contains(h.Action, "DNAT") && strings.Contains(h.Action, "SNAT")
+			},
+			func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "route" && strings.Contains(h.Action, "own address") },
+			func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "socket" },
+		})
+		inOrder(t, j.Reply, []func(trace.Hop) bool{
+			func(h trace.Hop) bool { return h.Pod == "default/far" && strings.Contains(h.Action, "SYN-ACK") },
+			func(h trace.Hop) bool {
+				return h.Node == farNode && strings.Contains(h.Action, "un-DNATed") && strings.Contains(h.Action, "un-SNATed")
+			},
+			func(h trace.Hop) bool { return h.Pod == "default/far" && strings.Contains(h.Action, "reached the prober") },
+		})
+	})
+	t.Run("a pod port nobody listens on", func(t *testing.T) {
+		j, code := e.traceJSON(t, "client", "far", "--port", "9999")
+		if code != 3 || j.Verdict != trace.RefusedV {
+			t.Fatalf("exit %d, verdict %q; want 3, refused: %+v", code, j.Verdict, j)
+		}
+		inOrder(t, j.Request, []func(trace.Hop) bool{
+			func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "drop" && strings.Contains(h.Detail, "NO_SOCKET") },
+		})
+		inOrder(t, j.Reply, []func(trace.Hop) bool{
+			func(h trace.Hop) bool {
+				return h.Pod == "default/far" && h.Component == "socket" && strings.Contains(h.Action, "TCP reset (RST)")
+			},
+			func(h trace.Hop) bool { return h.Node == clientNode && h.Component == "route" },
+			func(h trace.Hop) bool {
+				return h.Pod == "default/client" && strings.Contains(h.Action, "refusal reached the prober")
+			},
+		})
+	})
+	t.Run("NodePort with externalTrafficPolicy Local", func(t *testing.T) {
+		j, code := e.traceJSON(t, "external", "node/"+farNode+":30090")
+		if code != 0 || j.Verdict != trace.Delivered {
+			t.Fatalf("on the endpoint's node: exit %d, verdict %q; want 0, delivered: %+v", code, j.Verdict, j)
+		}
+		for _, h := range j.Request {
+			if strings.HasPrefix(h.Action, "masquerade") || h.Component == "conntrack" && strings.Contains(h.Action, "SNAT") {
+				t.Errorf("a Local policy keeps the client's address, yet: %+v", h)
+			}
+		}
+		inOrder(t, j.Request, []func(trace.Hop) bool{
+			func(h trace.Hop) bool { return h.Node == farNode && strings.HasPrefix(h.Action, "DNAT to "+e.podIP("far")) },
+			func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "socket" },
+		})
+		j, code = e.traceJSON(t, "external", "node/"+clientNode+":30090", "--timeout", "1s")
+		if code != 3 || j.Verdict != trace.Dropped {
+			t.Fatalf("on a node without endpoints: exit %d, verdict %q; want 3, dropped: %+v", code, j.Verdict, j)
+		}
+		inOrder(t, j.Request, []func(trace.Hop) bool{
+			func(h trace.Hop) bool {
+				return h.Node == clientNode && h.Component == "drop" && strings.Contains(h.Action, "externalTrafficPolicy Local") &&
+					h.Owner != nil && h.Owner.Name == "far-local"
+			},
+		})
+	})
+	t.Run("two traces at once", func(t *testing.T) {
+		type res struct {
+			out  string
+			code int
+		}
+		done := make(chan res, 2)
+		for range 2 {
+			go func() {
+				out, _, code := e.run("trace", "--name", e.name, "-o", "json", "client", "svc/far")
+				done <- res{out, code}
+			}()
+		}
+		for range 2 {
+			r := <-done
+			var j trace.Journey
+			if err := json.Unmarshal([]byte(r.out), &j); err != nil || r.code != 0 || j.Verdict != trace.Delivered {
+				t.Errorf("exit %d, %v: %s", r.code, err, r.out)
+				continue
+			}
+			// Each tells one probe: one SYN-ACK in its reply, not two.
+			n := 0
+			for _, h := range j.Reply {
+				if strings.Contains(h.Action, "SYN-ACK") {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d answers in one trace's reply", n)
+			}
+		}
 	})
 	t.Run("Service without endpoints", func(t *testing.T) {
 		j, code := e.traceJSON(t, "client", "svc/empty")
@@ -163,6 +304,14 @@ func TestTrace(t *testing.T) {
 				},
 				func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "socket" },
 			})
+			answer := map[string]string{"icmp": "echo reply", "udp": "a UDP answer"}[args[3]]
+			inOrder(t, j.Reply, []func(trace.Hop) bool{
+				func(h trace.Hop) bool { return h.Pod == "default/far" && strings.Contains(h.Action, answer) },
+				func(h trace.Hop) bool {
+					return h.Node == farNode && h.Pod == "" && h.Component == "route" && strings.Contains(h.Detail, "VXLAN")
+				},
+				func(h trace.Hop) bool { return strings.Contains(h.Action, "reached the prober") },
+			})
 		}
 	})
 	t.Run("bad input", func(t *testing.T) {
@@ -180,12 +329,48 @@ func TestTrace(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Second)
+		e.waitTraceTables(t, clientNode, true)
 		cmd.Process.Signal(os.Interrupt)
 		start := time.Now()
-		cmd.Wait()
+		err := cmd.Wait()
 		if time.Since(start) > 5*time.Second {
 			t.Errorf("kinn trace took %s to stop after SIGINT", time.Since(start))
+		}
+		if cmd.ProcessState.ExitCode() == 0 {
+			t.Errorf("an interrupted trace exits 0 (%v): it delivered nothing", err)
+		}
+		e.noTraceTables(t)
+	})
+	t.Run("SIGKILL, then kinn up", func(t *testing.T) {
+		cmd := kinnCmd(e.dirs, "trace", "--name", e.name, "client", "10.96.255.254", "--port", "80", "--timeout", "20s")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		e.waitTraceTables(t, clientNode, true)
+		cmd.Process.Kill()
+		cmd.Wait()
+		e.waitTraceTables(t, clientNode, true) // nothing ran to remove them
+		_, errOut, _ := e.run("up", "--name", e.name)
+		if !strings.Contains(errOut, "left in kinn."+e.name+".node."+clientNode+" by a killed kinn trace") {
+			t.Errorf("kinn up did not say it removed the killed trace's tables:\n%s", errOut)
+		}
+		e.noTraceTables(t)
+	})
+	t.Run("kinn up leaves a running trace's tables alone", func(t *testing.T) {
+		cmd := kinnCmd(e.dirs, "trace", "--name", e.name, "-o", "json", "client", "10.96.255.254", "--port", "80", "--timeout", "6s")
+		var out strings.Builder
+		cmd.Stdout = &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		e.waitTraceTables(t, clientNode, true)
+		e.must("up", "--name", e.name)
+		e.waitTraceTables(t, clientNode, true)
+		cmd.Wait()
+		var j trace.Journey
+		if err := json.Unmarshal([]byte(out.String()), &j); err != nil || j.Verdict != trace.Dropped ||
+			!slices.ContainsFunc(j.Request, func(h trace.Hop) bool { return strings.Contains(h.Detail, "cluster-ips-check") }) {
+			t.Errorf("the trace running through kinn up lost its story (%v): %s", err, out.String())
 		}
 		e.noTraceTables(t)
 	})
@@ -223,17 +408,26 @@ func TestTrace(t *testing.T) {
 		}
 	})
 	e.noTraceTables(t)
-	t.Run("kinn up removes what a killed trace left", func(t *testing.T) {
-		ns := "kinn." + e.name + ".node." + farNode
-		if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "add", "table", "ip", trace.TablePrefix+"killed").CombinedOutput(); err != nil {
-			t.Fatalf("%v %s", err, out)
+}
+
+// waitTraceTables waits until a trace table is (or is not) in node's
+// namespace.
+func (e *env) waitTraceTables(t *testing.T, node string, present bool) {
+	t.Helper()
+	ns := "kinn." + e.name + ".node." + node
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "tables").CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft list tables in %s: %v %s", ns, err, out)
 		}
-		_, errOut, _ := e.run("up", "--name", e.name)
-		if !strings.Contains(errOut, "removed "+trace.TablePrefix+"killed") {
-			t.Errorf("kinn up did not say it removed the stale table:\n%s", errOut)
+		if strings.Contains(string(out), trace.TablePrefix) == present {
+			return
 		}
-		e.noTraceTables(t)
-	})
+		if time.Now().After(deadline) {
+			t.Fatalf("trace table in %s: want present=%v, tables:\n%s", ns, present, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // noTraceTables checks that no namespace of the lab holds a trace table.
