@@ -170,7 +170,9 @@ func TestTrace(t *testing.T) {
 			func(h trace.Hop) bool {
 				return h.Node == farNode && h.Component == "conntrack" && strings.Contains(h.Action, "DNAT") && strings.Contains(h.Action, "SNAT")
 			},
-			func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "route" && strings.Contains(h.Action, "own address") },
+			func(h trace.Hop) bool {
+				return h.Pod == "default/far" && h.Component == "route" && strings.Contains(h.Action, "own address")
+			},
 			func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "socket" },
 		})
 		inOrder(t, j.Reply, []func(trace.Hop) bool{
@@ -178,7 +180,9 @@ func TestTrace(t *testing.T) {
 			func(h trace.Hop) bool {
 				return h.Node == farNode && strings.Contains(h.Action, "un-DNATed") && strings.Contains(h.Action, "un-SNATed")
 			},
-			func(h trace.Hop) bool { return h.Pod == "default/far" && strings.Contains(h.Action, "reached the prober") },
+			func(h trace.Hop) bool {
+				return h.Pod == "default/far" && strings.Contains(h.Action, "reached the prober")
+			},
 		})
 	})
 	t.Run("a pod port nobody listens on", func(t *testing.T) {
@@ -187,7 +191,9 @@ func TestTrace(t *testing.T) {
 			t.Fatalf("exit %d, verdict %q; want 3, refused: %+v", code, j.Verdict, j)
 		}
 		inOrder(t, j.Request, []func(trace.Hop) bool{
-			func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "drop" && strings.Contains(h.Detail, "NO_SOCKET") },
+			func(h trace.Hop) bool {
+				return h.Pod == "default/far" && h.Component == "drop" && strings.Contains(h.Detail, "NO_SOCKET")
+			},
 		})
 		inOrder(t, j.Reply, []func(trace.Hop) bool{
 			func(h trace.Hop) bool {
@@ -210,7 +216,9 @@ func TestTrace(t *testing.T) {
 			}
 		}
 		inOrder(t, j.Request, []func(trace.Hop) bool{
-			func(h trace.Hop) bool { return h.Node == farNode && strings.HasPrefix(h.Action, "DNAT to "+e.podIP("far")) },
+			func(h trace.Hop) bool {
+				return h.Node == farNode && strings.HasPrefix(h.Action, "DNAT to "+e.podIP("far"))
+			},
 			func(h trace.Hop) bool { return h.Pod == "default/far" && h.Component == "socket" },
 		})
 		j, code = e.traceJSON(t, "external", "node/"+clientNode+":30090", "--timeout", "1s")
