@@ -463,6 +463,10 @@ func (e *env) noTraceTables(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no namespace of the lab found")
 	}
+	// The host's own namespace is never given one.
+	if tables, err := exec.Command("nft", "list", "tables").CombinedOutput(); err != nil || strings.Contains(string(tables), trace.TablePrefix) {
+		t.Errorf("the host's namespace (%v):\n%s", err, tables)
+	}
 }
 
 // traceJSON runs kinn trace -o json and decodes the journey.
