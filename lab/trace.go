@@ -114,13 +114,31 @@ func (s *State) resolveService(r TraceRequest, rest string, ports []service.Port
 		}
 	}
 	if len(match) == 0 {
-		return d, bad("destination: Service %s/%s not found in lab %s (or it has no ClusterIP)", ns, name, s.Plan.Name)
+		return d, bad("destination: %s", s.unproxied(ns, name))
 	}
 	i := slices.IndexFunc(match, func(p service.Port) bool { return r.portMatches(p) })
 	if i < 0 {
 		return d, bad("destination: Service %s/%s has no %s port %d", ns, name, strings.ToUpper(r.Proto), r.Port)
 	}
 	return s.serviceDst(match[i], match[i].ClusterIP), nil
+}
+
+// unproxied says why a Service has no port the proxies serve.
+func (s *State) unproxied(ns, name string) string {
+	for _, svc := range s.Services {
+		if svc.Namespace != ns || svc.Name != name {
+			continue
+		}
+		switch {
+		case svc.Spec.ClusterIP == "None":
+			return fmt.Sprintf("Service %s/%s is headless (clusterIP: None): no proxy rule serves it; trace one of its pods", ns, name)
+		case svc.Labels[service.LabelServiceProxyName] != "":
+			return fmt.Sprintf("Service %s/%s is left to another proxy (%s: %s): kube-proxy, and so kinn, serves nothing for it",
+				ns, name, service.LabelServiceProxyName, svc.Labels[service.LabelServiceProxyName])
+		}
+		return fmt.Sprintf("Service %s/%s has no port the proxies serve (type %s)", ns, name, svc.Spec.Type)
+	}
+	return fmt.Sprintf("Service %s/%s not found in lab %s", ns, name, s.Plan.Name)
 }
 
 // portMatches: the Service port the request names (any port of the

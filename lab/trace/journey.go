@@ -191,6 +191,9 @@ func (in Input) hops(g group, request bool) []Hop {
 		}
 		if h, ok := in.ruleHop(base, ev); ok {
 			out = append(out, h)
+			if h.Component == CompDrop {
+				routed = false // dropped before routing: no route was taken
+			}
 		}
 	}
 	if routed {
@@ -314,6 +317,9 @@ func ruleAction(ev Event, ri RuleInfo) (action, detail string) {
 		if w := localDrop(ri); w != "" {
 			return w, chain
 		}
+		if hasExpr[proxy.SaddrPrefix](ri.Rule) {
+			return "dropped: the source is outside the Service's loadBalancerSourceRanges", chain
+		}
 		return "drop", chain
 	}
 	return ev.Verdict.String(), chain
@@ -393,7 +399,15 @@ func (in Input) verdict(j *Journey) (string, string) {
 	if where == "" {
 		where = last.Node
 	}
-	s := fmt.Sprintf("%s (%s) in %s: %s", v, p.Error, cmp.Or(where, last.Namespace), strings.TrimPrefix(last.Action, v+": "))
+	where = cmp.Or(where, last.Namespace)
+	if last.Component == CompRoute && v == Dropped && in.Routes[last.Namespace].Local {
+		// Nothing dropped it that the kernel or a rule would say: it
+		// arrived, and whatever received it kept silent.
+		return v, fmt.Sprintf("no answer: the %s probe reached %s (%s) and no drop was reported, but nothing answered it"+
+			" (a UDP server answers only what it understands: kinn's probe asks `hostname`, or a DNS question on port 53)",
+			strings.ToUpper(p.Proto), where, endpoint(p.Dst, p.Proto))
+	}
+	s := fmt.Sprintf("%s (%s) in %s: %s", v, p.Error, where, strings.TrimPrefix(last.Action, v+": "))
 	if last.Owner != nil {
 		s += " [" + last.Owner.String() + "]"
 	}

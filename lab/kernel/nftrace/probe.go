@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 
 	"kinn.dev/kinn/lab/kernel"
@@ -20,8 +21,8 @@ import (
 
 // Send sends one probe from the named namespace to dst with the given DSCP
 // on every packet (IP_TOS on the socket) and waits up to timeout for its
-// answer: a TCP connect, a UDP datagram ("hostname", which the lab's
-// netexec servers answer), or an ICMP echo. The socket is created on a
+// answer: a TCP connect, a UDP datagram (see udpPayload), or an ICMP
+// echo. The socket is created on a
 // thread inside the namespace and lives there.
 func Send(ctx context.Context, netnsName, proto string, dst netip.AddrPort, dscp uint8, timeout time.Duration) trace.ProbeResult {
 	r := trace.ProbeResult{Proto: proto, Dst: dst}
@@ -99,13 +100,26 @@ func sendSocket(ctx context.Context, netnsName, proto string, dst netip.AddrPort
 	}
 	deadline, _ := ctx.Deadline()
 	c.SetDeadline(deadline)
-	if _, err := c.Write([]byte("hostname")); err != nil {
+	if _, err := c.Write(udpPayload(dst.Port())); err != nil {
 		return err
 	}
 	buf := make([]byte, 512)
 	n, err := c.Read(buf)
 	r.Answer = string(buf[:n])
 	return err
+}
+
+// udpPayload is what the UDP probe says: a DNS question to a DNS port
+// (a DNS server answers nothing else), else "hostname", which the lab's
+// netexec servers answer.
+func udpPayload(port uint16) []byte {
+	if port != 53 {
+		return []byte("hostname")
+	}
+	q := new(dns.Msg)
+	q.SetQuestion("kubernetes.default.svc.cluster.local.", dns.TypeA)
+	b, _ := q.Pack()
+	return b
 }
 
 // sendEcho sends an ICMP echo request through a raw socket (a new
