@@ -63,6 +63,9 @@ type Journey struct {
 	Summary string `json:"summary"`
 	Request []Hop  `json:"request"`
 	Reply   []Hop  `json:"reply"`
+	// DNS is the journey of the DNS query that resolved a name given as
+	// the destination (kinn trace --dns), or that got no answer.
+	DNS *Journey `json:"dns,omitempty"`
 	// Notes are remarks on the trace itself (what could not be watched),
 	// for -v; not part of the journey's schema.
 	Notes []string `json:"-"`

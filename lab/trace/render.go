@@ -19,6 +19,7 @@ func WriteJSON(w io.Writer, j Journey) error {
 // that stopped it. verbose adds each rule's nft text.
 func WriteText(w io.Writer, title string, j Journey, verbose bool) {
 	fmt.Fprintln(w, title)
+	writeDNS(w, j.DNS, verbose)
 	writeHops(w, "REQUEST", j.Request, verbose)
 	writeHops(w, "REPLY", j.Reply, verbose)
 	mark := "✓"
