@@ -68,7 +68,9 @@ func TestTraceDNSAndLive(t *testing.T) {
 			func(h trace.Hop) bool {
 				return h.Component == "nftables" && h.Owner != nil && *h.Owner == trace.Owner{Kind: "Service", Namespace: "kube-system", Name: "kube-dns"}
 			},
-			func(h trace.Hop) bool { return dnat(h) && h.Owner.Namespace == "kube-system" && strings.HasSuffix(h.Action, ":53") },
+			func(h trace.Hop) bool {
+				return dnat(h) && h.Owner.Namespace == "kube-system" && strings.HasSuffix(h.Action, ":53")
+			},
 			func(h trace.Hop) bool { return strings.HasPrefix(h.Pod, "kube-system/") && h.Component == "socket" },
 		})
 		if len(d.Reply) == 0 || d.Reply[len(d.Reply)-1].Pod != "default/client" {
