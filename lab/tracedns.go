@@ -123,7 +123,7 @@ func (s *State) lookup(ctx context.Context, r TraceRequest, name string, ports [
 		return nil, bad("source: pod %s not found in lab %s", key, s.Plan.Name)
 	}
 	lk := &nameLookup{name: name, from: key}
-	server, err := s.nameserver(r, conf, ports)
+	server, err := s.nameserver(ctx, r, conf, ports)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func (s *State) podDNS(key string) (plan.DNS, bool) {
 
 // nameserver is the pod's first nameserver as a destination, with the
 // source's namespace in from: a Service of the lab (kube-dns), or a pod.
-func (s *State) nameserver(r TraceRequest, conf plan.DNS, ports []service.Port) (traceDst, error) {
+func (s *State) nameserver(ctx context.Context, r TraceRequest, conf plan.DNS, ports []service.Port) (traceDst, error) {
 	key := r.Src.Namespace + "/" + r.Src.Pod
 	if len(conf.Servers) == 0 {
 		return traceDst{}, bad("destination %q: pod %s has no nameserver (dnsPolicy None without dnsConfig): it cannot resolve names", r.Dst, key)
@@ -205,7 +205,7 @@ func (s *State) nameserver(r TraceRequest, conf plan.DNS, ports []service.Port) 
 		return traceDst{}, bad("destination %q: pod %s's nameserver %s is outside the lab (dnsPolicy Default passes on the host's): "+
 			"kinn trace sends nothing out of the lab; give svc/NAME, a pod or an address", r.Dst, key, a)
 	}
-	return s.resolveDst(context.Background(), q, ports)
+	return s.resolveDst(ctx, q, ports)
 }
 
 // traceLookup traces one query of the name as the source pod sent it:
