@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -29,6 +30,9 @@ type TraceRequest struct {
 	Port      uint16 // 0: the Service's first port, the pod's first
 	Proto     string // tcp, udp, icmp
 	Timeout   time.Duration
+	DNS       bool      // also trace the DNS query of a name given as Dst
+	Live      bool      // trace the next real connection instead of a probe
+	Progress  io.Writer // where a live trace says it waits; nil for nowhere
 }
 
 // BadInput marks an error in what the user asked (exit status 2).
@@ -45,12 +49,18 @@ type traceDst struct {
 	what    string
 	service *trace.Owner
 	netns   []string // pod namespaces the probe may end in
+	lookup  *nameLookup
+	live    *liveWatch
+	send    func(context.Context) trace.ProbeResult // instead of the probe
 }
 
 // resolveDst turns DST into an address and port, and the pods that may
 // receive it.
-func (s *State) resolveDst(r TraceRequest, ports []service.Port) (traceDst, error) {
+func (s *State) resolveDst(ctx context.Context, r TraceRequest, ports []service.Port) (traceDst, error) {
 	var d traceDst
+	if name, ok := strings.CutPrefix(r.Dst, "dns/"); ok {
+		return s.resolveName(ctx, r, name, ports, false)
+	}
 	if rest, ok := strings.CutPrefix(r.Dst, "svc/"); ok {
 		return s.resolveService(r, rest, ports)
 	}
@@ -83,6 +93,9 @@ func (s *State) resolveDst(r TraceRequest, ports []service.Port) (traceDst, erro
 		ns, name = n, p
 	}
 	pp, ok := s.planPod(ns + "/" + name)
+	if !ok && !strings.Contains(r.Dst, "/") {
+		return s.resolveName(ctx, r, r.Dst, ports, true) // pods first, then names
+	}
 	if !ok {
 		return d, bad("destination: pod %q not found in namespace %q of lab %s", name, ns, s.Plan.Name)
 	}
@@ -251,7 +264,7 @@ func (s *State) Trace(ctx context.Context, r TraceRequest, ports []service.Port)
 	if err != nil {
 		return j, "", err
 	}
-	dst, err := s.resolveDst(r, ports)
+	dst, err := s.resolveDst(ctx, r, ports)
 	if err != nil {
 		return j, "", err
 	}
@@ -261,14 +274,42 @@ func (s *State) Trace(ctx context.Context, r TraceRequest, ports []service.Port)
 	}
 	defer unlock()
 	title := fmt.Sprintf("kinn trace %s -> %s (%s)", s.describeSrc(r.Src), dst.what, strings.ToUpper(r.Proto))
+	dnsJ, err := s.traceLookup(ctx, r, src, dst, ports)
+	if err != nil {
+		return j, title, err
+	}
+	if dst.lookup != nil && dst.lookup.silent != nil {
+		return unresolved(dst, dnsJ), title, nil
+	}
+	var live *liveWatch
+	if r.Live {
+		title = strings.Replace(title, "kinn trace", "kinn trace --live", 1)
+		var stop func()
+		if live, stop, err = s.startLive(r, src, &dst); err != nil {
+			return j, title, err
+		}
+		defer stop()
+	}
+	if j, err = s.journey(ctx, r, src, dst, ports); err != nil {
+		return j, title, err
+	}
+	if live != nil {
+		live.liveJourney(&j)
+	}
+	j.DNS = dnsJ
+	return j, title, nil
+}
+
+// journey traces one probe (or live connection) from src to dst.
+func (s *State) journey(ctx context.Context, r TraceRequest, src string, dst traceDst, ports []service.Port) (trace.Journey, error) {
 	places := s.tracePlaces()
 	nss := s.traceNetns(src, dst.netns)
 	in, err := s.runTrace(ctx, r, src, dst, nss, ports)
 	if err != nil {
-		return j, title, err
+		return trace.Journey{}, err
 	}
 	in.Places, in.Src, in.Target, in.Service, in.Net = places, src, dst.what, dst.service, s.traceNet()
-	return trace.Explain(in), title, nil
+	return trace.Explain(in), nil
 }
 
 func (s *State) describeSrc(t Target) string {

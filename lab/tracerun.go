@@ -55,7 +55,7 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 		}
 		listeners = append(listeners, l)
 		marked = append(marked, ns)
-		if err := nft.InstallTrace(ns, table, TraceDSCP); err != nil {
+		if err := installTrace(ns, table, src, dst); err != nil {
 			return in, err
 		}
 	}
@@ -77,7 +77,7 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 			watch.Close()
 		}
 	}()
-	in.Probe = nftrace.Send(ctx, src, r.Proto, dst.addr, TraceDSCP, r.Timeout)
+	in.Probe = sendProbe(ctx, r, src, dst)
 	if ctx.Err() != nil {
 		return in, ctx.Err()
 	}

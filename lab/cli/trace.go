@@ -19,14 +19,17 @@ func traceCommand() *cli.Command {
 		Name:  "trace",
 		Usage: "send one real probe from SRC to DST and tell its journey hop by hop, from the kernel's own trace events",
 		ArgsUsage: "SRC DST\n\n   SRC: a pod (NAME, NS/NAME, pod/NS/NAME), node/NAME or external (the switch)\n" +
-			"   DST: a pod, svc/NAME or svc/NS/NAME (its first port unless --port), node/NAME:PORT (a NodePort), or an IPv4 address\n" +
-			"   Exit status: 0 delivered and answered, 3 refused or dropped, 2 bad input",
+			"   DST: a pod, svc/NAME or svc/NS/NAME (its first port unless --port), node/NAME:PORT (a NodePort), an IPv4 address,\n" +
+			"        or a DNS name resolved as the source pod would (web, web.default.svc.cluster.local; dns/NAME; a pod of that name comes first)\n" +
+			"   Exit status: 0 delivered and answered, 3 refused or dropped, 2 bad input, 1 no trace (--live: no connection came)",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "default", Usage: "the Kubernetes namespace of names given without one"},
 			&cli.UintFlag{Name: "port", Usage: "destination port (default: the Service's first port, the pod's first declared port)"},
 			&cli.StringFlag{Name: "proto", Value: "tcp", Usage: "tcp (a SYN by connect), udp (a datagram) or icmp (an echo)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json"},
-			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "how long to wait for the answer"},
+			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "how long to wait for the answer (with --live, for the connection: 30s by default)"},
+			&cli.BoolFlag{Name: "dns", Usage: "also trace the DNS query that resolved a name given as DST"},
+			&cli.BoolFlag{Name: "live", Usage: "send no probe: trace the next new connection from SRC to DST (a program's own traffic)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show each rule's nft text and each route's question"},
 		},
 		Action: runTrace,
@@ -80,7 +83,11 @@ func traceRequest(cmd *cli.Command) (lab.TraceRequest, error) {
 		return lab.TraceRequest{}, fmt.Errorf("want SRC and DST, got %d argument(s): kinn trace SRC DST [--port N] [--proto tcp|udp|icmp]", len(args))
 	}
 	ns := cmd.String("namespace")
-	r := lab.TraceRequest{Dst: args[1], Namespace: ns, Proto: strings.ToLower(cmd.String("proto")), Timeout: cmd.Duration("timeout")}
+	r := lab.TraceRequest{Dst: args[1], Namespace: ns, Proto: strings.ToLower(cmd.String("proto")), Timeout: cmd.Duration("timeout"),
+		DNS: cmd.Bool("dns"), Live: cmd.Bool("live"), Progress: cmd.Root().ErrWriter}
+	if r.Live && !cmd.IsSet("timeout") {
+		r.Timeout = lab.LiveTimeout
+	}
 	port := cmd.Uint("port")
 	if port > 65535 || (cmd.IsSet("port") && port == 0) {
 		return r, fmt.Errorf("--port %d: a port is 1 to 65535", port)

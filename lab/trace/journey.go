@@ -67,6 +67,9 @@ type Journey struct {
 	// the listeners lost): always shown, since a missing hop could
 	// otherwise pass for one that did not happen.
 	Gaps []string `json:"gaps,omitempty"`
+	// DNS is the journey of the DNS query that resolved a name given as
+	// the destination (kinn trace --dns), or that got no answer.
+	DNS *Journey `json:"dns,omitempty"`
 	// Notes are remarks on the trace itself (what could not be watched),
 	// for -v; not part of the journey's schema.
 	Notes []string `json:"-"`

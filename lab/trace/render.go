@@ -19,14 +19,10 @@ func WriteJSON(w io.Writer, j Journey) error {
 // that stopped it. verbose adds each rule's nft text.
 func WriteText(w io.Writer, title string, j Journey, verbose bool) {
 	fmt.Fprintln(w, title)
-	ok := j.Verdict == Delivered
-	writeHops(w, "REQUEST", j.Request, ok, verbose)
-	writeHops(w, "REPLY", j.Reply, ok, verbose)
-	mark := "✓"
-	if j.Verdict != Delivered {
-		mark = "✗"
+	if j.DNS != nil {
+		writeStory(w, "DNS QUERY", "DNS ANSWER", "DNS ", *j.DNS, verbose)
 	}
-	fmt.Fprintf(w, "\n%s %s: %s\n", mark, strings.ToUpper(j.Verdict), j.Summary)
+	writeStory(w, "REQUEST", "REPLY", "", j, verbose)
 	for _, g := range j.Gaps {
 		fmt.Fprintf(w, "warning: %s\n", g)
 	}

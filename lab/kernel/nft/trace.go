@@ -60,21 +60,23 @@ func InstallTrace(netnsName, name string, dscp uint8) error {
 }
 
 func markProbe(dscp uint8) []expr.Any {
-	return append([]expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0xfc}, Xor: []byte{0}},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{dscp << 2}},
+	return append(append(dscpIs(dscp),
 		&expr.Immediate{Register: 1, Data: traceLabel},
 		&expr.Ct{Key: expr.CtKeyLABELS, Register: 1, SourceRegister: true},
-	}, setNftrace()...)
+	), setNftrace()...)
 }
 
 func markAnswer() []expr.Any {
-	return append([]expr.Any{
+	return append(hasLabel(), setNftrace()...)
+}
+
+// hasLabel matches the packets of a connection labelled for the trace.
+func hasLabel() []expr.Any {
+	return []expr.Any{
 		&expr.Ct{Key: expr.CtKeyLABELS, Register: 1},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 16, Mask: traceLabel, Xor: make([]byte, 16)},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 16)},
-	}, setNftrace()...)
+	}
 }
 
 func setNftrace() []expr.Any {

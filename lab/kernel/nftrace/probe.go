@@ -31,7 +31,7 @@ func Send(ctx context.Context, netnsName, proto string, dst netip.AddrPort, dscp
 	var err error
 	switch proto {
 	case "tcp", "udp":
-		err = sendSocket(ctx, netnsName, proto, dst, dscp, &r)
+		err = sendSocket(ctx, netnsName, proto, dst, dscp, udpPayload(dst.Port()), &r)
 	case "icmp":
 		err = sendEcho(ctx, netnsName, dst.Addr(), dscp, &r)
 	default:
@@ -56,7 +56,17 @@ func classify(err error) (trace.Outcome, string) {
 	return trace.Failed, err.Error()
 }
 
-func sendSocket(ctx context.Context, netnsName, proto string, dst netip.AddrPort, dscp uint8, r *trace.ProbeResult) error {
+// SendUDP sends one UDP datagram with the given payload as Send does, and
+// waits up to timeout for the first datagram back, in the result's Answer.
+func SendUDP(ctx context.Context, netnsName string, dst netip.AddrPort, payload []byte, dscp uint8, timeout time.Duration) trace.ProbeResult {
+	r := trace.ProbeResult{Proto: "udp", Dst: dst}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r.Outcome, r.Error = classify(sendSocket(ctx, netnsName, "udp", dst, dscp, payload, &r))
+	return r
+}
+
+func sendSocket(ctx context.Context, netnsName, proto string, dst netip.AddrPort, dscp uint8, payload []byte, r *trace.ProbeResult) error {
 	var c net.Conn
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
@@ -100,10 +110,10 @@ func sendSocket(ctx context.Context, netnsName, proto string, dst netip.AddrPort
 	}
 	deadline, _ := ctx.Deadline()
 	c.SetDeadline(deadline)
-	if _, err := c.Write(udpPayload(dst.Port())); err != nil {
+	if _, err := c.Write(payload); err != nil {
 		return err
 	}
-	buf := make([]byte, 512)
+	buf := make([]byte, 65536)
 	n, err := c.Read(buf)
 	r.Answer = string(buf[:n])
 	return err
