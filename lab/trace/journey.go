@@ -43,6 +43,7 @@ const (
 	CompConntrack = "conntrack"
 	CompSocket    = "socket"
 	CompDrop      = "drop"
+	// and CompNeighbour, CompFDB, CompVXLAN (l2.go)
 )
 
 // Hop is one step of the journey, in one namespace.
@@ -108,6 +109,8 @@ type Net struct {
 	SwitchIP  netip.Addr
 	Nodes     []NetNode
 	PodSubnet netip.Prefix
+	Planned   map[string]Planned    // per namespace: what kinn programs there
+	Pods      map[netip.Addr]string // pod address -> NS/NAME
 }
 
 // NetNode is one node's addresses.
@@ -282,7 +285,7 @@ func (in Input) hops(g group, request bool) []Hop {
 		routes = in.Routes
 	}
 	route, routed := routes[g.netns]
-	var out []Hop
+	out := in.arrival(base, route, pl)
 	hook := ""
 	for _, ev := range g.events {
 		if h, ok := in.Hooks[ev.Chain]; ok {
@@ -300,6 +303,7 @@ func (in Input) hops(g group, request bool) []Hop {
 	if routed {
 		out = append(out, in.routeHop(base, route, pl))
 	}
+	out = append(out, in.departure(base, route, pl)...)
 	if !request {
 		for _, f := range in.Flows {
 			if f.Netns != g.netns {
@@ -453,6 +457,9 @@ func (in Input) verdict(j *Journey) (string, string) {
 		v = Dropped
 	}
 	last := lastWord(j.Request)
+	if i := slices.IndexFunc(j.Reply, func(h Hop) bool { return h.Component == CompDrop }); i >= 0 && (last == nil || last.Component != CompDrop) {
+		last = &j.Reply[i] // the answer was lost on its way back
+	}
 	if last == nil {
 		return v, fmt.Sprintf("%s (%s); no hop was traced", v, p.Error)
 	}
