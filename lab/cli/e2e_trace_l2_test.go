@@ -153,8 +153,12 @@ func TestTraceLayer2(t *testing.T) {
 			})
 			// The answer back the same way round.
 			inOrder(t, j.Reply, []func(trace.Hop) bool{
-				func(h trace.Hop) bool { return h.Node == fn && h.Component == "vxlan" && strings.HasPrefix(h.Action, "encapsulated: outer "+l.nodeIP(fn)) },
-				func(h trace.Hop) bool { return h.Node == cn && h.Component == "vxlan" && strings.HasPrefix(h.Action, "decapsulated from "+fn) },
+				func(h trace.Hop) bool {
+					return h.Node == fn && h.Component == "vxlan" && strings.HasPrefix(h.Action, "encapsulated: outer "+l.nodeIP(fn))
+				},
+				func(h trace.Hop) bool {
+					return h.Node == cn && h.Component == "vxlan" && strings.HasPrefix(h.Action, "decapsulated from "+fn)
+				},
 			})
 		})
 		t.Run("FDB entry deleted by hand", func(t *testing.T) {
@@ -200,7 +204,9 @@ func TestTraceLayer2(t *testing.T) {
 			func(h trace.Hop) bool {
 				return h.Namespace == "kinn."+l.name+".switch" && h.Action == fmt.Sprintf("left the bridge br0 by port %s (node %s)", swPort, fn)
 			},
-			func(h trace.Hop) bool { return h.Node == fn && h.Pod == "" && strings.HasPrefix(h.Action, "left the bridge cni0 by port ") },
+			func(h trace.Hop) bool {
+				return h.Node == fn && h.Pod == "" && strings.HasPrefix(h.Action, "left the bridge cni0 by port ")
+			},
 			func(h trace.Hop) bool { return h.Pod == "default/"+far.Name && h.Action == "arrived on the pod's eth0" },
 		})
 	})
@@ -216,7 +222,9 @@ func (l *l2Lab) droppedAt(t *testing.T, pod, node, missing string) {
 		t.Fatalf("exit %d, verdict %q; want 3, dropped: %+v", code, j.Verdict, j)
 	}
 	inOrder(t, j.Request, []func(trace.Hop) bool{
-		func(h trace.Hop) bool { return h.Node == node && h.Component == "drop" && strings.HasPrefix(h.Action, missing) },
+		func(h trace.Hop) bool {
+			return h.Node == node && h.Component == "drop" && strings.HasPrefix(h.Action, missing)
+		},
 	})
 	if !strings.Contains(j.Summary, "in "+node+": "+missing) {
 		t.Errorf("summary %q does not name the missing entry in %s", j.Summary, node)

@@ -132,7 +132,7 @@ func (in Input) arrival(base Hop, r Route, pl Place) []Hop {
 		h.Component = CompBridge
 		h.Action = "arrived on the pod's " + r.IIF
 		if node, port := in.portOf(pl); port != "" {
-			h.Detail = fmt.Sprintf("the veth whose other end, %s, is a port of node %s's bridge %s", port, node, in.Net.Bridge)
+			h.Detail = fmt.Sprintf("by the veth from node %s, whose end there is %s", node, port)
 		}
 		return []Hop{h}
 	}

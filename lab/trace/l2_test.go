@@ -149,7 +149,7 @@ func TestLayer2Bridges(t *testing.T) {
 
 	local := Route{Netns: l2Web, Dst: a("10.244.1.3"), IIF: "eth0", Local: true, L2: &L2{}}
 	wantHops(t, "into the pod", in.arrival(Hop{Namespace: l2Web}, local, in.Places[l2Web]),
-		[]string{"bridge: arrived on the pod's eth0", "the veth whose other end, veth1, is a port of node w1's bridge cni0"})
+		[]string{"bridge: arrived on the pod's eth0", "by the veth from node w1, whose end there is veth1"})
 	if hops := in.departure(Hop{}, local, in.Places[l2Web]); len(hops) != 0 {
 		t.Errorf("delivered locally, yet left: %v", words(hops))
 	}
