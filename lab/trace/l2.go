@@ -186,10 +186,15 @@ func (in Input) departure(base Hop, r Route, pl Place) []Hop {
 }
 
 // missingRoute names kinn's route for the destination when the FIB
-// matched a shorter one (or none): that route is not in the table.
+// matched a shorter one (or had none): that route is not in the table.
 func (in Input) missingRoute(base Hop, r Route, pl Place) (Hop, bool) {
 	want, ok := in.plannedRoute(r.Netns, r.Dst)
-	if !ok || (r.L2.Matched.IsValid() && r.L2.Matched.Bits() >= want.Dst.Bits()) || r.Bridge != "" || r.Local {
+	switch {
+	case !ok || r.Bridge != "" || r.Local:
+		return Hop{}, false
+	case r.L2.Matched.IsValid() && r.L2.Matched.Bits() >= want.Dst.Bits():
+		return Hop{}, false
+	case !r.L2.Matched.IsValid() && r.Err == "": // the FIB answered, but not which entry
 		return Hop{}, false
 	}
 	h := base
