@@ -162,6 +162,9 @@ func (s *State) traceKernelState(in *trace.Input) error {
 		}
 		in.Routes[in.Src] = rt
 	}
+	if err := traceLayer2(in); err != nil {
+		return err
+	}
 	client := in.Probe.Src
 	if sn, ok := seen[in.Src]; ok && !client.Addr().IsValid() {
 		client = netip.AddrPortFrom(sn.Src, client.Port())

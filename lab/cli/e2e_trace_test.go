@@ -490,7 +490,7 @@ func checkSchema(t *testing.T, j trace.Journey) {
 		t.Errorf("journey outside the schema: verdict %q, summary %q, request %v, reply %v", j.Verdict, j.Summary, j.Request, j.Reply)
 	}
 	for _, h := range append(slices.Clone(j.Request), j.Reply...) {
-		if h.Namespace == "" || h.Action == "" || !slices.Contains([]string{"route", "bridge", "nftables", "conntrack", "socket", "drop"}, h.Component) ||
+		if h.Namespace == "" || h.Action == "" || !slices.Contains([]string{"route", "neighbour", "fdb", "vxlan", "bridge", "nftables", "conntrack", "socket", "drop"}, h.Component) ||
 			(h.Owner != nil && (h.Owner.Name == "" || !slices.Contains([]string{"Service", "Pod", "Endpoint"}, h.Owner.Kind))) {
 			t.Errorf("hop outside the schema: %+v", h)
 		}

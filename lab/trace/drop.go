@@ -19,6 +19,8 @@ type KernelDrop struct {
 // the others are shown by their name, lower case.
 var reasonWords = map[string]string{
 	"NO_SOCKET":            "no socket listens on that port",
+	"NO_TX_TARGET":         "the device had nowhere to send it (a VXLAN device without an FDB entry for its MAC)",
+	"VXLAN_NO_REMOTE":      "the VXLAN device had no remote to send it to (no FDB entry for its MAC)",
 	"NETFILTER_DROP":       "dropped by an nftables rule",
 	"IP_INNOROUTES":        "no route for the arriving packet",
 	"IP_OUTNOROUTES":       "no route to send it by",
@@ -86,6 +88,11 @@ func (in Input) addKernelDrops(j *Journey) {
 		}) {
 			continue
 		}
+		if slices.ContainsFunc(j.Request, func(h Hop) bool { // already told (a missing entry's hop)
+			return h.Namespace == d.Netns && h.Component == CompDrop && strings.Contains(h.Detail, kernelWords(d))
+		}) {
+			continue
+		}
 		j.Request = slices.Insert(j.Request, in.dropAt(j.Request, d.Netns), in.dropHop(d))
 	}
 }
@@ -103,13 +110,18 @@ func (in Input) dropAt(hops []Hop, netns string) int {
 
 func (in Input) dropHop(d KernelDrop) Hop {
 	pl := in.Places[d.Netns]
-	detail := "kernel drop reason " + d.Reason
+	return Hop{Namespace: d.Netns, Node: pl.Node, Pod: pl.Pod, Component: CompDrop,
+		Action: ReasonWords(d.Reason), Detail: kernelWords(d)}
+}
+
+// kernelWords is the kernel's report of a drop, as a hop's detail.
+func kernelWords(d KernelDrop) string {
+	s := "kernel drop reason " + d.Reason
 	if d.Symbol != "" {
-		detail += " in " + d.Symbol
+		s += " in " + d.Symbol
 	}
 	if d.Dev != "" {
-		detail += fmt.Sprintf(" (packet on %s)", d.Dev)
+		s += fmt.Sprintf(" (packet on %s)", d.Dev)
 	}
-	return Hop{Namespace: d.Netns, Node: pl.Node, Pod: pl.Pod, Component: CompDrop,
-		Action: ReasonWords(d.Reason), Detail: detail}
+	return s
 }

@@ -172,6 +172,7 @@ type Route struct {
 	// and no route was asked.
 	Bridge string
 	Err    string // no route, unreachable...
+	L2     *L2    // the layer-2 entries it used, once read (kernel.Layer2)
 }
 
 // ProbeResult is what the prober itself saw.

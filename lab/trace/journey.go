@@ -43,6 +43,7 @@ const (
 	CompConntrack = "conntrack"
 	CompSocket    = "socket"
 	CompDrop      = "drop"
+	// and CompNeighbour, CompFDB, CompVXLAN (l2.go)
 )
 
 // Hop is one step of the journey, in one namespace.
@@ -117,6 +118,8 @@ type Net struct {
 	SwitchIP  netip.Addr
 	Nodes     []NetNode
 	PodSubnet netip.Prefix
+	Planned   map[string]Planned    // per namespace: what kinn programs there
+	Pods      map[netip.Addr]string // pod address -> NS/NAME
 }
 
 // NetNode is one node's addresses.
@@ -181,7 +184,7 @@ func (in Input) hops(g group, request bool) []Hop {
 		routes = in.Routes
 	}
 	route, routed := routes[g.key()]
-	var out []Hop
+	out := in.arrival(base, route, pl)
 	hook := ""
 	for _, ev := range g.events {
 		if h, ok := in.Hooks[ev.Chain]; ok {
@@ -202,6 +205,7 @@ func (in Input) hops(g group, request bool) []Hop {
 	if routed {
 		out = append(out, in.routeHop(base, route, pl))
 	}
+	out = append(out, in.departure(base, route, pl)...)
 	if !request {
 		for _, f := range in.Flows {
 			if f.Netns != g.netns || g.visit > 0 {
@@ -395,6 +399,9 @@ func (in Input) verdict(j *Journey) (string, string) {
 		v = Dropped
 	}
 	last := lastWord(j.Request)
+	if i := slices.IndexFunc(j.Reply, func(h Hop) bool { return h.Component == CompDrop }); i >= 0 && (last == nil || last.Component != CompDrop) {
+		last = &j.Reply[i] // the answer was lost on its way back
+	}
 	if last == nil {
 		return v, fmt.Sprintf("%s (%s); no hop was traced", v, p.Error)
 	}

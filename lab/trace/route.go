@@ -38,7 +38,8 @@ func (n Net) explainRoute(r Route, pl Place) string {
 	owner := n.nodeOfPod(r.Dst)
 	switch {
 	case n.VTEP != "" && r.Dev == n.VTEP && owner != nil:
-		return fmt.Sprintf("%s's pod CIDR %s through the VXLAN device %s: encapsulated in UDP to %s", owner.Name, owner.PodCIDR, r.Dev, owner.Underlay)
+		// Where the device sends it is its FDB's to say (the vxlan hop).
+		return fmt.Sprintf("%s's pod CIDR %s through the VXLAN device %s", owner.Name, owner.PodCIDR, r.Dev)
 	case pl.What == "node" && r.Dev == n.Bridge:
 		return "a pod of this node, through the pod bridge " + r.Dev
 	case pl.What == "pod" && r.Gw.IsValid():

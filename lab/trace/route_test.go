@@ -19,7 +19,7 @@ func TestRouteHops(t *testing.T) {
 		component string
 		want      string
 	}{
-		{Route{Dst: a("10.244.1.3"), Dev: "vxlan.1", Gw: a("10.244.1.0")}, node, CompRoute, "w1's pod CIDR 10.244.1.0/24 through the VXLAN device vxlan.1: encapsulated in UDP to 172.18.0.3"},
+		{Route{Dst: a("10.244.1.3"), Dev: "vxlan.1", Gw: a("10.244.1.0")}, node, CompRoute, "w1's pod CIDR 10.244.1.0/24 through the VXLAN device vxlan.1"},
 		{Route{Dst: a("10.244.1.3"), Dev: "eth0", Gw: a("172.18.0.3")}, node, CompRoute, "host-gw: w1's pod CIDR"},
 		{Route{Dst: a("10.244.2.3"), Dev: "cni0"}, node, CompRoute, "a pod of this node, through the pod bridge cni0"},
 		{Route{Dst: a("10.96.0.10"), Dev: "eth0", Gw: a("172.18.0.1")}, node, CompRoute, "the default route to the switch"},
