@@ -31,6 +31,9 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 		Links: map[string]map[int]string{}, Routes: map[string]trace.Route{}}
 	table := nft.TracePrefix + randomID()
 	var marked []string
+	// Runs last (defers run in reverse): once the tables are gone, no new
+	// label can be set.
+	defer func() { err = errors.Join(err, clearTraceLabels(marked)) }()
 	defer func() {
 		for _, ns := range marked {
 			if _, rerr := nft.RemoveTraces(ns, table); rerr != nil {
@@ -204,6 +207,21 @@ func routeOf(in *trace.Input, sn trace.Seen) (trace.Route, bool, error) {
 	return rt, err == nil, err
 }
 
+// clearTraceLabels takes the trace's conntrack label off the connections
+// it followed in the namespaces it marked.
+func clearTraceLabels(nss []string) error {
+	var errs []error
+	for _, ns := range nss {
+		if !kernel.NetnsExists(ns) {
+			continue
+		}
+		if _, err := nft.ClearTraceLabels(ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func randomID() string {
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -238,6 +256,11 @@ func removeStaleTraces(o Options, p *plan.Lab) []string {
 		}
 		for _, t := range gone {
 			out = append(out, fmt.Sprintf("removed %s, left in %s by a killed kinn trace", t, ns))
+		}
+		if len(gone) > 0 {
+			if _, err := nft.ClearTraceLabels(ns); err != nil {
+				out = append(out, fmt.Sprintf("warning: trace labels in %s: %v", ns, err))
+			}
 		}
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"kinn.dev/kinn/lab/kernel/nft"
 	"kinn.dev/kinn/lab/trace"
 )
 
@@ -458,6 +459,9 @@ func (e *env) noTraceTables(t *testing.T) {
 		}
 		if strings.Contains(string(tables), trace.TablePrefix) {
 			t.Errorf("a trace table is left in %s:\n%s", ns, tables)
+		}
+		if n, err := nft.TraceLabeled(ns); err != nil || n > 0 {
+			t.Errorf("%d conntrack entries in %s keep the trace's label (%v)", n, ns, err)
 		}
 	}
 	if n == 0 {
