@@ -53,7 +53,9 @@ func TestTUITrace(t *testing.T) {
 	s.pick("external", "node/kinn-control-plane:30091")
 	s.waitFor("external -> the Local NodePort chosen", hasLine("same as: kinn trace external node/kinn-control-plane:30091"))
 	s.keys("Enter")
-	s.waitFor("the trace running", func(scr string) bool { return strings.Contains(scr, "tracing external -> node/kinn-control-plane:30091…") })
+	s.waitFor("the trace running", func(scr string) bool {
+		return strings.Contains(scr, "tracing external -> node/kinn-control-plane:30091…")
+	})
 	s.keys("Escape")
 	s.waitFor("the cancel done", func(scr string) bool {
 		return strings.Contains(scr, "trace external -> node/kinn-control-plane:30091 cancelled: its tables are removed")
