@@ -49,14 +49,15 @@ func TestTUITrace(t *testing.T) {
 	s.waitFor("the rules' text (v)", func(scr string) bool { return strings.Contains(scr, "vmap @service-ips") })
 
 	// Cancelled: external -> a NodePort of a node without endpoints.
-	s.keys("Escape", "Left")
+	s.esc()
+	s.keys("Left")
 	s.pick("external", "node/kinn-control-plane:30091")
 	s.waitFor("external -> the Local NodePort chosen", hasLine("same as: kinn trace external node/kinn-control-plane:30091"))
 	s.keys("Enter")
 	s.waitFor("the trace running", func(scr string) bool {
 		return strings.Contains(scr, "tracing external -> node/kinn-control-plane:30091…")
 	})
-	s.keys("Escape")
+	s.esc()
 	s.waitFor("the cancel done", func(scr string) bool {
 		return strings.Contains(scr, "trace external -> node/kinn-control-plane:30091 cancelled: its tables are removed")
 	})
@@ -91,9 +92,20 @@ func TestTUITrace(t *testing.T) {
 func (s *tmuxScreen) pick(src, dst string) {
 	s.keys("/")
 	s.typeText(src)
-	s.keys("Enter", "Escape", "Right", "/")
+	s.keys("Enter")
+	s.esc()
+	s.keys("Right", "/")
 	s.typeText(dst)
-	s.keys("Enter", "Escape")
+	s.keys("Enter")
+	s.esc()
+}
+
+// esc sends Escape alone: an arrow key's escape sequence read together
+// with it would be alt+arrow, as in any terminal.
+func (s *tmuxScreen) esc() {
+	time.Sleep(200 * time.Millisecond)
+	s.keys("Escape")
+	time.Sleep(300 * time.Millisecond)
 }
 
 // typeText types text as it is, not as key names.
