@@ -15,13 +15,14 @@ import (
 )
 
 var clusterKeys = struct {
-	Ready, Delete, ScaleUp, ScaleDown, Send key.Binding
+	Ready, Delete, ScaleUp, ScaleDown, Send, Trace key.Binding
 }{
 	Ready:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "ready on/off")),
 	Delete:    key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete pod")),
 	ScaleUp:   key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "scale up")),
 	ScaleDown: key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "scale down")),
 	Send:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "send requests")),
+	Trace:     key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "trace from it")),
 }
 
 const actionTimeout = 30 * time.Second
@@ -54,7 +55,7 @@ func (c *clusterScreen) Keys() []key.Binding {
 		return []key.Binding{keys.Back}
 	}
 	k := clusterKeys
-	return []key.Binding{k.Ready, k.Delete, k.ScaleUp, k.ScaleDown, k.Send}
+	return []key.Binding{k.Ready, k.Delete, k.ScaleUp, k.ScaleDown, k.Send, k.Trace}
 }
 
 func (c *clusterScreen) Modal() bool { return c.prompt != nil }
@@ -102,6 +103,9 @@ func (c *clusterScreen) Update(msg tea.Msg) tea.Cmd {
 	}
 	if key.Matches(k, keys.Enter) {
 		return c.enter()
+	}
+	if key.Matches(k, clusterKeys.Trace) {
+		return c.traceFrom()
 	}
 	for _, b := range []key.Binding{clusterKeys.Ready, clusterKeys.Delete, clusterKeys.ScaleUp, clusterKeys.ScaleDown, clusterKeys.Send} {
 		if key.Matches(k, b) {
@@ -159,6 +163,20 @@ func (c *clusterScreen) action(b key.Binding) tea.Cmd {
 		c.prompt = &sendPrompt{from: ns + "/" + name, n: "20", services: c.sh.snap.Services}
 	}
 	return nil
+}
+
+// traceFrom opens the Trace screen with the selected pod or node as the
+// source: the rows' keys are the pickers' ("pod/NS/NAME", "node/NAME").
+func (c *clusterScreen) traceFrom() tea.Cmd {
+	r := c.l.selected()
+	if r == nil {
+		return report("select a pod or a node to trace from")
+	}
+	switch r.data.(type) {
+	case *PodInfo, *NodeInfo:
+		return func() tea.Msg { return traceFromMsg{key: r.key} }
+	}
+	return report("select a pod or a node to trace from")
 }
 
 func report(text string) tea.Cmd {
@@ -231,9 +249,7 @@ func (c *clusterScreen) rebuild() {
 			pods = append(pods, &snap.Pods[i])
 		}
 	}
-	slices.SortStableFunc(pods, func(a, b *PodInfo) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	slices.SortStableFunc(pods, byNamespaceName)
 	// By importance: NAME, READY and NODE always stay (the questions are
 	// "is it ready, and where"), then IP; NETWORKS and PORTS go first
 	// when the window is narrow, then NAME and NAMESPACE are narrowed.
@@ -292,6 +308,11 @@ func (c *clusterScreen) rebuild() {
 		}
 	}
 	c.l.setRows(rows)
+}
+
+// byNamespaceName orders pods as kubectl lists them.
+func byNamespaceName(a, b *PodInfo) int {
+	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }
 
 func yesNo(b bool) string {

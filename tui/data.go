@@ -6,6 +6,7 @@ import (
 
 	"kinn.dev/kinn/lab"
 	"kinn.dev/kinn/lab/cni"
+	"kinn.dev/kinn/lab/trace"
 )
 
 // Snapshot is the lab at one moment, as the Cluster screen shows it.
@@ -96,4 +97,8 @@ type Source interface {
 	Scale(ctx context.Context, namespace, deployment string, replicas int) error
 	SetReady(ctx context.Context, namespace, pod string, ready bool) error
 	DeletePod(ctx context.Context, namespace, pod string) error
+	// Trace sends one probe and tells its journey and its title, as `kinn
+	// trace` does. It removes its trace tables before it returns, also
+	// when ctx ends first.
+	Trace(ctx context.Context, r lab.TraceRequest) (trace.Journey, string, error)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"kinn.dev/kinn/lab"
 	"kinn.dev/kinn/lab/cni"
+	"kinn.dev/kinn/lab/trace"
 )
 
 // t0 is the fake lab's "now": every time in it is relative to t0.
@@ -255,4 +258,32 @@ func (f *fakeSource) Describe(ctx context.Context, ns, pod string) (string, erro
 		return "", err
 	}
 	return fmt.Sprintf("Name:         %s\nNamespace:    %s\nConditions:\n  Type   Status\n  Ready  True\nEvents:\n  Normal  Started  10m  kubelet  Started container\n", pod, ns), nil
+}
+
+// Trace answers with a journey recorded from a real lab (`kinn trace -o
+// json client svc/web`; testdata/trace-dropped.json for a destination
+// with "255" in it). With block["trace"] it waits for its context, as a
+// probe out waits for its answer, and records its cleanup.
+func (f *fakeSource) Trace(ctx context.Context, r lab.TraceRequest) (trace.Journey, string, error) {
+	var j trace.Journey
+	if err := f.record("Trace %+v %s %s %d", r.Src, r.Dst, r.Proto, r.Port); err != nil {
+		return j, "", err
+	}
+	f.mu.Lock()
+	block := f.block["trace"]
+	f.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		f.record("Trace cleaned up")
+		return j, "", ctx.Err()
+	}
+	file, title := "testdata/trace-journey.json", "kinn trace pod default/client -> Service default/web 10.96.1.1:80/TCP (TCP)"
+	if strings.Contains(r.Dst, "255") {
+		file, title = "testdata/trace-dropped.json", "kinn trace pod default/client -> 10.96.255.254 (TCP)"
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return j, "", err
+	}
+	return j, title, json.Unmarshal(raw, &j)
 }

@@ -191,7 +191,7 @@ func (l *Live) buildSnapshot(st *lab.State, status *daemon.Status) *Snapshot {
 		}
 		snap.Pods = append(snap.Pods, pi)
 	}
-	ports := service.Ports(st.Services, st.Topology.EndpointSlices, st.PodStates(status.Readiness()))
+	ports := st.ServicePorts(status.Readiness())
 	for _, s := range st.Services {
 		si := ServiceInfo{Namespace: s.Namespace, Name: s.Name, Type: string(s.Spec.Type), ClusterIP: s.Spec.ClusterIP}
 		for _, sp := range s.Spec.Ports {
@@ -343,7 +343,7 @@ func (l *Live) Rules(ctx context.Context, node string) (*lab.RulesView, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := service.Ports(st.Services, st.Topology.EndpointSlices, st.PodStates(l.status(ctx).Readiness()))
+	ports := st.ServicePorts(l.status(ctx).Readiness())
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	return st.Rules(ctx, node, ports)

@@ -22,7 +22,7 @@ func TestSwitchScreens(t *testing.T) {
 	steps := []struct {
 		key  string
 		want int
-	}{{"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"5", 4}, {"tab", 0}, {"shift+tab", 4}, {"1", 0}, {"4", 3}}
+	}{{"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"5", 4}, {"tab", 5}, {"tab", 0}, {"shift+tab", 5}, {"6", 5}, {"1", 0}, {"4", 3}}
 	for _, s := range steps {
 		press(m, s.key)
 		if m.active != s.want {

@@ -54,24 +54,27 @@ func (b *base) Keys() []key.Binding { return nil }
 func (b *base) View() string        { return strings.Join(b.l.view(b.sh.st, b.w), "\n") }
 
 // nav moves the cursor for the movement keys and says whether it did.
-func (b *base) nav(msg tea.Msg) bool {
+func (b *base) nav(msg tea.Msg) bool { return navList(&b.l, msg) }
+
+// navList moves l's cursor for the movement keys and says whether it did.
+func navList(l *list, msg tea.Msg) bool {
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {
 		return false
 	}
 	switch {
 	case key.Matches(k, keys.Up):
-		b.l.move(-1)
+		l.move(-1)
 	case key.Matches(k, keys.Down):
-		b.l.move(1)
+		l.move(1)
 	case key.Matches(k, keys.PageUp):
-		b.l.page(-1)
+		l.page(-1)
 	case key.Matches(k, keys.PageDown):
-		b.l.page(1)
+		l.page(1)
 	case key.Matches(k, keys.Home):
-		b.l.home()
+		l.home()
 	case key.Matches(k, keys.End):
-		b.l.end()
+		l.end()
 	default:
 		return false
 	}

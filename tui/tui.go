@@ -81,7 +81,10 @@ func Run(ctx context.Context, src Source, opts Options) error {
 	if opts.Width > 0 && opts.Height > 0 {
 		popts = append(popts, tea.WithWindowSize(opts.Width, opts.Height))
 	}
-	_, err := tea.NewProgram(newModel(ctx, src, opts), popts...).Run()
+	m := newModel(ctx, src, opts)
+	_, err := tea.NewProgram(m, popts...).Run()
+	// A trace still out is cancelled; its tables go before we return.
+	m.trace.stop(5 * time.Second)
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // the caller asked us to stop
 	}
@@ -102,7 +105,7 @@ type shared struct {
 	nm     *names // for snap, built on first use
 }
 
-// screen is one of the five views.
+// screen is one of the six views.
 type screen interface {
 	Title() string
 	SetSize(w, h int)
@@ -120,6 +123,7 @@ type model struct {
 	lab     string
 	screens []screen
 	rules   *rulesScreen
+	trace   *traceScreen
 	active  int
 	w, h    int
 
@@ -139,9 +143,9 @@ func newModel(ctx context.Context, src Source, opts Options) *model {
 	opts = opts.withDefaults()
 	sh := &shared{st: NewStyles(!opts.NoColor), now: opts.Now,
 		f: &fetcher{ctx: ctx, src: src, timeout: opts.Timeout, every: opts.Refresh}}
-	r := newRulesScreen(sh)
-	m := &model{sh: sh, lab: opts.Lab, rules: r,
-		screens: []screen{newClusterScreen(sh), newTrafficScreen(sh), newFlowsScreen(sh), r, newEventsScreen(sh)}}
+	r, tr := newRulesScreen(sh), newTraceScreen(sh)
+	m := &model{sh: sh, lab: opts.Lab, rules: r, trace: tr,
+		screens: []screen{newClusterScreen(sh), newTrafficScreen(sh), newFlowsScreen(sh), r, newEventsScreen(sh), tr}}
 	m.filters = make([]string, len(m.screens))
 	m.screens[0].setVisible(true)
 	m.resize(max(opts.Width, 80), max(opts.Height, 24))
@@ -213,6 +217,11 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.data(msg)
 	case describeMsg:
 		return m, m.screens[0].Update(msg)
+	case traceMsg:
+		return m, m.trace.Update(msg)
+	case traceFromMsg:
+		cmd := m.show(len(m.screens) - 1)
+		return m, tea.Batch(cmd, m.trace.Update(msg))
 	case actionMsg:
 		m.status, m.failed = msg.text, msg.err != nil
 		if msg.err != nil {
@@ -294,7 +303,11 @@ func (m *model) show(i int) tea.Cmd {
 	m.screens[m.active].setVisible(false)
 	m.active = i
 	m.screens[i].setVisible(true)
-	return m.sh.f.fetch(kind(i), m.rulesNode(), false)
+	k := kindSnapshot // the Trace screen's pickers are the snapshot's
+	if i < int(numKinds) {
+		k = kind(i)
+	}
+	return m.sh.f.fetch(k, m.rulesNode(), false)
 }
 
 // editFilter is the '/' line editor: the screen filters as you type.
@@ -428,6 +441,7 @@ func (m *model) helpView() string {
 	}
 	lines = append(lines, "", "  In the filter: type to filter, enter keeps it, esc clears it.",
 		"  With a pod selected: + and - scale the Deployment it belongs to", "  (<deployment>-<hash>-<suffix>).",
+		"  Trace: p cycles tcp/udp/icmp; esc cancels a trace out, or leaves", "  its journey; v there shows the detail (kinn trace -v).",
 		st.Dim.Render("any key closes this help"))
 	// Two columns when the window is wide enough, else as many as fit.
 	h := m.bodyHeight()

@@ -102,7 +102,7 @@ func golden(t *testing.T, name, got string) {
 func TestGoldenScreens(t *testing.T) {
 	t.Parallel()
 	for _, size := range [][2]int{{80, 24}, {200, 50}} {
-		for i, name := range []string{"cluster", "traffic", "flows", "rules", "events"} {
+		for i, name := range []string{"cluster", "traffic", "flows", "rules", "events", "trace"} {
 			t.Run(name+"-"+strconv.Itoa(size[0])+"x"+strconv.Itoa(size[1]), func(t *testing.T) {
 				t.Parallel()
 				m, _ := newTestModel(t, newFake(), size[0], size[1])
@@ -130,6 +130,8 @@ func TestGoldenStates(t *testing.T) {
 		{name: "rules-worker", keys: []string{"4", "n"}},
 		{name: "events-call", keys: []string{"5", "down", "down", "down", "down", "enter"}},
 		{name: "events-all", keys: []string{"5", "a"}},
+		{name: "trace-journey", keys: []string{"6", "enter"}},
+		{name: "trace-running", keys: []string{"6", "right", "down", "enter", "left"}},
 		{name: "status-errors", prep: func(f *fakeSource) { f.fail["flows"] = errTest("conntrack: permission denied") }},
 	}
 	for _, tt := range tests {

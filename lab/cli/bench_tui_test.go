@@ -13,7 +13,7 @@ import (
 
 // BenchmarkTUIScreensAtRest brings up the 1,000-pod benchmark lab (20
 // nodes x 50 pods), runs `kinn tui` in a 200x50 tmux window at its default
-// refresh (1 s), and reports for each of the five screens the UI's CPU use
+// refresh (1 s), and reports for each of the six screens the UI's CPU use
 // over 15 s at rest (after 3 s to settle) and its resident memory. Run it
 // alone: the figures are the machine's as much as the UI's.
 //
@@ -33,7 +33,7 @@ func BenchmarkTUIScreensAtRest(b *testing.B) {
 		b.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", session).Run() })
 		pid := panePID(b, session)
 		time.Sleep(5 * time.Second) // the first fetches and the lab's first syncs
-		for i, screen := range []string{"cluster", "traffic", "flows", "rules", "events"} {
+		for i, screen := range []string{"cluster", "traffic", "flows", "rules", "events", "trace"} {
 			exec.Command("tmux", "send-keys", "-t", session, strconv.Itoa(i+1)).Run()
 			time.Sleep(3 * time.Second)
 			cpu0, t0 := cpuTicks(b, pid), time.Now()

@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"kinn.dev/kinn/lab"
-	"kinn.dev/kinn/lab/service"
 )
 
 func rulesCommand() *cli.Command {
@@ -33,7 +32,7 @@ func rulesCommand() *cli.Command {
 			if status == nil {
 				fmt.Fprintf(cmd.Root().ErrWriter, "warning: the lab process did not answer: no pod counts as ready, so the table is compared with one without endpoints\n")
 			}
-			ports := service.Ports(st.Services, st.Topology.EndpointSlices, st.PodStates(status.Readiness()))
+			ports := st.ServicePorts(status.Readiness())
 			v, err := st.Rules(ctx, node, ports)
 			if err != nil {
 				return &ExitError{Code: 1, Err: err}

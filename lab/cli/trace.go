@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"kinn.dev/kinn/lab"
-	"kinn.dev/kinn/lab/service"
 	"kinn.dev/kinn/lab/trace"
 )
 
@@ -50,8 +49,7 @@ func runTrace(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	status := liveStatus(ctx, cmd, s.o, s.name)
-	ports := service.Ports(s.st.Services, s.st.Topology.EndpointSlices, s.st.PodStates(status.Readiness()))
-	j, title, err := s.st.Trace(ctx, req, ports)
+	j, title, err := s.st.Trace(ctx, req, s.st.ServicePorts(status.Readiness()))
 	var bi *lab.BadInput
 	if errors.As(err, &bi) {
 		return &ExitError{Code: 2, Err: fmt.Errorf("trace: %w", err)}
