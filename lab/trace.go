@@ -243,6 +243,9 @@ func (s *State) tracePlaces() map[string]trace.Place {
 
 func (s *State) traceNet() trace.Net {
 	n := trace.Net{Bridge: plan.PodBridge, SwitchIP: s.Plan.Switch.Addr.Addr(), PodSubnet: s.Topology.Networking.PodSubnet}
+	if s.Plan.Chain {
+		n.Bridge, n.Chain = "", true // the chain's devices are its own
+	}
 	for _, nd := range s.Plan.Nodes {
 		n.Nodes = append(n.Nodes, trace.NetNode{Name: nd.Name, Underlay: nd.Underlay.Addr(), PodCIDR: nd.PodCIDR, Gateway: nd.Gateway.Addr()})
 		for _, l := range nd.Links {

@@ -32,10 +32,8 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 	table := nft.TracePrefix + randomID()
 	var marked []string
 	defer func() {
-		for _, ns := range marked {
-			if _, rerr := nft.RemoveTraces(ns, table); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("remove trace table: %w", rerr))
-			}
+		if rerr := unmarkAll(marked, table); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove trace table: %w", rerr))
 		}
 	}()
 	var listeners []*nftrace.Listener
@@ -44,22 +42,7 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 			l.Close()
 		}
 	}()
-	for _, ns := range nss {
-		if !kernel.NetnsExists(ns) {
-			continue
-		}
-		// Listen before marking: no event of the probe can come first.
-		l, err := nftrace.Listen(ns)
-		if err != nil {
-			return in, err
-		}
-		listeners = append(listeners, l)
-		marked = append(marked, ns)
-		if err := nft.InstallTrace(ns, table, TraceDSCP); err != nil {
-			return in, err
-		}
-	}
-	if err := s.traceRules(&in, ports); err != nil {
+	if listeners, marked, err = markAll(nss, table); err != nil {
 		return in, err
 	}
 	if ctx.Err() != nil {
@@ -96,17 +79,31 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 		watch = nil
 	}
 	in.Src = src
+	if err := s.traceRules(&in, ports); err != nil {
+		return in, err
+	}
+	if err := s.traceOthers(&in); err != nil {
+		return in, err
+	}
 	return in, s.traceKernelState(&in)
 }
 
-// traceRules maps each node's kinn rule handles to the rules kinn built.
+// traceRules maps kinn's rule handles to the rules kinn built, in the
+// namespaces whose events name kinn's table (a node's ruleset is built and
+// its table read only where the probe met it: 2 of 20 nodes, typically).
 func (s *State) traceRules(in *trace.Input, ports []service.Port) error {
 	if s.Topology.Networking.KubeProxyMode == "none" {
 		return nil
 	}
+	met := kinnTableMet(in.Events)
 	owners := trace.ChainOwners(ports)
 	addrs, names := map[string]netip.Addr{}, []string{}
 	for _, n := range s.Plan.Nodes {
+		addrs[n.Name] = n.Underlay.Addr()
+		names = append(names, n.Name)
+		if !met[n.Netns] {
+			continue
+		}
 		rs := proxy.Build(s.ProxyNode(n), ports)
 		in.Hooks = trace.HooksOf(rs) // the same base chains in every node
 		handles, err := nft.RuleHandles(n.Netns, proxy.TableName)
@@ -114,11 +111,12 @@ func (s *State) traceRules(in *trace.Input, ports []service.Port) error {
 			return err
 		}
 		in.Rules[n.Netns] = trace.MapRules(rs, handles, owners, true)
-		addrs[n.Name] = n.Underlay.Addr()
-		names = append(names, n.Name)
 	}
 	// The switch's table: the load balancer the lab process keeps there.
 	sw := s.Plan.Switch.Netns
+	if !met[sw] {
+		return nil
+	}
 	handles, err := nft.RuleHandles(sw, proxy.TableName)
 	if err != nil {
 		return err

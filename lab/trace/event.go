@@ -149,6 +149,8 @@ type Route struct {
 	// and no route was asked.
 	Bridge string
 	Err    string // no route, unreachable...
+
+	DevKind string // the kernel's kind of Dev: bridge, veth, vxlan...
 }
 
 // ProbeResult is what the prober itself saw.

@@ -99,6 +99,11 @@ type Input struct {
 	// dropped, with its reason; Notes say what could not be watched.
 	Drops []KernelDrop
 	Notes []string
+
+	// Others are the rules of other tables (tables.go), per namespace, and
+	// Sandboxes the pods by CNI container ID, which their comments may name.
+	Others    map[string]map[TableRuleKey]TableRule
+	Sandboxes map[string]string
 }
 
 // Net is the lab's addressing, to explain routes in its terms.
@@ -108,6 +113,10 @@ type Net struct {
 	SwitchIP  netip.Addr
 	Nodes     []NetNode
 	PodSubnet netip.Prefix
+
+	// Chain is set when the user's CNI chain attached the pods: its own
+	// devices (bridge, veths) are not kinn's, and Bridge is "".
+	Chain bool
 }
 
 // NetNode is one node's addresses.
@@ -353,6 +362,9 @@ func (in Input) ruleHop(base Hop, ev Event) (Hop, bool) {
 		return h, true
 	}
 	ri, known := in.Rules[ev.Netns][RuleKey{ev.Chain, ev.Handle}]
+	if oh, ok := in.otherRuleHop(h, ev); !known && ok {
+		return oh, true
+	}
 	if !known {
 		h.Action = fmt.Sprintf("%s: table %s chain %s rule handle %d", ev.Verdict, ev.Table, ev.Chain, ev.Handle)
 		if ev.Table == proxy.TableName && in.Rules[ev.Netns] != nil {

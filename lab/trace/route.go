@@ -36,6 +36,9 @@ func (in Input) routeHop(base Hop, r Route, pl Place) Hop {
 
 func (n Net) explainRoute(r Route, pl Place) string {
 	owner := n.nodeOfPod(r.Dst)
+	if why, ok := n.chainRoute(r, pl); ok {
+		return why
+	}
 	switch {
 	case n.VTEP != "" && r.Dev == n.VTEP && owner != nil:
 		return fmt.Sprintf("%s's pod CIDR %s through the VXLAN device %s: encapsulated in UDP to %s", owner.Name, owner.PodCIDR, r.Dev, owner.Underlay)
