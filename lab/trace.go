@@ -161,6 +161,7 @@ func (s *State) resolveNodePort(r TraceRequest, rest string, ports []service.Por
 			}
 		}
 	}
+	s.hostPortDst(&d, name, r.Proto)
 	return d, nil
 }
 
