@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -29,6 +30,8 @@ type TraceRequest struct {
 	Port      uint16 // 0: the Service's first port, the pod's first
 	Proto     string // tcp, udp, icmp
 	Timeout   time.Duration
+
+	Record io.Writer // if set, what the kernel told is written there (trace.Recording)
 }
 
 // BadInput marks an error in what the user asked (exit status 2).
@@ -206,6 +209,11 @@ func (s *State) Trace(ctx context.Context, r TraceRequest, ports []service.Port)
 		return j, title, err
 	}
 	in.Places, in.Src, in.Target, in.Service, in.Net = places, src, dst.what, dst.service, s.traceNet()
+	if r.Record != nil {
+		if err := trace.WriteRecording(r.Record, trace.Recording{Title: title, Input: in}); err != nil {
+			return j, title, fmt.Errorf("record the trace: %w", err)
+		}
+	}
 	return trace.Explain(in), title, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ func traceCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "how long to wait for the answer"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show each rule's nft text and each route's question"},
+			&cli.StringFlag{Name: "record", Usage: "also write what the kernel told (events, rules, routes, conntrack) as JSON to `FILE`, to tell the journey again without the lab (a bug report, kinn's golden tests)"},
 		},
 		Action: runTrace,
 	}
@@ -48,6 +50,14 @@ func runTrace(ctx context.Context, cmd *cli.Command) error {
 	}
 	status := liveStatus(ctx, cmd, s.o, s.name)
 	ports := service.Ports(s.st.Services, s.st.Topology.EndpointSlices, s.st.PodStates(status.Readiness()))
+	if f := cmd.String("record"); f != "" {
+		rec, err := os.Create(f)
+		if err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("trace: --record: %w", err)}
+		}
+		defer rec.Close()
+		req.Record = rec
+	}
 	j, title, err := s.st.Trace(ctx, req, ports)
 	var bi *lab.BadInput
 	if errors.As(err, &bi) {
