@@ -50,6 +50,9 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	if g == t.verified {
 		return d, false, nil
 	}
+	if t.unchanged(g) {
+		return d, false, nil
+	}
 	want := proxy.Build(t.synced.node, t.synced.ports)
 	have, err := t.observe()
 	if err != nil {
@@ -63,6 +66,7 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	}
 	if d.Empty() {
 		t.verified = g
+		t.sum = t.sumAt(g)
 		return d, false, nil
 	}
 	ops, reload := d.Repair(want)
@@ -110,7 +114,7 @@ func (t *Table) commit(full bool, base uint32, send func() error) error {
 	if err != nil {
 		return err
 	}
-	t.verified = 0
+	t.verified, t.sum = 0, nil
 	if err := send(); err != nil {
 		return err
 	}
