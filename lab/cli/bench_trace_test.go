@@ -89,6 +89,7 @@ func benchTraces(b *testing.B, dirs []string, name, src, dst string) {
 			b.Fatalf("kinn %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
+	time.Sleep(5 * time.Second) // the lab process's syncs of the new Service settle
 	for _, rest := range []time.Duration{0, 2 * time.Second} {
 		b.Run("rest="+rest.String(), func(b *testing.B) {
 			for range b.N {

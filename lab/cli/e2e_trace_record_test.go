@@ -12,38 +12,17 @@ import (
 
 var recordTraces = flag.Bool("trace.record", false, "record real traces into ../trace/testdata/journeys (then: go test ./lab/trace -update)")
 
-// traceLocal is a NodePort with externalTrafficPolicy Local whose one
-// endpoint runs on NODE, and a Service with no endpoints.
+// traceLocal is a NodePort with externalTrafficPolicy Local over pod far
+// (traceFar) alone.
 const traceLocal = `apiVersion: v1
-kind: Pod
-metadata:
-  name: local
-  labels: {app: local}
-spec:
-  nodeName: NODE
-  containers:
-  - name: local
-    image: registry.k8s.io/e2e-test-images/agnhost:2.53
-    args: [netexec, --http-port=8080]
-    ports: [{containerPort: 8080}]
----
-apiVersion: v1
 kind: Service
 metadata:
   name: local
 spec:
   type: NodePort
   externalTrafficPolicy: Local
-  selector: {app: local}
+  selector: {app: far}
   ports: [{port: 80, targetPort: 8080, nodePort: 30081}]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: empty
-spec:
-  selector: {app: nobody}
-  ports: [{port: 80}]
 `
 
 // TestTraceRecord records the journeys lab/trace's golden tests tell
@@ -68,12 +47,13 @@ func TestTraceRecord(t *testing.T) {
 		}
 	}
 	for _, n := range e.nodes() {
-		if n.Name != clientNode {
+		if n.Name != clientNode && !strings.Contains(n.Name, "control-plane") {
 			otherNode = n.Name
 		}
 	}
-	e.apply(strings.Replace(traceLocal, "NODE", clientNode, 1))
-	e.waitPod("local", func(p corev1.Pod) bool { return p.Status.PodIP != "" })
+	e.apply(strings.Replace(traceFar, "NODE", otherNode, 1)) // and Service empty
+	e.apply(traceLocal)
+	e.waitPod("far", func(p corev1.Pod) bool { return p.Status.PodIP != "" })
 	record := func(e *env, name string, wantCode int, args ...string) {
 		t.Helper()
 		f := filepath.Join(dir, name+".input.json")
@@ -83,7 +63,7 @@ func TestTraceRecord(t *testing.T) {
 	}
 	record(e, "service-delivered", 0, "client", "svc/web")
 	record(e, "service-no-endpoints", 3, "client", "svc/empty")
-	record(e, "nodeport-local-dropped", 3, "external", "node/"+otherNode+":30081")
+	record(e, "nodeport-local-dropped", 3, "external", "node/"+clientNode+":30081")
 	record(e, "nodeport-external-snat", 0, "external", "node/"+clientNode+":30080")
 
 	c := newEnv(t, "tchr")

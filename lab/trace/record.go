@@ -32,28 +32,27 @@ func WriteRecording(w io.Writer, r Recording) error {
 	for _, ev := range in.Events {
 		named[fmt.Sprint(ev.Netns, ev.Table, ev.Chain, ev.Handle)] = true
 	}
-	in.Rules = map[string]map[RuleKey]RuleInfo{}
-	for ns, rules := range r.Input.Rules {
-		in.Rules[ns] = map[RuleKey]RuleInfo{}
-		for k, ri := range rules {
-			if named[fmt.Sprint(ns, proxy.TableName, k.Chain, k.Handle)] {
-				in.Rules[ns][k] = ri
-			}
-		}
-	}
-	in.Others = map[string]map[TableRuleKey]TableRule{}
-	for ns, rules := range r.Input.Others {
-		in.Others[ns] = map[TableRuleKey]TableRule{}
-		for k, tr := range rules {
-			if named[fmt.Sprint(ns, k.Table, k.Chain, k.Handle)] {
-				in.Others[ns][k] = tr
-			}
-		}
-	}
+	in.Rules = keep(r.Input.Rules, func(ns string, k RuleKey) bool { return named[fmt.Sprint(ns, proxy.TableName, k.Chain, k.Handle)] })
+	in.Others = keep(r.Input.Others, func(ns string, k TableRuleKey) bool { return named[fmt.Sprint(ns, k.Table, k.Chain, k.Handle)] })
 	r.Input = in
 	e := json.NewEncoder(w)
 	e.SetIndent("", " ")
 	return e.Encode(r)
+}
+
+// keep is m, per namespace, with only the entries ok keeps (and every
+// namespace, also one left empty).
+func keep[K comparable, V any](m map[string]map[K]V, ok func(ns string, k K) bool) map[string]map[K]V {
+	out := map[string]map[K]V{}
+	for ns, entries := range m {
+		out[ns] = map[K]V{}
+		for k, v := range entries {
+			if ok(ns, k) {
+				out[ns][k] = v
+			}
+		}
+	}
+	return out
 }
 
 // ReadRecording reads what WriteRecording wrote.
