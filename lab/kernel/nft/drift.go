@@ -50,7 +50,15 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	if g == t.verified {
 		return d, false, nil
 	}
+	if t.changes == nil {
+		t.changes, _ = openChanges(t.ns, g) // without it, the table is read back
+	}
+	if t.changes.untouched(t.verified, g) {
+		t.verified = g // only other tables' commits since
+		return d, false, nil
+	}
 	if t.unchanged(g) {
+		t.changes.clear(g)
 		return d, false, nil
 	}
 	want := proxy.Build(t.synced.node, t.synced.ports)
@@ -67,6 +75,7 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	if d.Empty() {
 		t.verified = g
 		t.sum = t.sumAt(g)
+		t.changes.clear(g)
 		return d, false, nil
 	}
 	ops, reload := d.Repair(want)
@@ -121,6 +130,7 @@ func (t *Table) commit(full bool, base uint32, send func() error) error {
 	g1, err := t.gen()
 	if err == nil && (full || base == g0) && g1 == nextGen(g0) {
 		t.verified = g1
+		t.changes.clear(g1)
 	}
 	return nil
 }

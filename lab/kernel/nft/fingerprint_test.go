@@ -66,3 +66,52 @@ func TestFingerprint(t *testing.T) {
 		t.Fatalf("repair after a deleted element: %v %v", d.Lines(), err)
 	}
 }
+
+// TestChanges: the namespace's notifications tell Repair that only other
+// tables changed since it verified the kinn table (no read back at all),
+// and that a change by hand to the kinn table, or kinn's own repair, did
+// touch it.
+func TestChanges(t *testing.T) {
+	f := newFixture(t)
+	web := svc("web", service.TCP, "10.96.0.81", ep("p1"))
+	if _, err := f.table.Sync(fixtureNode, []service.Port{web}); err != nil {
+		t.Fatal(err)
+	}
+	other := func() {
+		f.nft("add", "table", "ip", "other")
+		f.nft("delete", "table", "ip", "other")
+	}
+	untouched := func() bool {
+		f.table.mu.Lock()
+		defer f.table.mu.Unlock()
+		g, err := f.table.gen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.table.changes.untouched(f.table.verified, g)
+	}
+	other()
+	if d, _, err := f.table.Repair(); err != nil || !d.Empty() || f.table.changes == nil {
+		t.Fatalf("first check: %v %v, listening %v", d.Lines(), err, f.table.changes != nil)
+	}
+	other()
+	if !untouched() {
+		t.Fatal("another table's commits count as the kinn table's")
+	}
+	if d, _, err := f.table.Repair(); err != nil || !d.Empty() {
+		t.Fatalf("check after another table's commits: %v %v", d.Lines(), err)
+	}
+	epChain := proxy.EndpointChain(proxy.PortID(web), web.Endpoints[0])
+	f.nft("replace", "rule", "ip", "kinn", epChain, "handle", f.handle(epChain, "dnat to"), "meta", "l4proto", "tcp", "dnat", "to", "10.244.0.12:8080")
+	other()
+	if untouched() {
+		t.Fatal("a rule replaced by hand went unnoticed")
+	}
+	if d, _, err := f.table.Repair(); err != nil || d.Chain(epChain) == nil {
+		t.Fatalf("repair after a replaced rule: %v %v", d.Lines(), err)
+	}
+	other()
+	if !untouched() {
+		t.Fatal("after kinn's own repair, another table's commits count as the kinn table's")
+	}
+}

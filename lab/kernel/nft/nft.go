@@ -53,6 +53,9 @@ type Table struct {
 	// sum is the table's fingerprint at generation verified, nil when
 	// not known (fingerprint.go).
 	sum []byte
+	// changes tells which commits touched the table (changes.go), from
+	// the first Repair on; nil when they cannot be listened to.
+	changes *changes
 }
 
 type syncedState struct {
@@ -100,6 +103,7 @@ func (t *Table) Close() error {
 		return nil
 	}
 	t.closed = true
+	t.changes.close()
 	err := t.conn.CloseLasting()
 	return errors.Join(err, t.ns.Close())
 }
