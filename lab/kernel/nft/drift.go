@@ -23,10 +23,13 @@ import (
 // moved by one on every commit by anyone) as of its last verified state:
 // after its own commit when the generation moved by exactly one (nobody
 // slipped in), and after a comparison that found the table as wanted. A
-// check with an unchanged generation is one netlink round trip; only when
-// the generation moved does Repair read the table back (one dump of every
-// rule, the maps' elements) and compare it with the ruleset of the last
-// Sync, rule by rule as netlink expressions.
+// check with an unchanged generation is one netlink round trip. When the
+// generation moved, the namespace's notifications say whether the commits
+// touched the kinn table (changes.go); if they did, or cannot tell, the
+// table's fingerprint (fingerprint.go) says whether it is as verified; only
+// a table that changed is read back (one dump of every rule, the maps'
+// elements) and compared with the ruleset of the last Sync, rule by rule as
+// netlink expressions.
 
 // Repair compares the table with the ruleset the last Sync wrote and puts
 // back what differs: drifted chains rewritten, elements re-added or

@@ -28,15 +28,7 @@ func TestFingerprint(t *testing.T) {
 	if d, _, err := f.table.Repair(); err != nil || !d.Empty() || f.table.sum == nil {
 		t.Fatalf("first check after another table's commits: %v %v, fingerprint %x", d.Lines(), err, f.table.sum)
 	}
-	unchanged := func() bool {
-		f.table.mu.Lock()
-		defer f.table.mu.Unlock()
-		g, err := f.table.gen()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f.table.unchanged(g)
-	}
+	unchanged := func() bool { return f.atGen(f.table.unchanged) }
 	other()
 	if _, err := f.tcp("c", "10.96.0.80:80", time.Second); err != nil {
 		t.Fatal(err)
@@ -82,13 +74,7 @@ func TestChanges(t *testing.T) {
 		f.nft("delete", "table", "ip", "other")
 	}
 	untouched := func() bool {
-		f.table.mu.Lock()
-		defer f.table.mu.Unlock()
-		g, err := f.table.gen()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f.table.changes.untouched(f.table.verified, g)
+		return f.atGen(func(g uint32) bool { return f.table.changes.untouched(f.table.verified, g) })
 	}
 	other()
 	if d, _, err := f.table.Repair(); err != nil || !d.Empty() || f.table.changes == nil {
@@ -114,4 +100,17 @@ func TestChanges(t *testing.T) {
 	if !untouched() {
 		t.Fatal("after kinn's own repair, another table's commits count as the kinn table's")
 	}
+}
+
+// atGen asks check about the table at the namespace's generation now,
+// with the table's lock held.
+func (f *fixture) atGen(check func(g uint32) bool) bool {
+	f.t.Helper()
+	f.table.mu.Lock()
+	defer f.table.mu.Unlock()
+	g, err := f.table.gen()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return check(g)
 }
