@@ -33,6 +33,7 @@ type TraceRequest struct {
 	DNS       bool      // also trace the DNS query of a name given as Dst
 	Live      bool      // trace the next real connection instead of a probe
 	Progress  io.Writer // where a live trace says it waits; nil for nowhere
+	Record    io.Writer // if set, what the kernel told is written there (trace.Recording)
 }
 
 // BadInput marks an error in what the user asked (exit status 2).
@@ -232,6 +233,7 @@ func (s *State) resolveNodePort(r TraceRequest, rest string, ports []service.Por
 			}
 		}
 	}
+	s.hostPortDst(&d, name, r.Proto)
 	return d, nil
 }
 
@@ -290,7 +292,7 @@ func (s *State) Trace(ctx context.Context, r TraceRequest, ports []service.Port)
 		}
 		defer stop()
 	}
-	if j, err = s.journey(ctx, r, src, dst, ports); err != nil {
+	if j, err = s.journey(ctx, r, src, dst, ports, title); err != nil {
 		return j, title, err
 	}
 	if live != nil {
@@ -301,7 +303,7 @@ func (s *State) Trace(ctx context.Context, r TraceRequest, ports []service.Port)
 }
 
 // journey traces one probe (or live connection) from src to dst.
-func (s *State) journey(ctx context.Context, r TraceRequest, src string, dst traceDst, ports []service.Port) (trace.Journey, error) {
+func (s *State) journey(ctx context.Context, r TraceRequest, src string, dst traceDst, ports []service.Port, title string) (trace.Journey, error) {
 	places := s.tracePlaces()
 	nss := s.traceNetns(src, dst.netns)
 	in, err := s.runTrace(ctx, r, src, dst, nss, ports)
@@ -309,6 +311,11 @@ func (s *State) journey(ctx context.Context, r TraceRequest, src string, dst tra
 		return trace.Journey{}, err
 	}
 	in.Places, in.Src, in.Target, in.Service, in.Net = places, src, dst.what, dst.service, s.traceNet()
+	if r.Record != nil {
+		if err := trace.WriteRecording(r.Record, trace.Recording{Title: title, Input: in}); err != nil {
+			return trace.Journey{}, fmt.Errorf("record the trace: %w", err)
+		}
+	}
 	return trace.Explain(in), nil
 }
 
@@ -348,6 +355,9 @@ func (s *State) tracePlaces() map[string]trace.Place {
 func (s *State) traceNet() trace.Net {
 	n := trace.Net{Bridge: plan.PodBridge, SwitchIP: s.Plan.Switch.Addr.Addr(), PodSubnet: s.Topology.Networking.PodSubnet}
 	n.Planned, n.Pods = s.tracePlanned()
+	if s.Plan.Chain {
+		n.Bridge, n.Chain = "", true // the chain's devices are its own
+	}
 	for _, nd := range s.Plan.Nodes {
 		n.Nodes = append(n.Nodes, trace.NetNode{Name: nd.Name, Underlay: nd.Underlay.Addr(), PodCIDR: nd.PodCIDR, Gateway: nd.Gateway.Addr()})
 		for _, l := range nd.Links {

@@ -238,7 +238,8 @@ func (s *State) traceLookup(ctx context.Context, r TraceRequest, src string, dst
 	}
 	qr := r
 	qr.Proto, qr.Live = "udp", false
-	j, err := s.journey(ctx, qr, src, server, ports)
+	qr.Record = nil // the recording is the connection's
+	j, err := s.journey(ctx, qr, src, server, ports, "")
 	if err != nil {
 		return nil, err
 	}

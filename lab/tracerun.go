@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"kinn.dev/kinn/lab/kernel"
@@ -35,10 +36,8 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 	// label can be set.
 	defer func() { err = errors.Join(err, clearTraceLabels(marked)) }()
 	defer func() {
-		for _, ns := range marked {
-			if _, rerr := nft.RemoveTraces(ns, table); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("remove trace table: %w", rerr))
-			}
+		if rerr := unmarkAll(marked, table); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove trace table: %w", rerr))
 		}
 	}()
 	var listeners []*nftrace.Listener
@@ -47,22 +46,8 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 			l.Close()
 		}
 	}()
-	for _, ns := range nss {
-		if !kernel.NetnsExists(ns) {
-			continue
-		}
-		// Listen before marking: no event of the probe can come first.
-		l, err := nftrace.Listen(ns)
-		if err != nil {
-			return in, err
-		}
-		listeners = append(listeners, l)
-		marked = append(marked, ns)
-		if err := installTrace(ns, table, src, dst); err != nil {
-			return in, err
-		}
-	}
-	if err := s.traceRules(&in, ports); err != nil {
+	install := func(ns string) error { return installTrace(ns, table, src, dst) }
+	if listeners, marked, err = markAll(nss, install); err != nil {
 		return in, err
 	}
 	if ctx.Err() != nil {
@@ -84,11 +69,15 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 	if ctx.Err() != nil {
 		return in, ctx.Err()
 	}
-	for _, l := range listeners {
+	var gapsMu sync.Mutex
+	eachOf(listeners, func(l *nftrace.Listener) error {
 		if err := l.Sync(TraceDSCP, traceSyncWait); err != nil {
+			gapsMu.Lock()
 			in.Gaps = append(in.Gaps, err.Error()+": its story may miss its end")
+			gapsMu.Unlock()
 		}
-	}
+		return nil
+	})
 	for _, l := range listeners {
 		evs, notes, err := l.Close()
 		if err != nil {
@@ -107,17 +96,32 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 		watch = nil
 	}
 	in.Src = src
+	in.Hooks = trace.HooksOf(&proxy.Ruleset{}) // the trace tables' own, where no kinn table was met
+	if err := s.traceRules(&in, ports); err != nil {
+		return in, err
+	}
+	if err := s.traceOthers(&in); err != nil {
+		return in, err
+	}
 	return in, s.traceKernelState(&in)
 }
 
-// traceRules maps each node's kinn rule handles to the rules kinn built.
+// traceRules maps kinn's rule handles to the rules kinn built, in the
+// namespaces whose events name kinn's table (a node's ruleset is built and
+// its table read only where the probe met it: 2 of 20 nodes, typically).
 func (s *State) traceRules(in *trace.Input, ports []service.Port) error {
 	if s.Topology.Networking.KubeProxyMode == "none" {
 		return nil
 	}
+	met := kinnTableMet(in.Events)
 	owners := trace.ChainOwners(ports)
 	addrs, names := map[string]netip.Addr{}, []string{}
 	for _, n := range s.Plan.Nodes {
+		addrs[n.Name] = n.Underlay.Addr()
+		names = append(names, n.Name)
+		if !met[n.Netns] {
+			continue
+		}
 		rs := proxy.Build(s.ProxyNode(n), ports)
 		in.Hooks = trace.HooksOf(rs) // the same base chains in every node
 		handles, err := nft.RuleHandles(n.Netns, proxy.TableName)
@@ -125,11 +129,12 @@ func (s *State) traceRules(in *trace.Input, ports []service.Port) error {
 			return err
 		}
 		in.Rules[n.Netns] = trace.MapRules(rs, handles, owners, true)
-		addrs[n.Name] = n.Underlay.Addr()
-		names = append(names, n.Name)
 	}
 	// The switch's table: the load balancer the lab process keeps there.
 	sw := s.Plan.Switch.Netns
+	if !met[sw] {
+		return nil
+	}
 	handles, err := nft.RuleHandles(sw, proxy.TableName)
 	if err != nil {
 		return err
@@ -210,16 +215,13 @@ func routeOf(in *trace.Input, sn trace.Seen) (trace.Route, bool, error) {
 // clearTraceLabels takes the trace's conntrack label off the connections
 // it followed in the namespaces it marked.
 func clearTraceLabels(nss []string) error {
-	var errs []error
-	for _, ns := range nss {
+	return eachNetns(nss, func(ns string) error {
 		if !kernel.NetnsExists(ns) {
-			continue
+			return nil
 		}
-		if _, err := nft.ClearTraceLabels(ns); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+		_, err := nft.ClearTraceLabels(ns)
+		return err
+	})
 }
 
 func randomID() string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ func traceCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dns", Usage: "also trace the DNS query that resolved a name given as DST"},
 			&cli.BoolFlag{Name: "live", Usage: "send no probe: trace the next new connection from SRC to DST (a program's own traffic)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show each rule's nft text and each route's question"},
+			&cli.StringFlag{Name: "record", Usage: "also write what the kernel told (events, rules, routes, conntrack) as JSON to `FILE`, to tell the journey again without the lab (a bug report, kinn's golden tests)"},
 		},
 		Action: runTrace,
 	}
@@ -49,6 +51,14 @@ func runTrace(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	status := liveStatus(ctx, cmd, s.o, s.name)
+	if f := cmd.String("record"); f != "" {
+		rec, err := os.Create(f)
+		if err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("trace: --record: %w", err)}
+		}
+		defer rec.Close()
+		req.Record = rec
+	}
 	j, title, err := s.st.Trace(ctx, req, s.st.ServicePorts(status.Readiness()))
 	var bi *lab.BadInput
 	if errors.As(err, &bi) {

@@ -45,7 +45,7 @@ func RouteGet(netnsName string, dst, src netip.Addr, iif, dstMAC string) (trace.
 	r.Local = rt.Type == unix.RTN_LOCAL
 	r.Gw = addr(rt.Gw)
 	if l, err := h.LinkByIndex(rt.LinkIndex); err == nil {
-		r.Dev = l.Attrs().Name
+		r.Dev, r.DevKind = l.Attrs().Name, l.Type()
 	}
 	return r, nil
 }

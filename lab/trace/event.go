@@ -170,9 +170,10 @@ type Route struct {
 	// Bridge is set when the packet came in by a bridge port: the bridge
 	// forwarded it at layer 2 (the IP hooks saw it through br_netfilter)
 	// and no route was asked.
-	Bridge string
-	Err    string // no route, unreachable...
-	L2     *L2    // the layer-2 entries it used, once read (kernel.Layer2)
+	Bridge  string
+	Err     string // no route, unreachable...
+	L2      *L2    // the layer-2 entries it used, once read (kernel.Layer2)
+	DevKind string // the kernel's kind of Dev: bridge, veth, vxlan...
 }
 
 // ProbeResult is what the prober itself saw.

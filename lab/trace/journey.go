@@ -109,6 +109,11 @@ type Input struct {
 	Drops []KernelDrop
 	Notes []string
 	Gaps  []string
+
+	// Others are the rules of other tables (tables.go), per namespace, and
+	// Sandboxes the pods by CNI container ID, which their comments may name.
+	Others    map[string]map[TableRuleKey]TableRule
+	Sandboxes map[string]string
 }
 
 // Net is the lab's addressing, to explain routes in its terms.
@@ -120,6 +125,10 @@ type Net struct {
 	PodSubnet netip.Prefix
 	Planned   map[string]Planned    // per namespace: what kinn programs there
 	Pods      map[netip.Addr]string // pod address -> NS/NAME
+
+	// Chain is set when the user's CNI chain attached the pods: its own
+	// devices (bridge, veths) are not kinn's, and Bridge is "".
+	Chain bool
 }
 
 // NetNode is one node's addresses.
@@ -259,6 +268,9 @@ func (in Input) ruleHop(base Hop, ev Event) (Hop, bool) {
 		return h, true
 	}
 	ri, known := in.Rules[ev.Netns][RuleKey{ev.Chain, ev.Handle}]
+	if oh, ok := in.otherRuleHop(h, ev); !known && ok {
+		return oh, true
+	}
 	if !known {
 		h.Action = fmt.Sprintf("%s: table %s chain %s rule handle %d", ev.Verdict, ev.Table, ev.Chain, ev.Handle)
 		if ev.Table == proxy.TableName && in.Rules[ev.Netns] != nil {

@@ -36,6 +36,9 @@ func (in Input) routeHop(base Hop, r Route, pl Place) Hop {
 
 func (n Net) explainRoute(r Route, pl Place) string {
 	owner := n.nodeOfPod(r.Dst)
+	if why, ok := n.chainRoute(r, pl); ok {
+		return why
+	}
 	switch {
 	case n.VTEP != "" && r.Dev == n.VTEP && owner != nil:
 		// Where the device sends it is its FDB's to say (the vxlan hop).

@@ -23,10 +23,13 @@ import (
 // moved by one on every commit by anyone) as of its last verified state:
 // after its own commit when the generation moved by exactly one (nobody
 // slipped in), and after a comparison that found the table as wanted. A
-// check with an unchanged generation is one netlink round trip; only when
-// the generation moved does Repair read the table back (one dump of every
-// rule, the maps' elements) and compare it with the ruleset of the last
-// Sync, rule by rule as netlink expressions.
+// check with an unchanged generation is one netlink round trip. When the
+// generation moved, the namespace's notifications say whether the commits
+// touched the kinn table (changes.go); if they did, or cannot tell, the
+// table's fingerprint (fingerprint.go) says whether it is as verified; only
+// a table that changed is read back (one dump of every rule, the maps'
+// elements) and compared with the ruleset of the last Sync, rule by rule as
+// netlink expressions.
 
 // Repair compares the table with the ruleset the last Sync wrote and puts
 // back what differs: drifted chains rewritten, elements re-added or
@@ -50,6 +53,17 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	if g == t.verified {
 		return d, false, nil
 	}
+	if t.changes == nil {
+		t.changes, _ = openChanges(t.ns, g) // without it, the table is read back
+	}
+	if t.changes.untouched(t.verified, g) {
+		t.verified = g // only other tables' commits since
+		return d, false, nil
+	}
+	if t.unchanged(g) {
+		t.changes.clear(g)
+		return d, false, nil
+	}
 	want := proxy.Build(t.synced.node, t.synced.ports)
 	have, err := t.observe()
 	if err != nil {
@@ -63,6 +77,8 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	}
 	if d.Empty() {
 		t.verified = g
+		t.sum = t.sumAt(g)
+		t.changes.clear(g)
 		return d, false, nil
 	}
 	ops, reload := d.Repair(want)
@@ -110,13 +126,14 @@ func (t *Table) commit(full bool, base uint32, send func() error) error {
 	if err != nil {
 		return err
 	}
-	t.verified = 0
+	t.verified, t.sum = 0, nil
 	if err := send(); err != nil {
 		return err
 	}
 	g1, err := t.gen()
 	if err == nil && (full || base == g0) && g1 == nextGen(g0) {
 		t.verified = g1
+		t.changes.clear(g1)
 	}
 	return nil
 }

@@ -50,6 +50,12 @@ type Table struct {
 	// to be as kinn wants it; 0 (a generation the kernel never uses) when
 	// it is not known. See drift.go.
 	verified uint32
+	// sum is the table's fingerprint at generation verified, nil when
+	// not known (fingerprint.go).
+	sum []byte
+	// changes tells which commits touched the table (changes.go), from
+	// the first Repair on; nil when they cannot be listened to.
+	changes *changes
 }
 
 type syncedState struct {
@@ -97,6 +103,7 @@ func (t *Table) Close() error {
 		return nil
 	}
 	t.closed = true
+	t.changes.close()
 	err := t.conn.CloseLasting()
 	return errors.Join(err, t.ns.Close())
 }
@@ -219,7 +226,7 @@ func (t *Table) Delete() error {
 	}
 	t.conn.AddTable(t.table)
 	t.conn.DelTable(t.table)
-	t.synced, t.verified = nil, 0
+	t.synced, t.verified, t.sum = nil, 0, nil
 	if err := t.conn.Flush(); err != nil {
 		return fmt.Errorf("delete table %s in %s: %w", proxy.TableName, t.netns, err)
 	}

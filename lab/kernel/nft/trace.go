@@ -116,37 +116,6 @@ func RemoveTraces(netnsName, name string) ([]string, error) {
 	return gone, err
 }
 
-// RuleHandles lists, per chain of table, the kernel's rule handles in the
-// chain's order, so that a traced handle can be mapped back to the rule
-// kinn built at that position.
-func RuleHandles(netnsName, table string) (map[string][]uint64, error) {
-	out := map[string][]uint64{}
-	err := withConn(netnsName, func(c *nftables.Conn) error {
-		t := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}
-		chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
-		if err != nil {
-			return err
-		}
-		for _, ch := range chains {
-			if ch.Table.Name != table {
-				continue
-			}
-			rules, err := c.GetRules(t, ch)
-			if err != nil {
-				return fmt.Errorf("rules of chain %s: %w", ch.Name, err)
-			}
-			for _, r := range rules {
-				out[ch.Name] = append(out[ch.Name], r.Handle)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read table %s in %s: %w", table, netnsName, err)
-	}
-	return out, nil
-}
-
 // withConn runs f with a one-off nf_tables connection whose socket lives
 // in the named namespace.
 func withConn(netnsName string, f func(c *nftables.Conn) error) error {
