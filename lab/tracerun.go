@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sync"
-	"time"
 
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/kernel/nft"
@@ -18,11 +16,6 @@ import (
 	"kinn.dev/kinn/lab/service"
 	"kinn.dev/kinn/lab/trace"
 )
-
-// traceSyncWait bounds the wait for a namespace's last events (see
-// nftrace.Listener.Sync): they are queued already, reading them takes
-// microseconds; only a namespace whose loopback is down never answers.
-const traceSyncWait = time.Second
 
 // runTrace marks, listens, sends and gathers: every kernel step of a
 // trace. The trace tables go whatever happens, also when ctx is cancelled
@@ -69,15 +62,6 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 	if ctx.Err() != nil {
 		return in, ctx.Err()
 	}
-	var gapsMu sync.Mutex
-	eachOf(listeners, func(l *nftrace.Listener) error {
-		if err := l.Sync(TraceDSCP, traceSyncWait); err != nil {
-			gapsMu.Lock()
-			in.Gaps = append(in.Gaps, err.Error()+": its story may miss its end")
-			gapsMu.Unlock()
-		}
-		return nil
-	})
 	for _, l := range listeners {
 		evs, notes, err := l.Close()
 		if err != nil {

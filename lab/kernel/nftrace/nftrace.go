@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mdlayher/netlink"
@@ -58,7 +59,6 @@ type Listener struct {
 	// notes say what was not heard: undecodable events, events the
 	// kernel could not queue (the socket overflowed).
 	notes []string
-	sync  syncState
 }
 
 // Listen starts listening in the named namespace. Events are collected from
@@ -79,7 +79,7 @@ func Listen(netnsName string) (*Listener, error) {
 	}
 	// A burst of events must not overflow the socket (ENOBUFS loses them).
 	_ = c.SetReadBuffer(4 << 20)
-	l := &Listener{netns: netnsName, conn: c, done: make(chan struct{}), sync: newSyncState()}
+	l := &Listener{netns: netnsName, conn: c, done: make(chan struct{})}
 	go l.run()
 	return l, nil
 }
@@ -89,9 +89,7 @@ func (l *Listener) run() {
 	for {
 		msgs, err := l.conn.Receive()
 		if errors.Is(err, unix.ENOBUFS) {
-			// The kernel dropped events it could not queue: the story
-			// has a gap, which the trace must say; the socket goes on.
-			l.note("some trace events in " + l.netns + " were lost (the socket's buffer overflowed)")
+			l.lost()
 			continue
 		}
 		if err != nil {
@@ -103,25 +101,33 @@ func (l *Listener) run() {
 			return
 		}
 		for _, m := range msgs {
-			if m.Header.Type != msgTrace {
-				continue
-			}
-			ev, err := decode(m.Data)
-			if err != nil {
-				// One unreadable event: the others still tell the
-				// story, but not the whole of it.
-				l.note(fmt.Sprintf("a trace event in %s could not be read: %v", l.netns, err))
-				continue
-			}
-			if l.sync.isSentinel(ev) {
-				continue
-			}
-			l.mu.Lock()
-			ev.Netns, ev.Seq, ev.At = l.netns, len(l.evs), time.Now()
-			l.evs = append(l.evs, ev)
-			l.mu.Unlock()
+			l.add(uint16(m.Header.Type), m.Data)
 		}
 	}
+}
+
+// lost notes that the kernel dropped events it could not queue: the story
+// has a gap, which the trace must say; the socket goes on.
+func (l *Listener) lost() {
+	l.note("some trace events in " + l.netns + " were lost (the socket's buffer overflowed)")
+}
+
+// add keeps one message's event.
+func (l *Listener) add(typ uint16, data []byte) {
+	if typ != msgTrace {
+		return
+	}
+	ev, err := decode(data)
+	if err != nil {
+		// One unreadable event: the others still tell the story, but
+		// not the whole of it.
+		l.note(fmt.Sprintf("a trace event in %s could not be read: %v", l.netns, err))
+		return
+	}
+	l.mu.Lock()
+	ev.Netns, ev.Seq, ev.At = l.netns, len(l.evs), time.Now()
+	l.evs = append(l.evs, ev)
+	l.mu.Unlock()
 }
 
 func (l *Listener) note(s string) {
@@ -133,16 +139,58 @@ func (l *Listener) note(s string) {
 }
 
 // Close stops listening and returns what was heard, and notes on what was
-// not.
+// not. Every event the kernel queued before the call is read: the kernel
+// queues a namespace's events on the socket as the packet goes (the
+// multicast is synchronous), so once the prober has its answer, or its
+// timeout, the events of everything before are there; Close stops the
+// reader, then reads the socket without waiting until it is empty.
 func (l *Listener) Close() ([]trace.Event, []string, error) {
 	l.mu.Lock()
 	l.closing = true
 	l.mu.Unlock()
-	l.conn.Close()
+	// A deadline in the past wakes the reader's blocked Receive (which
+	// consumes nothing then); it exits on seeing closing.
+	l.conn.SetReadDeadline(time.Unix(1, 0))
 	<-l.done
+	derr := l.drain()
+	l.conn.Close()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.evs, l.notes, l.err
+	return l.evs, l.notes, errors.Join(l.err, derr)
+}
+
+// drain reads what is left on the socket, without waiting (MSG_DONTWAIT on
+// the descriptor itself: Go's poller would not read past the deadline).
+func (l *Listener) drain() error {
+	rc, err := l.conn.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("trace events in %s: %w", l.netns, err)
+	}
+	buf := make([]byte, 1<<16)
+	for {
+		var n int
+		var rerr error
+		if err := rc.Control(func(fd uintptr) { n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT) }); err != nil {
+			return fmt.Errorf("trace events in %s: %w", l.netns, err)
+		}
+		switch {
+		case errors.Is(rerr, unix.EAGAIN):
+			return nil
+		case errors.Is(rerr, unix.ENOBUFS):
+			l.lost()
+			continue
+		case rerr != nil:
+			return fmt.Errorf("trace events in %s: %w", l.netns, rerr)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			l.note(fmt.Sprintf("trace events in %s could not be read: %v", l.netns, err))
+			continue
+		}
+		for _, m := range msgs {
+			l.add(m.Header.Type, m.Data)
+		}
+	}
 }
 
 // decode reads one trace message: a nfgenmsg header, then attributes.
