@@ -195,6 +195,8 @@ func (in Input) hops(g group, request bool) []Hop {
 	route, routed := routes[g.key()]
 	out := in.arrival(base, route, pl)
 	hook := ""
+	via := map[string]string{} // chain -> the chain that jumped to it
+	dropped := false
 	for _, ev := range g.events {
 		if h, ok := in.Hooks[ev.Chain]; ok {
 			hook = h
@@ -204,17 +206,22 @@ func (in Input) hops(g group, request bool) []Hop {
 		if routed && hook != "prerouting" {
 			out, routed = append(out, in.routeHop(base, route, pl)), false
 		}
-		if h, ok := in.ruleHop(base, ev); ok {
+		if ev.Target != "" {
+			via[ev.Target] = ev.Chain
+		}
+		if h, ok := in.ruleHop(base, ev, via[ev.Chain]); ok {
 			out = append(out, h)
 			if h.Component == CompDrop {
-				routed = false // dropped before routing: no route was taken
+				routed, dropped = false, true // no route was taken after it, nothing left
 			}
 		}
 	}
 	if routed {
 		out = append(out, in.routeHop(base, route, pl))
 	}
-	out = append(out, in.departure(base, route, pl)...)
+	if !dropped {
+		out = append(out, in.departure(base, route, pl)...)
+	}
 	if !request {
 		for _, f := range in.Flows {
 			if f.Netns != g.netns || g.visit > 0 {
@@ -246,8 +253,9 @@ func (in Input) hops(g group, request bool) []Hop {
 }
 
 // ruleHop is one nftables event; false for the uneventful (a chain that
-// ended without a verdict, a base chain's accepting policy).
-func (in Input) ruleHop(base Hop, ev Event) (Hop, bool) {
+// ended without a verdict, a base chain's accepting policy). from is the
+// chain that jumped to the event's, if known.
+func (in Input) ruleHop(base Hop, ev Event, from string) (Hop, bool) {
 	h := base
 	h.Component = CompNftables
 	if strings.HasPrefix(ev.Table, TablePrefix) {
@@ -283,7 +291,7 @@ func (in Input) ruleHop(base Hop, ev Event) (Hop, bool) {
 	}
 	h.Rule = ri.Rule.String()
 	h.Owner = ri.Owner
-	h.Action, h.Detail = ruleAction(ev, ri)
+	h.Action, h.Detail = ruleAction(ev, ri, from)
 	if ri.Owner == nil && (ev.Chain == proxy.ChainReject || ev.Chain == proxy.ChainEndpointsCheck) {
 		h.Owner = in.Service
 	}
@@ -293,8 +301,9 @@ func (in Input) ruleHop(base Hop, ev Event) (Hop, bool) {
 	return h, true
 }
 
-// ruleAction says what a matched rule did.
-func ruleAction(ev Event, ri RuleInfo) (action, detail string) {
+// ruleAction says what a matched rule did; from is the chain that jumped
+// to its chain.
+func ruleAction(ev Event, ri RuleInfo, from string) (action, detail string) {
 	chain := "chain " + ri.Chain
 	if ri.Meaning != "" {
 		chain += " (" + ri.Meaning + ")"
@@ -307,7 +316,10 @@ func ruleAction(ev Event, ri RuleInfo) (action, detail string) {
 		case proxy.DNAT:
 			return fmt.Sprintf("DNAT to %s", netip.AddrPortFrom(e.Addr, e.Port)), chain
 		case proxy.Reject:
-			if ri.Chain == proxy.ChainReject {
+			switch {
+			case ri.Chain == proxy.ChainReject && from == proxy.ChainClusterIPsCheck:
+				return "rejected: no port of the Service at this address matches (ICMP port unreachable; kube-proxy rejects what no Service port serves)", chain
+			case ri.Chain == proxy.ChainReject:
 				return "rejected: no ready endpoints (ICMP port unreachable)", chain
 			}
 			return "rejected (ICMP port unreachable)", chain

@@ -18,10 +18,10 @@ type LiveState struct {
 }
 
 // Live reads the events of the source namespace: the first marked packet
-// of protocol proto is the connection's; the first unmarked packet to its
-// source that came back (its connection is labelled, so it is the
-// connection's) answers it: a SYN-ACK or a datagram is an answer, a RST or
-// an ICMP error a refusal.
+// of protocol proto is the connection's; the first answer to its source
+// that came back (its connection is labelled, so it is the connection's)
+// answers it: a SYN-ACK or a datagram is an answer, a RST or an ICMP
+// error a refusal.
 func Live(evs []Event, dscp uint8, proto string) LiveState {
 	var st LiveState
 	num := map[string]uint8{"tcp": 6, "udp": 17}[proto]
@@ -36,7 +36,9 @@ func Live(evs []Event, dscp uint8, proto string) LiveState {
 			}
 			continue
 		}
-		if p.DSCP == dscp || p.Dst != st.Src.Addr() {
+		// Told by kind, not by the marker: the kernel copies it into
+		// the resets and ICMP errors it sends itself (isAnswer).
+		if !p.isAnswer(dscp) || p.Dst != st.Src.Addr() {
 			continue
 		}
 		if o, why, ok := answer(p, num); ok {

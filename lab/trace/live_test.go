@@ -16,6 +16,8 @@ func TestLive(t *testing.T) {
 		ev.Packet.SPort, ev.Packet.DPort = 80, 5000
 		return ev
 	}
+	markedRST := back(6, 0x14) // the kernel copies the marker into its resets
+	markedRST.Packet.DSCP = 0x2d
 	icmp := back(1, 0)
 	icmp.Packet.ICMPType, icmp.Packet.ICMPCode = 3, 3
 	for _, c := range []struct {
@@ -30,6 +32,7 @@ func TestLive(t *testing.T) {
 		{"sent, unanswered", "tcp", []Event{syn, syn}, LiveState{Started: true, Src: netip.AddrPortFrom(client, 5000)}},
 		{"SYN-ACK", "tcp", []Event{syn, back(6, 0x12)}, LiveState{Started: true, Src: netip.AddrPortFrom(client, 5000), Done: true, Outcome: Answered}},
 		{"RST", "tcp", []Event{syn, back(6, 0x14)}, LiveState{Started: true, Src: netip.AddrPortFrom(client, 5000), Done: true, Outcome: Refused, Error: "connection refused (RST)"}},
+		{"a RST with the marker", "tcp", []Event{syn, markedRST}, LiveState{Started: true, Src: netip.AddrPortFrom(client, 5000), Done: true, Outcome: Refused, Error: "connection refused (RST)"}},
 		{"an ACK is no answer", "tcp", []Event{syn, back(6, 0x10)}, LiveState{Started: true, Src: netip.AddrPortFrom(client, 5000)}},
 		{"ICMP unreachable", "tcp", []Event{syn, icmp}, LiveState{Started: true, Src: netip.AddrPortFrom(client, 5000), Done: true, Outcome: Refused, Error: "ICMP destination unreachable (code 3)"}},
 		{"a datagram back", "udp", []Event{pkt(client, svc, 17, 0x2d, 0), back(17, 0)}, LiveState{Started: true, Src: netip.AddrPortFrom(client, 5000), Done: true, Outcome: Answered}},

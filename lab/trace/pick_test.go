@@ -62,3 +62,35 @@ func TestPickWords(t *testing.T) {
 		})
 	}
 }
+
+// TestRejectByWhichCheck: kube-proxy's reject chain is reached from two
+// checks, and only one of them means "no ready endpoints": a port the
+// Service does not have at its ClusterIP (or ICMP to it) is rejected by
+// cluster-ips-check, whatever its endpoints.
+func TestRejectByWhichCheck(t *testing.T) {
+	ports := []service.Port{webPort}
+	rs := proxy.Build(testNode(), ports)
+	rules := MapRules(rs, kernelHandles(rs), ChainOwners(ports), true)
+	const node = "n"
+	for _, c := range []struct{ from, want string }{
+		{proxy.ChainClusterIPsCheck, "no port of the Service"},
+		{proxy.ChainEndpointsCheck, "no ready endpoints"},
+	} {
+		var evs []Event
+		add := func(chain string, handle uint64, v Verdict, target string, pkt, tr []byte) {
+			evs = append(evs, Event{Netns: node, Seq: len(evs), ID: 1, Table: proxy.TableName, Chain: chain, Handle: handle, Type: EventRule,
+				Verdict: v, Target: target, Policy: VerdictContinue, Packet: ParsePacket(pkt, tr)})
+		}
+		req, reqT := header("10.244.2.2", "10.96.0.10", 0x2d, 64, 9, 40000, 81, 0x02)
+		add("filter-forward", handleOf(t, rules, "filter-forward", 0), VerdictJump, c.from, req, reqT)
+		add(c.from, handleOf(t, rules, c.from, 0), VerdictGoto, proxy.ChainReject, nil, nil)
+		add(proxy.ChainReject, handleOf(t, rules, proxy.ChainReject, 0), VerdictDrop, "", nil, nil)
+		j := Explain(Input{Probe: ProbeResult{Proto: "tcp", Outcome: Refused, Error: "connection refused"}, DSCP: 0x2d, Src: node,
+			Places: map[string]Place{node: {Netns: node, Node: "w2", What: "node"}}, Events: evs,
+			Rules: map[string]map[RuleKey]RuleInfo{node: rules}, Hooks: HooksOf(rs)})
+		last := lastWord(j.Request)
+		if last == nil || last.Component != CompDrop || !strings.Contains(last.Action, c.want) {
+			t.Errorf("reject reached from %s: %+v, want %q", c.from, last, c.want)
+		}
+	}
+}

@@ -49,7 +49,7 @@ func TestOtherTableRule(t *testing.T) {
 			Others:    map[string]map[TableRuleKey]TableRule{"n": {key: {Family: "ip", Text: "tcp dport 8081 dnat to 10.244.1.4:8080", NAT: "dnat to 10.244.1.4:8080", Comment: c.comment}}},
 			Sandboxes: map[string]string{"kinn-0123abcd": "default/hostport", "kinn-ffff": "default/other"},
 		}
-		h, ok := in.ruleHop(Hop{Namespace: "n"}, Event{Netns: "n", Table: key.Table, Chain: key.Chain, Handle: key.Handle, Type: EventRule, Verdict: VerdictAccept})
+		h, ok := in.ruleHop(Hop{Namespace: "n"}, Event{Netns: "n", Table: key.Table, Chain: key.Chain, Handle: key.Handle, Type: EventRule, Verdict: VerdictAccept}, "")
 		if !ok || h.Component != CompNftables || h.Action != "DNAT to 10.244.1.4:8080" || h.Rule != "tcp dport 8081 dnat to 10.244.1.4:8080" ||
 			(h.Owner == nil) != (c.owner == nil) || (c.owner != nil && *h.Owner != *c.owner) {
 			t.Errorf("comment %q: %+v (owner %v), want DNAT with its rule and owner %v", c.comment, h, h.Owner, c.owner)
