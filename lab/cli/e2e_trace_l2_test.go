@@ -176,6 +176,27 @@ func TestTraceLayer2(t *testing.T) {
 			ipn(t, "ip", "-n", l.nodeNS[cn], "route", "del", cidr)
 			l.droppedAt(t, far.Name, cn, "no route to "+fn+"'s pods ("+cidr+" via ")
 		})
+		t.Run("FDB entry deleted on the answer's way", func(t *testing.T) {
+			// The SYN gets there; its SYN-ACK cannot get back, and the
+			// client's retransmitted SYNs reach the answerer again: the
+			// cause is the answer's missing entry, not what the kernel
+			// did with a retransmission.
+			_, mac := l.vtepNeigh(t, fn, cn)
+			ipn(t, "bridge", "-n", l.nodeNS[fn], "fdb", "del", mac, "dev", "vxlan.1", "dst", l.nodeIP(cn), "self")
+			j, code := l.traceJSON(t, "client", far.Name, "--timeout", "2s")
+			if code != 3 || j.Verdict != trace.Dropped {
+				t.Fatalf("exit %d, verdict %q; want 3, dropped: %+v", code, j.Verdict, j)
+			}
+			missing := "no FDB entry for " + mac + " on vxlan.1 in node " + fn
+			inOrder(t, j.Reply, []func(trace.Hop) bool{
+				func(h trace.Hop) bool { return h.Pod == "default/"+far.Name && strings.Contains(h.Action, "SYN-ACK") },
+				func(h trace.Hop) bool { return h.Node == fn && h.Component == "drop" && strings.HasPrefix(h.Action, missing) },
+			})
+			if !strings.Contains(j.Summary, "in "+fn+": "+missing) {
+				t.Errorf("summary %q does not name the answer's missing entry in %s", j.Summary, fn)
+			}
+			l.must("up", "--name", l.name)
+		})
 	})
 	t.Run("host-gw", func(t *testing.T) {
 		t.Parallel()

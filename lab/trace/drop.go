@@ -82,6 +82,12 @@ func (in Input) addKernelDrops(j *Journey) {
 		if seen[k] {
 			continue
 		}
+		if len(j.Reply) > 0 && d.Netns == j.Reply[0].Namespace {
+			// The probe got there and was answered: what the kernel
+			// dropped there later is a retransmission the answerer
+			// had already answered, not why the answer never came.
+			continue
+		}
 		seen[k] = true
 		if d.Reason == "NETFILTER_DROP" && slices.ContainsFunc(j.Request, func(h Hop) bool {
 			return h.Namespace == d.Netns && h.Component == CompDrop

@@ -423,8 +423,10 @@ func (in Input) verdict(j *Journey) (string, string) {
 		v = Dropped
 	}
 	last := lastWord(j.Request)
-	if i := slices.IndexFunc(j.Reply, func(h Hop) bool { return h.Component == CompDrop }); i >= 0 && (last == nil || last.Component != CompDrop) {
-		last = &j.Reply[i] // the answer was lost on its way back
+	if i := slices.IndexFunc(j.Reply, func(h Hop) bool { return h.Component == CompDrop }); i >= 0 {
+		// The answer was lost on its way back: the request got through,
+		// so a drop told in it is of a later packet (a retransmission).
+		last = &j.Reply[i]
 	}
 	if last == nil {
 		return v, fmt.Sprintf("%s (%s); no hop was traced", v, p.Error)
