@@ -9,16 +9,17 @@ import (
 )
 
 // traceOthers reads back the rules of the tables that are neither kinn's
-// nor the trace's (a CNI plugin's, portmap's) in every namespace whose
+// (unless edited) nor the trace's (a CNI plugin's, portmap's) in every namespace whose
 // events name one: one dump per such namespace, text rendered for those
 // tables only. The pods' CNI container IDs go with them, for the rules
 // whose comments name a sandbox.
 func (s *State) traceOthers(in *trace.Input) error {
-	other := func(table string) bool {
-		return table != proxy.TableName && !strings.HasPrefix(table, trace.TablePrefix)
-	}
 	in.Others = map[string]map[trace.TableRuleKey]trace.TableRule{}
 	for _, ev := range in.Events {
+		// kinn's own table too where it was edited (traceRules).
+		other := func(table string) bool {
+			return (table != proxy.TableName || in.Edited[ev.Netns]) && !strings.HasPrefix(table, trace.TablePrefix)
+		}
 		if _, done := in.Others[ev.Netns]; done || !other(ev.Table) {
 			continue
 		}

@@ -21,7 +21,7 @@ import (
 // trace. The trace tables go whatever happens, also when ctx is cancelled
 // (Ctrl-C), since removing them does not depend on it.
 func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst traceDst, nss []string, ports []service.Port) (in trace.Input, err error) {
-	in = trace.Input{DSCP: TraceDSCP, Rules: map[string]map[trace.RuleKey]trace.RuleInfo{},
+	in = trace.Input{DSCP: TraceDSCP, Rules: map[string]map[trace.RuleKey]trace.RuleInfo{}, Edited: map[string]bool{},
 		Links: map[string]map[int]string{}, Routes: map[string]trace.Route{}}
 	table := nft.TracePrefix + randomID()
 	var marked []string
@@ -112,6 +112,16 @@ func (s *State) traceRules(in *trace.Input, ports []service.Port) error {
 		if err != nil {
 			return err
 		}
+		edited, err := editedChains(n.Netns, rs)
+		if err != nil {
+			return err
+		}
+		for _, c := range edited {
+			// Not as kinn built it: its rules are told as the kernel
+			// holds them (traceOthers), never by their place in the plan.
+			delete(handles, c)
+			in.Edited[n.Netns] = true
+		}
 		in.Rules[n.Netns] = trace.MapRules(rs, handles, owners, true)
 	}
 	// The switch's table: the load balancer the lab process keeps there.
@@ -125,6 +135,26 @@ func (s *State) traceRules(in *trace.Input, ports []service.Port) error {
 	}
 	in.Rules[sw] = trace.MapRules(proxy.BuildLoadBalancer(ports, names, addrs), handles, owners, false)
 	return nil
+}
+
+// editedChains lists the chains of the namespace's kinn table that differ
+// from the ruleset kinn builds for it (edited by hand, or not yet synced),
+// compared rule by rule as netlink expressions, as drift repair does.
+func editedChains(netns string, want *proxy.Ruleset) ([]string, error) {
+	t, err := nft.Open(netns)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	_, d, err := t.Inspect(want)
+	if err != nil {
+		return nil, fmt.Errorf("compare the kinn table of %s: %w", netns, err)
+	}
+	var out []string
+	for _, c := range d.Chains {
+		out = append(out, c.Name)
+	}
+	return out, nil
 }
 
 // traceKernelState asks, for every namespace the request crossed, the FIB

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"kinn.dev/kinn/lab/proxy"
 )
 
 // Rules of other tables: a namespace of the lab may hold tables kinn did
@@ -48,6 +50,10 @@ func (in Input) otherRuleHop(h Hop, ev Event) (Hop, bool) {
 		h.Action += " " + ev.Target
 	}
 	h.Detail = fmt.Sprintf("table %s %s chain %s, rule handle %d (not kinn's)", r.Family, ev.Table, ev.Chain, ev.Handle)
+	if ev.Table == proxy.TableName {
+		h.Detail = fmt.Sprintf("table %s %s chain %s, rule handle %d: the chain is not as kinn built it (edited by hand?); the rule as the kernel holds it",
+			r.Family, ev.Table, ev.Chain, ev.Handle)
+	}
 	if pod := in.sandboxIn(r.Comment); pod != "" {
 		ns, name, _ := strings.Cut(pod, "/")
 		h.Owner = &Owner{Kind: "Pod", Namespace: ns, Name: name}
