@@ -66,6 +66,9 @@ func (s *State) resolveName(ctx context.Context, r TraceRequest, name string, po
 	if notPod {
 		pod = fmt.Sprintf("no pod %q in namespace %q, and ", name, r.Namespace)
 	}
+	if _, ok := mdns.IsDomainName(name); !ok || len(name) > 253 {
+		return d, bad("destination %q: %sno valid DNS name (labels of 1 to 63 characters, 253 in all)", name, pod)
+	}
 	if r.Src.Pod == "" {
 		return d, bad("destination %q: %sa DNS name is resolved as a pod's resolver would, from a pod: "+
 			"a node's and the outside's resolvers do not know the cluster's names; give svc/NAME, a pod or an address", name, pod)

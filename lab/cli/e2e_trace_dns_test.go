@@ -91,6 +91,12 @@ func TestTraceDNSAndLive(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, "from a pod") {
 			t.Errorf("a name from a node: exit %d, %q; want 2, names need a pod", code, errOut)
 		}
+		for _, name := range []string{"dns/a..b", "dns/" + strings.Repeat("x", 64)} {
+			_, errOut, code = e.run("trace", "--name", e.name, "client", name)
+			if code != 2 || !strings.Contains(errOut, "no valid DNS name") {
+				t.Errorf("%s: exit %d, %q; want 2, not a DNS name", name, code, errOut)
+			}
+		}
 	})
 	t.Run("live: a program's own connection", func(t *testing.T) {
 		webs := e.webNetns()

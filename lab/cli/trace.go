@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -51,13 +53,9 @@ func runTrace(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	status := liveStatus(ctx, cmd, s.o, s.name)
-	if f := cmd.String("record"); f != "" {
-		rec, err := os.Create(f)
-		if err != nil {
-			return &ExitError{Code: 2, Err: fmt.Errorf("trace: --record: %w", err)}
-		}
-		defer rec.Close()
-		req.Record = rec
+	var rec bytes.Buffer
+	if cmd.String("record") != "" {
+		req.Record = &rec
 	}
 	j, title, err := s.st.Trace(ctx, req, s.st.ServicePorts(status.Readiness()))
 	var bi *lab.BadInput
@@ -66,6 +64,12 @@ func runTrace(ctx context.Context, cmd *cli.Command) error {
 	}
 	if err != nil {
 		return fmt.Errorf("trace: %w", err)
+	}
+	if f := cmd.String("record"); f != "" {
+		// Written once the trace is told: a bad request writes nothing.
+		if err := writeFileAtomic(f, rec.Bytes()); err != nil {
+			return fmt.Errorf("trace: --record: %w", err)
+		}
 	}
 	w := cmd.Root().Writer
 	if out == "json" {
@@ -82,6 +86,25 @@ func runTrace(ctx context.Context, cmd *cli.Command) error {
 		return &ExitError{Code: 1, Err: errors.New("trace: " + j.Summary)}
 	}
 	return &ExitError{Code: 3}
+}
+
+// writeFileAtomic writes a new file beside path and renames it over path,
+// so that path is either as it was or the whole recording, never cut.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
 }
 
 // traceRequest reads the arguments; a mistake in them is the user's.
