@@ -31,6 +31,7 @@ type changes struct {
 	gen, touched uint32
 	lost         bool
 	pending      bool // a message touching the table, its NEWGEN not read yet
+	broken       bool // messages were lost at some unknown generation
 }
 
 // changesWait bounds how long a check waits for the notifications of a
@@ -63,15 +64,18 @@ func (ch *changes) close() {
 func reached(a, g uint32) bool { return int32(a-g) >= 0 }
 
 // readTo reads the notifications up to generation g's NEWGEN; false when
-// they did not come in time.
+// they did not come in time, or messages were lost (the kernel reports
+// the loss on the next read, before what it still holds, so which
+// generations lost theirs cannot be told: the socket is broken for good,
+// and Repair opens another).
 func (ch *changes) readTo(g uint32) bool {
 	deadline := time.Now().Add(changesWait)
-	for !reached(ch.gen, g) {
+	for !ch.broken && !reached(ch.gen, g) {
 		ch.c.SetReadDeadline(deadline)
 		msgs, err := ch.c.Receive()
 		if errors.Is(err, unix.ENOBUFS) {
-			ch.lost = true
-			continue
+			ch.broken = true
+			break
 		}
 		if err != nil {
 			return false // the deadline, or a broken socket: the others decide
@@ -80,7 +84,7 @@ func (ch *changes) readTo(g uint32) bool {
 			ch.read(m)
 		}
 	}
-	return true
+	return !ch.broken
 }
 
 func (ch *changes) read(m netlink.Message) {
@@ -96,7 +100,13 @@ func (ch *changes) read(m netlink.Message) {
 	if int(m.Header.Type)&0xff == unix.NFT_MSG_NEWGEN {
 		for ad.Next() {
 			if ad.Type() == unix.NFTA_GEN_ID {
-				ch.gen = ad.Uint32()
+				g := ad.Uint32()
+				if g != nextGen(ch.gen) {
+					// A commit whose notifications never came (made
+					// between the generation read and the join).
+					ch.lost = true
+				}
+				ch.gen = g
 			}
 		}
 		if ch.pending {
@@ -127,9 +137,12 @@ func (ch *changes) untouched(from, g uint32) bool {
 
 // clear records that the table is known to be right at generation g:
 // what was lost before it no longer matters (what was read after it
-// still does).
+// still does; a broken socket tells nothing more).
 func (ch *changes) clear(g uint32) {
 	if ch != nil && g != 0 && ch.readTo(g) && ch.gen == g {
 		ch.lost = false
 	}
 }
+
+// usable reports whether the notifications can still be trusted.
+func (ch *changes) usable() bool { return ch != nil && !ch.broken }

@@ -53,7 +53,8 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	if g == t.verified {
 		return d, false, nil
 	}
-	if t.changes == nil {
+	if !t.changes.usable() {
+		t.changes.close()
 		t.changes, _ = openChanges(t.ns, g) // without it, the table is read back
 	}
 	if t.changes.untouched(t.verified, g) {
