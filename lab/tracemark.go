@@ -14,7 +14,7 @@ import (
 // traceWorkers bounds how many namespaces are marked or unmarked at once.
 // Deleting a table with base chains waits on the kernel (~13 ms here,
 // mostly idle), so a Service's 1,000 endpoints' pods unmarked one after
-// the other took 13 s; 32 at a time overlap the waits (~0.4 s).
+// the other took 13 s; 64 at a time overlap the waits (~0.4 s).
 const traceWorkers = 64
 
 // markAll listens in, then marks (install), every existing namespace of nss, at

@@ -301,6 +301,25 @@ func runTrace(ctx context.Context, src Source, r lab.TraceRequest, m traceMsg) (
 	return m
 }
 
+// onlyCancelled reports whether err says the trace was cancelled and
+// nothing else (no cleanup error joined to it).
+func onlyCancelled(err error) bool {
+	switch e := err.(type) {
+	case nil:
+		return false
+	case interface{ Unwrap() []error }:
+		for _, x := range e.Unwrap() {
+			if !onlyCancelled(x) {
+				return false
+			}
+		}
+		return true
+	case interface{ Unwrap() error }:
+		return onlyCancelled(e.Unwrap())
+	}
+	return err == context.Canceled
+}
+
 // done shows a trace's journey, or says in the status line why there is
 // none.
 func (s *traceScreen) done(m traceMsg) tea.Cmd {
@@ -309,8 +328,12 @@ func (s *traceScreen) done(m traceMsg) tea.Cmd {
 	}
 	s.run = nil
 	switch {
-	case errors.Is(m.err, context.Canceled):
+	case onlyCancelled(m.err):
 		return status(fmt.Sprintf("trace %s cancelled: its tables are removed", m.what))
+	case errors.Is(m.err, context.Canceled):
+		// Cancelled, and something else went wrong on the way out (the
+		// cleanup's errors are joined to it): say all of it.
+		return report(fmt.Sprintf("trace %s cancelled: %v", m.what, m.err))
 	case m.err != nil:
 		return report(m.err.Error())
 	}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -368,4 +369,24 @@ func TestGoldenTrace(t *testing.T) {
 // addDroppedService adds a Service the fake traces as dropped.
 func addDroppedService(f *fakeSource) {
 	f.snap.Services = append(f.snap.Services, ServiceInfo{Namespace: "default", Name: "gone-255", Type: "ClusterIP", ClusterIP: "10.96.255.254", Ports: []string{"80/TCP"}})
+}
+
+// TestOnlyCancelled: a cancelled trace says its tables are removed only
+// when nothing went wrong while removing them.
+func TestOnlyCancelled(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{context.Canceled, true},
+		{fmt.Errorf("trace: %w", context.Canceled), true},
+		{errors.Join(context.Canceled, nil), true},
+		{errors.Join(context.Canceled, errors.New("remove trace table: busy")), false},
+		{errors.New("other"), false},
+		{nil, false},
+	} {
+		if got := onlyCancelled(c.err); got != c.want {
+			t.Errorf("onlyCancelled(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
 }

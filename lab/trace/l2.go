@@ -377,6 +377,8 @@ func (in Input) whose(a netip.Addr) string {
 			return "node " + nd.Name
 		case n.VTEP != "" && a == nd.PodCIDR.Masked().Addr():
 			return "the VTEP of node " + nd.Name
+		case a == nd.Gateway && n.Bridge == "":
+			return fmt.Sprintf("node %s's gateway for its pods (the CNI chain's)", nd.Name)
 		case a == nd.Gateway:
 			return fmt.Sprintf("node %s's bridge %s", nd.Name, n.Bridge)
 		}
