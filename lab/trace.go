@@ -30,10 +30,11 @@ type TraceRequest struct {
 	Port      uint16 // 0: the Service's first port, the pod's first
 	Proto     string // tcp, udp, icmp
 	Timeout   time.Duration
-	DNS       bool      // also trace the DNS query of a name given as Dst
-	Live      bool      // trace the next real connection instead of a probe
-	Progress  io.Writer // where a live trace says it waits; nil for nowhere
-	Record    io.Writer // if set, what the kernel told is written there (trace.Recording)
+	DNS       bool       // also trace the DNS query of a name given as Dst
+	Live      bool       // trace the next real connection instead of a probe
+	Progress  io.Writer  // where a live trace says it waits; nil for nowhere
+	Record    io.Writer  // if set, what the kernel told is written there (trace.Recording)
+	lock      *traceLock // held while it runs (Trace takes it)
 }
 
 // BadInput marks an error in what the user asked (exit status 2).
@@ -270,11 +271,12 @@ func (s *State) Trace(ctx context.Context, r TraceRequest, ports []service.Port)
 	if err != nil {
 		return j, "", err
 	}
-	unlock, err := lockTrace(ctx, s.o, s.Plan.Name)
+	lk, err := lockTrace(ctx, s.o, s.Plan.Name)
 	if err != nil {
 		return j, "", err
 	}
-	defer unlock()
+	defer lk.unlock()
+	r.lock = lk
 	title := fmt.Sprintf("kinn trace %s -> %s (%s)", s.describeSrc(r.Src), dst.what, strings.ToUpper(r.Proto))
 	dnsJ, err := s.traceLookup(ctx, r, src, dst, ports)
 	if err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -18,8 +20,13 @@ import (
 // killed process's locks), never taken from a running one.
 const fileTraceLock = "trace.lock"
 
+// traceLock is a held trace lock. Its file lists the namespaces the
+// trace may mark while it runs, and is emptied once they are clean: a
+// trace killed in between leaves the list to `kinn up`.
+type traceLock struct{ f *os.File }
+
 // lockTrace waits (until ctx ends) for the lab's trace lock.
-func lockTrace(ctx context.Context, o Options, name string) (unlock func(), err error) {
+func lockTrace(ctx context.Context, o Options, name string) (*traceLock, error) {
 	f, err := openTraceLock(o, name)
 	if err != nil {
 		return nil, err
@@ -27,7 +34,7 @@ func lockTrace(ctx context.Context, o Options, name string) (unlock func(), err 
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return func() { f.Close() }, nil
+			return &traceLock{f}, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			f.Close()
@@ -43,7 +50,7 @@ func lockTrace(ctx context.Context, o Options, name string) (unlock func(), err 
 }
 
 // tryLockTrace takes the lab's trace lock if no trace holds it.
-func tryLockTrace(o Options, name string) (unlock func(), ok bool, err error) {
+func tryLockTrace(o Options, name string) (*traceLock, bool, error) {
 	f, err := openTraceLock(o, name)
 	if err != nil {
 		return nil, false, err
@@ -57,7 +64,30 @@ func tryLockTrace(o Options, name string) (unlock func(), ok bool, err error) {
 		f.Close()
 		return nil, false, fmt.Errorf("trace lock %s: %w", f.Name(), err)
 	}
-	return func() { f.Close() }, true, nil
+	return &traceLock{f}, true, nil
+}
+
+func (l *traceLock) unlock() { l.f.Close() }
+
+// mayMark writes the namespaces a trace may mark, before it marks any.
+func (l *traceLock) mayMark(nss []string) error {
+	if err := l.f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := l.f.WriteAt([]byte(strings.Join(nss, "\n")+"\n"), 0)
+	return err
+}
+
+// clean empties the list: every namespace of it is unmarked.
+func (l *traceLock) clean() error { return l.f.Truncate(0) }
+
+// leftMarked is the list a killed trace left ("" lines aside).
+func (l *traceLock) leftMarked() []string {
+	b, err := io.ReadAll(io.NewSectionReader(l.f, 0, 1<<30))
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
 }
 
 // openTraceLock opens the lock file in the lab's runtime directory, which

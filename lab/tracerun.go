@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/kernel/nft"
@@ -25,9 +26,21 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 		Links: map[string]map[int]string{}, Routes: map[string]trace.Route{}}
 	table := nft.TracePrefix + randomID()
 	var marked []string
+	if r.lock != nil {
+		// Listed before any is marked, for kinn up to clean after a kill.
+		if err := r.lock.mayMark(nss); err != nil {
+			return in, fmt.Errorf("trace lock: %w", err)
+		}
+	}
 	// Runs last (defers run in reverse): once the tables are gone, no new
-	// label can be set.
-	defer func() { err = errors.Join(err, clearTraceLabels(marked)) }()
+	// label can be set; then the list is emptied.
+	defer func() {
+		cerr := clearTraceLabels(marked)
+		if cerr == nil && err == nil && r.lock != nil {
+			cerr = r.lock.clean()
+		}
+		err = errors.Join(err, cerr)
+	}()
 	defer func() {
 		if rerr := unmarkAll(marked, table); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("remove trace table: %w", rerr))
@@ -249,14 +262,14 @@ func randomID() string {
 // removed. A trace running meanwhile holds the trace lock: its tables are
 // its own, not stale, and stay.
 func removeStaleTraces(o Options, p *plan.Lab) []string {
-	unlock, ok, err := tryLockTrace(o, p.Name)
+	lk, ok, err := tryLockTrace(o, p.Name)
 	if err != nil {
 		return []string{"warning: stale trace tables not looked for: " + err.Error()}
 	}
 	if !ok {
 		return nil // a trace is running: its tables go when it ends
 	}
-	defer unlock()
+	defer lk.unlock()
 	nss := []string{p.Switch.Netns}
 	for _, n := range p.Nodes {
 		nss = append(nss, n.Netns)
@@ -273,11 +286,22 @@ func removeStaleTraces(o Options, p *plan.Lab) []string {
 		for _, t := range gone {
 			out = append(out, fmt.Sprintf("removed %s, left in %s by a killed kinn trace", t, ns))
 		}
-		if len(gone) > 0 {
-			if _, err := nft.ClearTraceLabels(ns); err != nil {
-				out = append(out, fmt.Sprintf("warning: trace labels in %s: %v", ns, err))
-			}
+	}
+	// Then the conntrack labels of a trace killed before it cleared them
+	// (its tables gone, no label is set again): the namespaces it listed,
+	// this lab's only.
+	for _, ns := range lk.leftMarked() {
+		if !slices.Contains(nss, ns) || !kernel.NetnsExists(ns) {
+			continue
 		}
+		if n, err := nft.ClearTraceLabels(ns); err != nil {
+			out = append(out, fmt.Sprintf("warning: trace labels in %s: %v", ns, err))
+		} else if n > 0 {
+			out = append(out, fmt.Sprintf("cleared the trace label of %d connections in %s, left by a killed kinn trace", n, ns))
+		}
+	}
+	if err := lk.clean(); err != nil {
+		out = append(out, "warning: trace lock: "+err.Error())
 	}
 	return out
 }

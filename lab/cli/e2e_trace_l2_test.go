@@ -190,7 +190,9 @@ func TestTraceLayer2(t *testing.T) {
 			missing := "no FDB entry for " + mac + " on vxlan.1 in node " + fn
 			inOrder(t, j.Reply, []func(trace.Hop) bool{
 				func(h trace.Hop) bool { return h.Pod == "default/"+far.Name && strings.Contains(h.Action, "SYN-ACK") },
-				func(h trace.Hop) bool { return h.Node == fn && h.Component == "drop" && strings.HasPrefix(h.Action, missing) },
+				func(h trace.Hop) bool {
+					return h.Node == fn && h.Component == "drop" && strings.HasPrefix(h.Action, missing)
+				},
 			})
 			if !strings.Contains(j.Summary, "in "+fn+": "+missing) {
 				t.Errorf("summary %q does not name the answer's missing entry in %s", j.Summary, fn)

@@ -82,10 +82,12 @@ func (in Input) addKernelDrops(j *Journey) {
 		if seen[k] {
 			continue
 		}
-		if len(j.Reply) > 0 && d.Netns == j.Reply[0].Namespace {
-			// The probe got there and was answered: what the kernel
-			// dropped there later is a retransmission the answerer
-			// had already answered, not why the answer never came.
+		if in.Probe.Outcome == NoAnswer && len(j.Reply) > 0 && d.Netns == j.Reply[0].Namespace {
+			// The probe got there and was answered, and the answer was
+			// lost: what the kernel dropped there is a retransmission
+			// the answerer had already answered, not why the answer
+			// never came. (A refusal is the drop's own answer: a reset
+			// for a SYN no socket took.)
 			continue
 		}
 		seen[k] = true

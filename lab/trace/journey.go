@@ -112,10 +112,10 @@ type Input struct {
 
 	// Others are the rules of other tables (tables.go), per namespace, and
 	// Sandboxes the pods by CNI container ID, which their comments may name.
-	Others    map[string]map[TableRuleKey]TableRule
+	Others map[string]map[TableRuleKey]TableRule
 	// Edited names the namespaces whose kinn table differs from what kinn
 	// builds: its differing chains' rules are among Others.
-	Edited map[string]bool
+	Edited    map[string]bool
 	Sandboxes map[string]string
 }
 
