@@ -34,8 +34,16 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 	}
 	// Runs last (defers run in reverse): once the tables are gone, no new
 	// label can be set; then the list is emptied.
+	// Where the probe was seen, once its events are read: a label is set
+	// only where the probe itself passed a trace table, and each clearing
+	// walks the kernel's whole conntrack table (shared by every namespace:
+	// ~12 ms a namespace on the 1,000-pod lab). Until then, everywhere.
+	var labelled []string
 	defer func() {
-		cerr := clearTraceLabels(marked)
+		if labelled == nil {
+			labelled = marked
+		}
+		cerr := clearTraceLabels(labelled)
 		if cerr == nil && err == nil && r.lock != nil {
 			cerr = r.lock.clean()
 		}
@@ -84,6 +92,7 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 		in.Gaps = append(in.Gaps, notes...)
 	}
 	listeners = nil
+	labelled = seenIn(in.Events)
 	if watch != nil {
 		watch.Close()
 		in.Drops = s.labDrops(watch, in.Links)
@@ -237,6 +246,18 @@ func routeOf(in *trace.Input, sn trace.Seen) (trace.Route, bool, error) {
 	}
 	rt, err := kernel.RouteGet(ns, sn.Dst, sn.Src, iif, sn.DstMAC)
 	return rt, err == nil, err
+}
+
+// seenIn lists the namespaces that told events ([] rather than nil when
+// none did: nothing was labelled).
+func seenIn(evs []trace.Event) []string {
+	out := []string{}
+	for _, ev := range evs {
+		if !slices.Contains(out, ev.Netns) {
+			out = append(out, ev.Netns)
+		}
+	}
+	return out
 }
 
 // clearTraceLabels takes the trace's conntrack label off the connections
