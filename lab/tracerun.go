@@ -244,6 +244,12 @@ func routeOf(in *trace.Input, sn trace.Seen) (trace.Route, bool, error) {
 		}
 		iif = in.Links[ns][int(sn.IIF)]
 	}
+	if iif == "lo" {
+		// Sent by the namespace to itself (a node's own rule answering
+		// its own probe): loopback delivers it, no route is asked (the
+		// kernel refuses the question with iif lo).
+		return trace.Route{Netns: ns, Dst: sn.Dst, Src: sn.Src, IIF: iif, Dev: iif, Local: true}, true, nil
+	}
 	rt, err := kernel.RouteGet(ns, sn.Dst, sn.Src, iif, sn.DstMAC)
 	return rt, err == nil, err
 }

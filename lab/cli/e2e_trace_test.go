@@ -336,6 +336,22 @@ func TestTrace(t *testing.T) {
 			})
 		}
 	})
+	t.Run("ICMP from a node to a ClusterIP", func(t *testing.T) {
+		// kube-proxy rejects what no Service port serves, in the node's
+		// own output path: the send fails with EPERM, the reject is named.
+		j, code := e.traceJSON(t, "node/"+clientNode, "svc/far", "--proto", "icmp", "--timeout", "1s")
+		if code != 3 || j.Verdict != trace.Dropped {
+			t.Fatalf("exit %d, verdict %q; want 3, dropped: %+v", code, j.Verdict, j)
+		}
+		if !strings.Contains(j.Summary, "no port of the Service at this address matches") || !strings.Contains(j.Summary, "EPERM") {
+			t.Errorf("summary %q does not name the reject and the failed send", j.Summary)
+		}
+		for _, h := range j.Reply {
+			if h.Component == "drop" {
+				t.Errorf("the reject's own ICMP error, delivered on loopback, is told as a drop: %+v", h)
+			}
+		}
+	})
 	t.Run("bad input", func(t *testing.T) {
 		for _, args := range [][]string{{"client", "nope"}, {"nobody", "far"}, {"client", "svc/nope"}, {"client", "far", "--proto", "sctp"}, {"client"}} {
 			_, errOut, code := e.run(append([]string{"trace", "--name", e.name}, args...)...)

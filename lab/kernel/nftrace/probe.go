@@ -50,6 +50,10 @@ func classify(err error) (trace.Outcome, string) {
 		return trace.Refused, "connection refused"
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return trace.Refused, err.Error()
+	case errors.Is(err, syscall.EPERM):
+		// A netfilter rule of the sender's own namespace dropped (or
+		// rejected) it at the output hook: the send itself fails so.
+		return trace.NoAnswer, "EPERM on send: a rule in the sender's own namespace"
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return trace.NoAnswer, "no answer"
 	}
