@@ -232,29 +232,9 @@ func addrPort(ip netip.Addr, port uint16) string {
 	return netip.AddrPortFrom(ip, port).String()
 }
 
-// usable counts the endpoints kube-proxy would use among eps: the ready
-// ones, else the serving terminating ones.
-func usable(eps []service.Endpoint, node string) int { return len(usableEndpoints(eps, node)) }
-
-// usableEndpoints are the endpoints kube-proxy would use among eps (on
-// node, unless it is ""): the ready ones, else the serving terminating ones.
-func usableEndpoints(eps []service.Endpoint, node string) []service.Endpoint {
-	var ready, serving []service.Endpoint
-	for _, e := range eps {
-		if node != "" && e.Node != node {
-			continue
-		}
-		if e.Ready {
-			ready = append(ready, e)
-		} else if e.Serving && e.Terminating {
-			serving = append(serving, e)
-		}
-	}
-	if len(ready) > 0 {
-		return ready
-	}
-	return serving
-}
+// usable counts the endpoints kube-proxy would use among eps (on node,
+// unless it is "").
+func usable(eps []service.Endpoint, node string) int { return len(service.Usable(eps, node)) }
 
 func expectCluster(p service.Port, clientNode string) Expect {
 	if p.InternalLocal {

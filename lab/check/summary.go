@@ -53,7 +53,7 @@ func clusterNodes(p service.Port, node string) string {
 // sorted and joined with ",".
 func endpointNodes(eps []service.Endpoint, node string) string {
 	var nodes []string
-	for _, e := range usableEndpoints(eps, node) {
+	for _, e := range service.Usable(eps, node) {
 		nodes = append(nodes, e.Node)
 	}
 	if len(nodes) == 0 {

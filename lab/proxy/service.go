@@ -63,28 +63,7 @@ func endpointName(ep service.Endpoint) string {
 // node-local traffic: the ready ones or, when there are none, the serving
 // and terminating ones, decided separately for each set. Both are sorted.
 func Endpoints(p service.Port, node string) (cluster, local []service.Endpoint) {
-	var ready, readyLocal, term, termLocal []service.Endpoint
-	for _, ep := range p.Endpoints {
-		switch {
-		case ep.Ready:
-			ready = append(ready, ep)
-			if ep.Node == node {
-				readyLocal = append(readyLocal, ep)
-			}
-		case ep.Serving && ep.Terminating:
-			term = append(term, ep)
-			if ep.Node == node {
-				termLocal = append(termLocal, ep)
-			}
-		}
-	}
-	cluster, local = ready, readyLocal
-	if len(cluster) == 0 {
-		cluster = term
-	}
-	if len(local) == 0 {
-		local = termLocal
-	}
+	cluster, local = service.Usable(p.Endpoints, ""), service.Usable(p.Endpoints, node)
 	sortEndpoints(cluster)
 	sortEndpoints(local)
 	return cluster, local

@@ -167,9 +167,5 @@ func TargetNodes(p Port, nodes []string) []string {
 }
 
 // hasLocalEndpoint: the endpoints kube-proxy's Local policy would use on
-// node (ready ones, else serving terminating ones) are not none.
-func hasLocalEndpoint(p Port, node string) bool {
-	return slices.ContainsFunc(p.Endpoints, func(e Endpoint) bool {
-		return e.Node == node && (e.Ready || e.Serving && e.Terminating)
-	})
-}
+// node are not none.
+func hasLocalEndpoint(p Port, node string) bool { return len(Usable(p.Endpoints, node)) > 0 }
