@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -69,12 +70,17 @@ func tryLockTrace(o Options, name string) (*traceLock, bool, error) {
 
 func (l *traceLock) unlock() { l.f.Close() }
 
-// mayMark writes the namespaces a trace may mark, before it marks any.
+// mayMark writes the namespaces a trace may mark, before it marks any,
+// after those an earlier trace left (its cleanup failed): they stay
+// listed until cleaned.
 func (l *traceLock) mayMark(nss []string) error {
+	all := append(l.leftMarked(), nss...)
+	slices.Sort(all)
+	all = slices.Compact(all)
 	if err := l.f.Truncate(0); err != nil {
 		return err
 	}
-	_, err := l.f.WriteAt([]byte(strings.Join(nss, "\n")+"\n"), 0)
+	_, err := l.f.WriteAt([]byte(strings.Join(all, "\n")+"\n"), 0)
 	return err
 }
 

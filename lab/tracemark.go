@@ -2,6 +2,8 @@ package lab
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 
 	"kinn.dev/kinn/lab/kernel"
@@ -87,4 +89,91 @@ func kinnTableMet(evs []trace.Event) map[string]bool {
 		}
 	}
 	return out
+}
+
+// marks are one trace's tables, listeners and labels, taken back in the
+// order that leaves nothing: tables first (then nothing new is marked or
+// labelled), then the listeners read to their end, then the labels where
+// the probe was seen.
+type marks struct {
+	table     string
+	marked    []string
+	listeners []*nftrace.Listener
+	unmarked  bool
+	unmarkErr error
+	// seen are the namespaces the probe was seen in (and those whose
+	// events may have been lost): where labels are; nil until heard.
+	seen []string
+}
+
+// unmark removes the trace tables, once.
+func (m *marks) unmark() {
+	if m.unmarked {
+		return
+	}
+	m.unmarked = true
+	if err := unmarkAll(m.marked, m.table); err != nil {
+		m.unmarkErr = fmt.Errorf("remove trace table: %w", err)
+	}
+}
+
+// hear unmarks, then closes the listeners and returns what they heard:
+// their events stay queued after the tables go.
+func (m *marks) hear() ([]trace.Event, []string, error) {
+	m.unmark()
+	var evs []trace.Event
+	var gaps []string
+	var errs []error
+	var lost []string
+	for _, l := range m.listeners {
+		e, notes, err := l.Close()
+		evs, gaps, errs = append(evs, e...), append(gaps, notes...), append(errs, err)
+		if len(notes) > 0 {
+			lost = append(lost, l.Netns())
+		}
+	}
+	m.listeners = nil
+	m.seen = append(seenIn(evs), lost...)
+	return evs, gaps, errors.Join(errs...)
+}
+
+// finish takes everything back: the tables, the listeners, the labels
+// (where the probe was seen, and in extra), and empties the lock file's
+// list once all of it went well.
+func (m *marks) finish(lock *traceLock, extra []string) error {
+	m.unmark()
+	if m.seen == nil {
+		m.hear()
+	}
+	cerr := clearTraceLabels(append(m.seen, extra...))
+	if m.unmarkErr == nil && cerr == nil && lock != nil {
+		cerr = lock.clean()
+	}
+	return errors.Join(m.unmarkErr, cerr)
+}
+
+// seenIn lists the namespaces that told events.
+func seenIn(evs []trace.Event) []string {
+	out := []string{}
+	for _, ev := range evs {
+		if !slices.Contains(out, ev.Netns) {
+			out = append(out, ev.Netns)
+		}
+	}
+	return out
+}
+
+// clearTraceLabels takes the trace's conntrack label off the connections
+// it followed in nss. Each clearing walks the kernel's whole conntrack
+// table (shared by every namespace: ~12 ms a namespace on the 1,000-pod
+// lab), which is why only the namespaces the probe was seen in are given.
+func clearTraceLabels(nss []string) error {
+	slices.Sort(nss)
+	return eachNetns(slices.Compact(nss), func(ns string) error {
+		if !kernel.NetnsExists(ns) {
+			return nil
+		}
+		_, err := nft.ClearTraceLabels(ns)
+		return err
+	})
 }

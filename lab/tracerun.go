@@ -11,7 +11,6 @@ import (
 
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/kernel/nft"
-	"kinn.dev/kinn/lab/kernel/nftrace"
 	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/lab/proxy"
 	"kinn.dev/kinn/lab/service"
@@ -24,44 +23,22 @@ import (
 func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst traceDst, nss []string, ports []service.Port) (in trace.Input, err error) {
 	in = trace.Input{DSCP: TraceDSCP, Rules: map[string]map[trace.RuleKey]trace.RuleInfo{}, Edited: map[string]bool{},
 		Links: map[string]map[int]string{}, Routes: map[string]trace.Route{}}
-	table := nft.TracePrefix + randomID()
-	var marked []string
 	if r.lock != nil {
 		// Listed before any is marked, for kinn up to clean after a kill.
 		if err := r.lock.mayMark(nss); err != nil {
 			return in, fmt.Errorf("trace lock: %w", err)
 		}
 	}
-	// Runs last (defers run in reverse): once the tables are gone, no new
-	// label can be set; then the list is emptied.
-	// Where the probe was seen, once its events are read: a label is set
-	// only where the probe itself passed a trace table, and each clearing
-	// walks the kernel's whole conntrack table (shared by every namespace:
-	// ~12 ms a namespace on the 1,000-pod lab). Until then, everywhere.
-	var labelled []string
+	m := &marks{table: nft.TracePrefix + randomID()}
 	defer func() {
-		if labelled == nil {
-			labelled = marked
+		var live []string
+		if r.Live {
+			live = []string{src} // its pick rule labels without tracing
 		}
-		cerr := clearTraceLabels(labelled)
-		if cerr == nil && err == nil && r.lock != nil {
-			cerr = r.lock.clean()
-		}
-		err = errors.Join(err, cerr)
+		err = errors.Join(err, m.finish(r.lock, live))
 	}()
-	defer func() {
-		if rerr := unmarkAll(marked, table); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("remove trace table: %w", rerr))
-		}
-	}()
-	var listeners []*nftrace.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	install := func(ns string) error { return installTrace(ns, table, src, dst) }
-	if listeners, marked, err = markAll(nss, install); err != nil {
+	install := func(ns string) error { return installTrace(ns, m.table, src, dst) }
+	if m.listeners, m.marked, err = markAll(nss, install); err != nil {
 		return in, err
 	}
 	if ctx.Err() != nil {
@@ -83,16 +60,11 @@ func (s *State) runTrace(ctx context.Context, r TraceRequest, src string, dst tr
 	if ctx.Err() != nil {
 		return in, ctx.Err()
 	}
-	for _, l := range listeners {
-		evs, notes, err := l.Close()
-		if err != nil {
-			return in, err
-		}
-		in.Events = append(in.Events, evs...)
-		in.Gaps = append(in.Gaps, notes...)
+	evs, gaps, err := m.hear()
+	if err != nil {
+		return in, err
 	}
-	listeners = nil
-	labelled = seenIn(in.Events)
+	in.Events, in.Gaps = evs, append(in.Gaps, gaps...)
 	if watch != nil {
 		watch.Close()
 		in.Drops = s.labDrops(watch, in.Links)
@@ -254,30 +226,6 @@ func routeOf(in *trace.Input, sn trace.Seen) (trace.Route, bool, error) {
 	return rt, err == nil, err
 }
 
-// seenIn lists the namespaces that told events ([] rather than nil when
-// none did: nothing was labelled).
-func seenIn(evs []trace.Event) []string {
-	out := []string{}
-	for _, ev := range evs {
-		if !slices.Contains(out, ev.Netns) {
-			out = append(out, ev.Netns)
-		}
-	}
-	return out
-}
-
-// clearTraceLabels takes the trace's conntrack label off the connections
-// it followed in the namespaces it marked.
-func clearTraceLabels(nss []string) error {
-	return eachNetns(nss, func(ns string) error {
-		if !kernel.NetnsExists(ns) {
-			return nil
-		}
-		_, err := nft.ClearTraceLabels(ns)
-		return err
-	})
-}
-
 func randomID() string {
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -305,9 +253,11 @@ func removeStaleTraces(o Options, p *plan.Lab) []string {
 		nss = append(nss, pod.Netns)
 	}
 	var out []string
+	clean := true // the list is emptied only when all of it went well
 	for _, ns := range nss {
 		gone, err := nft.RemoveTraces(ns, "")
 		if err != nil {
+			clean = false
 			out = append(out, fmt.Sprintf("warning: stale trace tables in %s: %v", ns, err))
 		}
 		for _, t := range gone {
@@ -322,13 +272,16 @@ func removeStaleTraces(o Options, p *plan.Lab) []string {
 			continue
 		}
 		if n, err := nft.ClearTraceLabels(ns); err != nil {
+			clean = false // listed still, for the next up
 			out = append(out, fmt.Sprintf("warning: trace labels in %s: %v", ns, err))
 		} else if n > 0 {
 			out = append(out, fmt.Sprintf("cleared the trace label of %d connections in %s, left by a killed kinn trace", n, ns))
 		}
 	}
-	if err := lk.clean(); err != nil {
-		out = append(out, "warning: trace lock: "+err.Error())
+	if clean {
+		if err := lk.clean(); err != nil {
+			out = append(out, "warning: trace lock: "+err.Error())
+		}
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -378,6 +379,7 @@ func TestTrace(t *testing.T) {
 			t.Errorf("an interrupted trace exits 0 (%v): it delivered nothing", err)
 		}
 		e.noTraceTables(t)
+		e.traceLockEmpty(t)
 	})
 	t.Run("SIGKILL, then kinn up", func(t *testing.T) {
 		cmd := kinnCmd(e.dirs, "trace", "--name", e.name, "client", "10.96.255.254", "--port", "80", "--timeout", "20s")
@@ -393,6 +395,7 @@ func TestTrace(t *testing.T) {
 			t.Errorf("kinn up did not say it removed the killed trace's tables:\n%s", errOut)
 		}
 		e.noTraceTables(t)
+		e.traceLockEmpty(t)
 	})
 	t.Run("kinn up leaves a running trace's tables alone", func(t *testing.T) {
 		cmd := kinnCmd(e.dirs, "trace", "--name", e.name, "-o", "json", "client", "10.96.255.254", "--port", "80", "--timeout", "6s")
@@ -446,6 +449,16 @@ func TestTrace(t *testing.T) {
 		}
 	})
 	e.noTraceTables(t)
+}
+
+// traceLockEmpty checks that no trace left namespaces listed as possibly
+// marked in the lab's trace lock file: its cleanup went all the way.
+func (e *env) traceLockEmpty(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.opts().RuntimeDir(e.name), "trace.lock"))
+	if err != nil || strings.TrimSpace(string(b)) != "" {
+		t.Errorf("trace.lock (%v) still lists: %q", err, b)
+	}
 }
 
 // waitTraceTables waits until a trace table is (or is not) in node's

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +55,10 @@ func runTrace(ctx context.Context, cmd *cli.Command) error {
 	}
 	status := liveStatus(ctx, cmd, s.o, s.name)
 	var rec bytes.Buffer
-	if cmd.String("record") != "" {
+	if f := cmd.String("record"); f != "" {
+		if err := recordable(f); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("trace: --record %s: %w", f, err)}
+		}
 		req.Record = &rec
 	}
 	j, title, err := s.st.Trace(ctx, req, s.st.ServicePorts(status.Readiness()))
@@ -88,15 +92,38 @@ func runTrace(ctx context.Context, cmd *cli.Command) error {
 	return &ExitError{Code: 3}
 }
 
+// recordable checks, before anything is traced, that path can take a
+// recording: its directory exists, and it is a regular file or nothing
+// (kinn runs as root: a device, a FIFO or a symlink is not replaced).
+func recordable(path string) error {
+	if d, err := os.Stat(filepath.Dir(path)); err != nil || !d.IsDir() {
+		return fmt.Errorf("no directory %s", filepath.Dir(path))
+	}
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	return nil
+}
+
 // writeFileAtomic writes a new file beside path and renames it over path,
 // so that path is either as it was or the whole recording, never cut.
 func writeFileAtomic(path string, data []byte) error {
+	if err := recordable(path); err != nil { // again: it may have changed meanwhile
+		return err
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	_, werr := f.Write(data)
-	if err := errors.Join(werr, f.Close()); err != nil {
+	if err := errors.Join(werr, f.Chmod(0o644), f.Close()); err != nil {
 		os.Remove(f.Name())
 		return err
 	}

@@ -51,7 +51,7 @@ func (in Input) otherRuleHop(h Hop, ev Event) (Hop, bool) {
 	}
 	h.Detail = fmt.Sprintf("table %s %s chain %s, rule handle %d (not kinn's)", r.Family, ev.Table, ev.Chain, ev.Handle)
 	if ev.Table == proxy.TableName {
-		h.Detail = fmt.Sprintf("table %s %s chain %s, rule handle %d: the chain is not as kinn built it (edited by hand?); the rule as the kernel holds it",
+		h.Detail = fmt.Sprintf("table %s %s chain %s, rule handle %d: the chain is not as kinn builds it (edited by hand, or not yet synced); the rule as the kernel holds it",
 			r.Family, ev.Table, ev.Chain, ev.Handle)
 	}
 	if pod := in.sandboxIn(r.Comment); pod != "" {

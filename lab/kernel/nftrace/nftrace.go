@@ -138,6 +138,9 @@ func (l *Listener) note(s string) {
 	}
 }
 
+// Netns is the namespace listened in.
+func (l *Listener) Netns() string { return l.netns }
+
 // Close stops listening and returns what was heard, and notes on what was
 // not. Every event the kernel queued before the call is read: the kernel
 // queues a namespace's events on the socket as the packet goes (the
@@ -149,15 +152,25 @@ func (l *Listener) Close() ([]trace.Event, []string, error) {
 	l.closing = true
 	l.mu.Unlock()
 	// A deadline in the past wakes the reader's blocked Receive (which
-	// consumes nothing then); it exits on seeing closing.
-	l.conn.SetReadDeadline(time.Unix(1, 0))
-	<-l.done
-	derr := l.drain()
+	// consumes nothing then); it exits on seeing closing. Should that
+	// fail, closing the socket stops it, and what was queued is lost.
+	var derr error
+	if err := l.conn.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		l.conn.Close()
+		l.note("the trace events still queued in " + l.netns + " could not be read: " + err.Error())
+		<-l.done
+	} else {
+		<-l.done
+		derr = l.drain()
+	}
 	l.conn.Close()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.evs, l.notes, errors.Join(l.err, derr)
 }
+
+// drainMax bounds the reads of drain: a probe's events are a few hundred.
+const drainMax = 1 << 16
 
 // drain reads what is left on the socket, without waiting (MSG_DONTWAIT on
 // the descriptor itself: Go's poller would not read past the deadline).
@@ -167,7 +180,13 @@ func (l *Listener) drain() error {
 		return fmt.Errorf("trace events in %s: %w", l.netns, err)
 	}
 	buf := make([]byte, 1<<16)
-	for {
+	for reads := 0; ; reads++ {
+		if reads == drainMax {
+			// Traced packets keep coming (a live connection that goes
+			// on): what is left is after the story's end.
+			l.note("trace events in " + l.netns + " kept coming: those after the first " + fmt.Sprint(drainMax) + " at the end were left unread")
+			return nil
+		}
 		var n int
 		var rerr error
 		if err := rc.Control(func(fd uintptr) { n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT) }); err != nil {
