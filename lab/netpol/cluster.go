@@ -79,13 +79,3 @@ func (c *Cluster) namespaceLabels(ns string) labels.Set {
 
 // Pods returns the cluster's pods, in the order given.
 func (c *Cluster) Pods() []*Pod { return c.pods }
-
-// PodByIP returns the pod with address a, if any.
-func (c *Cluster) PodByIP(a netip.Addr) *Pod {
-	for _, p := range c.pods {
-		if p.IP == a {
-			return p
-		}
-	}
-	return nil
-}

@@ -17,9 +17,9 @@ type Policy struct {
 	Namespace, Name string
 	Spec            networkingv1.NetworkPolicySpec // defaulted
 
-	selects         labels.Selector
-	ingress, egress bool // policyTypes
-	Ingress, Egress []Rule
+	selects                   labels.Selector
+	ingress, egress           bool // policyTypes
+	ingressRules, egressRules []Rule
 }
 
 // Key is namespace/name, the order policies are tried in.
@@ -85,10 +85,10 @@ func Compile(np *networkingv1.NetworkPolicy) (*Policy, error) {
 		p.egress = p.egress || t == networkingv1.PolicyTypeEgress
 	}
 	for _, r := range np.Spec.Ingress {
-		p.Ingress = append(p.Ingress, compileRule(r.From, r.Ports))
+		p.ingressRules = append(p.ingressRules, compileRule(r.From, r.Ports))
 	}
 	for _, r := range np.Spec.Egress {
-		p.Egress = append(p.Egress, compileRule(r.To, r.Ports))
+		p.egressRules = append(p.egressRules, compileRule(r.To, r.Ports))
 	}
 	return p, nil
 }
@@ -105,9 +105,9 @@ func (p *Policy) Isolates(dir Direction) bool {
 // Rules returns p's rules for dir.
 func (p *Policy) Rules(dir Direction) []Rule {
 	if dir == Ingress {
-		return p.Ingress
+		return p.ingressRules
 	}
-	return p.Egress
+	return p.egressRules
 }
 
 // Selects says whether p applies to pod.
