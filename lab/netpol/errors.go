@@ -20,21 +20,8 @@ func (p Path) with(elems ...any) Path {
 	return append(append(out, p...), elems...)
 }
 
-func (p Path) String() string {
-	var b strings.Builder
-	for _, e := range p {
-		switch e := e.(type) {
-		case int:
-			fmt.Fprintf(&b, "[%d]", e)
-		default:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			fmt.Fprint(&b, e)
-		}
-	}
-	return b.String()
-}
+// String reads as the API server's field paths: spec.ingress[0].from[1].
+func (p Path) String() string { return fieldPath(p).String() }
 
 // A FieldError is one problem with one field. Msg starts with the path, so it
 // reads on its own: "spec.ingress[0].from[1]: must specify a peer".

@@ -82,23 +82,20 @@ func (r RuleRef) Describe() string {
 	if r.Direction == Egress {
 		word = "to"
 	}
-	peers := "anywhere"
-	if rule.Peers != nil {
-		texts := make([]string, len(rule.Peers))
-		for i, p := range rule.Peers {
-			texts[i] = p.String()
-		}
-		peers = strings.Join(texts, " or ")
+	return word + " " + orList(rule.Peers, "anywhere") + ", " + orList(rule.Ports, "any port")
+}
+
+// orList writes xs joined by "or", or none when there are none (a rule's
+// absent list means everything).
+func orList[T fmt.Stringer](xs []T, none string) string {
+	if xs == nil {
+		return none
 	}
-	ports := "any port"
-	if rule.Ports != nil {
-		texts := make([]string, len(rule.Ports))
-		for i, p := range rule.Ports {
-			texts[i] = p.String()
-		}
-		ports = strings.Join(texts, " or ")
+	texts := make([]string, len(xs))
+	for i, x := range xs {
+		texts[i] = x.String()
 	}
-	return word + " " + peers + ", " + ports
+	return strings.Join(texts, " or ")
 }
 
 func (p Peer) String() string {
