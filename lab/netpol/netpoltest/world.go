@@ -38,8 +38,9 @@ type World struct {
 }
 
 // NewWorld builds the 3x3 model. Pods alternate between two nodes, with
-// addresses from a per-node pod CIDR as kinn allocates them; a lab passes
-// its own addresses through SetIP.
+// addresses from a per-node pod CIDR as kinn allocates them; a test on a
+// real lab sets each pod's IP and Node to what the lab gave it before
+// asking for Cases, so that the ipBlock cases use the real addresses.
 func NewWorld() *World {
 	w := &World{}
 	i := 0
