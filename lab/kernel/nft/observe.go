@@ -336,6 +336,9 @@ func decodeExpr(b []byte) (expr.Any, error) {
 	if err := expr.Unmarshal(unix.NFPROTO_IPV4, data, e); err != nil {
 		return nil, fmt.Errorf("expression %s: %w", name, err)
 	}
+	if ct, ok := e.(*expr.Ct); ok {
+		ctSource(ct, data)
+	}
 	// A verdict is an immediate into the verdict register, as the
 	// library reads it.
 	if imm, ok := e.(*expr.Immediate); ok && imm.Register == unix.NFT_REG_VERDICT && len(imm.Data) == 0 {

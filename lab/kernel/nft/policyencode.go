@@ -3,6 +3,7 @@ package nft
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/mdlayher/netlink"
 	"net/netip"
 	"strings"
 
@@ -166,4 +167,20 @@ func decodeGroupElem(kind proxy.KeyKind, e nftables.SetElement) (proxy.Elem, err
 func setKindName(kind proxy.KeyKind) string {
 	return map[proxy.KeyKind]string{proxy.KeyAddrGroup: "address . id", proxy.KeyRangeGroup: "address range . id",
 		proxy.KeyNamedPort: "address . protocol . port . id"}[kind]
+}
+
+// ctSource completes a ct expression read back: the library reads a
+// load's destination register but not a set's source register, so `ct
+// label set` would read back as a load of the labels.
+func ctSource(ct *expr.Ct, data []byte) {
+	ad, err := netlink.NewAttributeDecoder(data)
+	if err != nil {
+		return
+	}
+	ad.ByteOrder = binary.BigEndian
+	for ad.Next() {
+		if ad.Type() == unix.NFTA_CT_SREG {
+			ct.Register, ct.SourceRegister = ad.Uint32(), true
+		}
+	}
 }
