@@ -67,7 +67,7 @@ func TestPolicySetsDiffByElements(t *testing.T) {
 	a := netip.MustParseAddr
 	build := func(g uint32) *Ruleset {
 		return &Ruleset{
-			Maps: []*Map{{Name: "peer-cidrs", Key: KeyRangeGroup, Elems: []Elem{{Key: Key{Addr: a("10.0.0.0"), Last: a("10.0.0.7"), Group: g}}}}},
+			Maps:   []*Map{{Name: "peer-cidrs", Key: KeyRangeGroup, Elems: []Elem{{Key: Key{Addr: a("10.0.0.0"), Last: a("10.0.0.7"), Group: g}}}}},
 			Chains: []*Chain{{Name: "pol-in", Rules: []Rule{{Exprs: []Expr{AddrGroupIn{Source: true, Group: 1, Set: "peer-cidrs"}, Verdict{}}}}}},
 		}
 	}
