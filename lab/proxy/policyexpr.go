@@ -3,6 +3,8 @@ package proxy
 import (
 	"fmt"
 	"net/netip"
+
+	"kinn.dev/kinn/lab/ipam"
 )
 
 // Expressions NetworkPolicy enforcement is made of (issue 15): verdict
@@ -99,19 +101,9 @@ func rangeText(first, last netip.Addr) string {
 		if p.Masked().Addr() != first {
 			break
 		}
-		if lastOf(p) == last {
+		if ipam.Broadcast(p) == last {
 			return p.String()
 		}
 	}
 	return first.String() + "-" + last.String()
-}
-
-// lastOf is the last address of a prefix.
-func lastOf(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
