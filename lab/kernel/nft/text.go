@@ -234,6 +234,9 @@ func (r *textRenderer) cmp(e *expr.Cmp) {
 		}
 		words = fmt.Sprintf("%s & %s %s%s", f.name, value(field{kind: f.kind}, field{data: f.mask}), op, value(f, field{data: e.Data}))
 	}
+	if r.rangeEnd(f, e) {
+		return
+	}
 	if f.name == "meta l4proto" && e.Op == expr.CmpOpEq {
 		r.flush()
 		r.l4, r.pending = strings.ToLower(protoName(firstByte(e.Data))), words

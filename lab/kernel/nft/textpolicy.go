@@ -66,6 +66,21 @@ func (r *textRenderer) log(e *expr.Log) {
 	r.say(w)
 }
 
+// rangeEnd folds `field <= b` after `field >= a` into `field a-b`, as
+// nft writes a range.
+func (r *textRenderer) rangeEnd(f field, e *expr.Cmp) bool {
+	n := len(r.words)
+	if e.Op != expr.CmpOpLte || n == 0 || f.name == "" {
+		return false
+	}
+	lo, ok := strings.CutPrefix(r.words[n-1], f.name+" >= ")
+	if !ok {
+		return false
+	}
+	r.words[n-1] = f.name + " " + lo + "-" + value(f, field{data: e.Data})
+	return true
+}
+
 func (r *textRenderer) rangeExpr(e *expr.Range) {
 	f := r.get(e.Register)
 	op := ""
