@@ -226,14 +226,18 @@ func (rs *Ruleset) String() string {
 	return sb.String()
 }
 
-var keyTypes = [...]string{"ipv4_addr . inet_proto . inet_service", "inet_proto . inet_service", "integer", "ipv4_addr"}
+var keyTypes = [...]string{"ipv4_addr . inet_proto . inet_service", "inet_proto . inet_service", "integer", "ipv4_addr",
+	"ipv4_addr", "ipv4_addr . mark", "ipv4_addr . mark", "ipv4_addr . inet_proto . inet_service . mark"}
 
 func writeMap(sb *strings.Builder, m *Map) {
 	switch {
 	case m.IsDynamic():
 		fmt.Fprintf(sb, "\tset %s {\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout %s\n", m.Name, m.Timeout)
 	case m.IsSet():
-		fmt.Fprintf(sb, "\tset %s {\n\t\ttype ipv4_addr\n", m.Name)
+		fmt.Fprintf(sb, "\tset %s {\n\t\ttype %s\n", m.Name, keyTypes[m.Key])
+		if m.Key == KeyRangeGroup {
+			sb.WriteString("\t\tflags interval\n")
+		}
 	default:
 		fmt.Fprintf(sb, "\tmap %s {\n\t\ttype %s : verdict\n", m.Name, keyTypes[m.Key])
 	}

@@ -164,10 +164,10 @@ func (m MapDrift) String() string {
 	return fmt.Sprintf("map %s %s", m.Name, strings.Join(parts, "; "))
 }
 
-// String renders the element as nft prints it in a map (or, for KeyAddr,
-// a set, whose elements have no verdict) of the given kind.
+// String renders the element as nft prints it in a map (or a set, whose
+// elements have no verdict) of the given kind.
 func (e Elem) String(kind KeyKind) string {
-	if kind == KeyAddr {
+	if kind.isSet() {
 		return e.Key.String(kind)
 	}
 	return e.Key.String(kind) + " : " + e.Verdict.String()

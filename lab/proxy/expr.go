@@ -21,7 +21,8 @@ type Expr interface {
 // first rule it counts every packet entering the chain.
 type Counter struct{}
 
-// CtState matches a conntrack state: "new" or "invalid".
+// CtState matches a conntrack state: "new", "invalid", or any of a
+// comma-separated list ("established,related").
 type CtState struct{ State string }
 
 // L4Proto matches the transport protocol.
@@ -84,11 +85,13 @@ type DNAT struct {
 type Reject struct{}
 
 // Vmap looks a key up in a verdict map and takes the verdict found. Key
-// says what the key is; for KeyIndex it is `numgen random mod Mod`.
+// says what the key is; for KeyIndex it is `numgen random mod Mod`, for
+// KeyAddrVerdict the destination address (the source with Source).
 type Vmap struct {
-	Key KeyKind
-	Mod uint32
-	Map string
+	Key    KeyKind
+	Mod    uint32
+	Map    string
+	Source bool
 }
 
 // RandomIs matches when a fresh `numgen random mod Mod` draw is 0, i.e.
@@ -149,6 +152,8 @@ func (e Vmap) String() string {
 		return "ip daddr . meta l4proto . th dport vmap @" + e.Map
 	case KeyNodePort:
 		return "meta l4proto . th dport vmap @" + e.Map
+	case KeyAddrVerdict:
+		return map[bool]string{false: "ip daddr", true: "ip saddr"}[e.Source] + " vmap @" + e.Map
 	}
 	return fmt.Sprintf("numgen random mod %d vmap @%s", e.Mod, e.Map)
 }

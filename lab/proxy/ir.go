@@ -90,6 +90,10 @@ func (r Rule) refs() []string {
 			out = append(out, e.Set)
 		case UpdateSaddr:
 			out = append(out, e.Set)
+		case AddrGroupIn:
+			out = append(out, e.Set)
+		case NamedPortIn:
+			out = append(out, e.Set)
 		}
 	}
 	return out
@@ -108,6 +112,17 @@ const (
 	// KeyAddr is a plain IPv4 address: a set, dynamic with a timeout
 	// (affinity clients) or static without (cluster-ips).
 	KeyAddr
+	// KeyAddrVerdict is an address mapped to a verdict: a NetworkPolicy
+	// table's isolated pods, each to its chain.
+	KeyAddrVerdict
+	// KeyAddrGroup is a set of ipv4_addr . mark: pod address . peer id.
+	KeyAddrGroup
+	// KeyRangeGroup is a set of intervals of ipv4_addr . mark: an ipBlock
+	// minus its excepts, as address ranges . peer id.
+	KeyRangeGroup
+	// KeyNamedPort is a set of ipv4_addr . inet_proto . inet_service . mark:
+	// pod address . protocol . port . named port id.
+	KeyNamedPort
 )
 
 // Map is a named verdict map or, for KeyAddr, a set of addresses: static
@@ -122,7 +137,11 @@ type Map struct {
 }
 
 // IsSet reports whether the map is a plain set (no verdicts).
-func (m *Map) IsSet() bool { return m.Key == KeyAddr }
+func (m *Map) IsSet() bool { return m.Key.isSet() }
+
+func (k KeyKind) isSet() bool {
+	return k == KeyAddr || k == KeyAddrGroup || k == KeyRangeGroup || k == KeyNamedPort
+}
 
 // IsDynamic reports whether the map is a set the kernel fills itself.
 func (m *Map) IsDynamic() bool { return m.IsSet() && m.Timeout > 0 }
@@ -145,6 +164,11 @@ type Key struct {
 	Proto service.Protocol
 	Port  uint16
 	Index uint32
+	// Last is the last address of a KeyRangeGroup interval (inclusive).
+	Last netip.Addr
+	// Group is the constant id of KeyAddrGroup, KeyRangeGroup and
+	// KeyNamedPort elements.
+	Group uint32
 }
 
 // String renders the key as nft prints it for the given kind.
@@ -156,6 +180,12 @@ func (k Key) String(kind KeyKind) string {
 		return fmt.Sprintf("%s . %d", proto(k.Proto), k.Port)
 	case KeyIndex:
 		return fmt.Sprint(k.Index)
+	case KeyAddrGroup:
+		return k.Addr.String() + " . " + markText(k.Group)
+	case KeyRangeGroup:
+		return rangeText(k.Addr, k.Last) + " . " + markText(k.Group)
+	case KeyNamedPort:
+		return fmt.Sprintf("%s . %s . %d . %s", k.Addr, proto(k.Proto), k.Port, markText(k.Group))
 	}
 	return k.Addr.String()
 }

@@ -273,19 +273,20 @@ func compareMap(m *proxy.Map, km *kernelMap) *proxy.MapDrift {
 		id = elemKey
 	}
 	have := map[string]bool{}
+	// An interval's last key is part of its identity (nil elsewhere).
 	for _, e := range km.elems {
-		have[id(e.Key, e.Val)] = true
+		have[id(append(e.Key, e.KeyEnd...), e.Val)] = true
 	}
 	wanted := map[string]bool{}
 	for _, e := range m.Elems {
-		k := id(key(m.Key, e.Key), verdictBytes(e.Verdict))
+		k := id(append(key(m.Key, e.Key), keyEnd(m.Key, e.Key)...), verdictBytes(e.Verdict))
 		wanted[k] = true
 		if !have[k] {
 			md.Missing = append(md.Missing, e)
 		}
 	}
 	for _, e := range km.elems {
-		if wanted[id(e.Key, e.Val)] {
+		if wanted[id(append(e.Key, e.KeyEnd...), e.Val)] {
 			continue
 		}
 		el, err := decodeElem(m.Key, e)
@@ -453,7 +454,7 @@ func elemKey(k, v []byte) string {
 func decodeElem(kind proxy.KeyKind, e nftables.SetElement) (proxy.Elem, error) {
 	var v proxy.Verdict
 	var err error
-	if kind != proxy.KeyAddr { // a set's elements have no verdict
+	if !(&proxy.Map{Key: kind}).IsSet() { // a set's elements have no verdict
 		if v, err = parseVerdict(e.Val); err != nil {
 			return proxy.Elem{}, fmt.Errorf("element %x: %w", e.Key, err)
 		}
@@ -485,6 +486,8 @@ func decodeElem(kind proxy.KeyKind, e nftables.SetElement) (proxy.Elem, error) {
 			return proxy.Elem{}, fmt.Errorf("element %x: not an index", e.Key)
 		}
 		k.Index = binary.NativeEndian.Uint32(b)
+	case proxy.KeyAddrGroup, proxy.KeyRangeGroup, proxy.KeyNamedPort:
+		return decodeGroupElem(kind, e)
 	default:
 		if len(b) != 4 {
 			return proxy.Elem{}, fmt.Errorf("element %x: not an address", e.Key)

@@ -23,11 +23,14 @@ const (
 	reg2       = unix.NFT_REG_2
 	regConcat1 = unix.NFT_REG32_01
 	regConcat2 = unix.NFT_REG32_02
+	regConcat3 = unix.NFT_REG32_03
 )
 
 var (
 	serviceIPType = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
 	nodePortType  = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
+	addrGroupType = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeMark)
+	namedPortType = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService, nftables.TypeMark)
 )
 
 func hooked(t *nftables.Table, c *proxy.Chain) *nftables.Chain {
@@ -63,6 +66,10 @@ func set(t *nftables.Table, m *proxy.Map) *nftables.Set {
 			s.HasTimeout, s.Timeout, s.Dynamic = true, m.Timeout, true
 		}
 		return s
+	case proxy.KeyAddrVerdict:
+		s.KeyType = nftables.TypeIPAddr
+	case proxy.KeyAddrGroup, proxy.KeyRangeGroup, proxy.KeyNamedPort:
+		return groupSet(s, m.Key)
 	}
 	s.IsMap, s.DataType = true, nftables.TypeVerdict
 	return s
@@ -71,7 +78,7 @@ func set(t *nftables.Table, m *proxy.Map) *nftables.Set {
 func elems(m *proxy.Map) []nftables.SetElement {
 	out := make([]nftables.SetElement, len(m.Elems))
 	for i, e := range m.Elems {
-		out[i] = nftables.SetElement{Key: key(m.Key, e.Key)}
+		out[i] = nftables.SetElement{Key: key(m.Key, e.Key), KeyEnd: keyEnd(m.Key, e.Key)}
 		if !m.IsSet() {
 			out[i].VerdictData = verdict(e.Verdict)
 		}
@@ -92,6 +99,12 @@ func key(kind proxy.KeyKind, k proxy.Key) []byte {
 		return append(proto, port(k.Port)...)
 	case proxy.KeyIndex:
 		return binaryutil.NativeEndian.PutUint32(k.Index)
+	case proxy.KeyAddrGroup, proxy.KeyRangeGroup:
+		ip := k.Addr.As4()
+		return append(ip[:], ne32(k.Group)...)
+	case proxy.KeyNamedPort:
+		ip := k.Addr.As4()
+		return append(append(append(ip[:], proto...), port(k.Port)...), ne32(k.Group)...)
 	}
 	ip := k.Addr.As4()
 	return ip[:]
@@ -146,9 +159,9 @@ func encode(e proxy.Expr) ([]expr.Any, error) {
 	case proxy.Verdict:
 		return []expr.Any{verdict(e)}, nil
 	case proxy.CtState:
-		bit := map[string]uint32{"new": expr.CtStateBitNEW, "invalid": expr.CtStateBitINVALID}[e.State]
-		if bit == 0 {
-			return nil, fmt.Errorf("unknown ct state %q", e.State)
+		bit, err := ctStateBits(e.State)
+		if err != nil {
+			return nil, err
 		}
 		return []expr.Any{
 			&expr.Ct{Register: reg1, Key: expr.CtKeySTATE},
@@ -215,7 +228,7 @@ func encode(e proxy.Expr) ([]expr.Any, error) {
 			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: ne32(0)},
 		}, nil
 	}
-	return nil, fmt.Errorf("cannot encode %T", e)
+	return encodePolicy(e)
 }
 
 // prefixMatch compares the loaded address, masked to the prefix's length,
@@ -258,6 +271,12 @@ func vmap(e proxy.Vmap) []expr.Any {
 		}
 	case proxy.KeyNodePort:
 		return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1}, loadDport(regConcat1), lookup}
+	case proxy.KeyAddrVerdict:
+		load := loadDaddr
+		if e.Source {
+			load = loadSaddr
+		}
+		return []expr.Any{load, lookup}
 	}
 	return []expr.Any{&expr.Numgen{Register: reg1, Modulus: e.Mod, Type: unix.NFT_NG_RANDOM}, lookup}
 }

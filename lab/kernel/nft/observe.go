@@ -258,6 +258,7 @@ func decodeSet(data []byte) (*nftables.Set, error) {
 			s.IsMap = flags&unix.NFT_SET_MAP != 0
 			s.HasTimeout = flags&unix.NFT_SET_TIMEOUT != 0
 			s.Dynamic = flags&unix.NFT_SET_EVAL != 0
+			s.Interval = flags&unix.NFT_SET_INTERVAL != 0
 		case unix.NFTA_SET_KEY_TYPE:
 			keyType = ad.Uint32()
 		case unix.NFTA_SET_KEY_LEN:
@@ -335,6 +336,9 @@ func decodeExpr(b []byte) (expr.Any, error) {
 	if err := expr.Unmarshal(unix.NFPROTO_IPV4, data, e); err != nil {
 		return nil, fmt.Errorf("expression %s: %w", name, err)
 	}
+	if ct, ok := e.(*expr.Ct); ok {
+		ctSource(ct, data)
+	}
 	// A verdict is an immediate into the verdict register, as the
 	// library reads it.
 	if imm, ok := e.(*expr.Immediate); ok && imm.Register == unix.NFT_REG_VERDICT && len(imm.Data) == 0 {
@@ -378,6 +382,10 @@ func newExpr(name string) expr.Any {
 		return &expr.Numgen{}
 	case "fib":
 		return &expr.Fib{}
+	case "log":
+		return &expr.Log{}
+	case "range":
+		return &expr.Range{}
 	}
 	return nil
 }
@@ -430,5 +438,9 @@ func setDef(s *nftables.Set) string {
 	if s.HasTimeout {
 		timeout = s.Timeout
 	}
-	return fmt.Sprintf("key length %d map %v dynamic %v timeout %v", s.KeyType.Bytes, s.IsMap, s.Dynamic, timeout)
+	def := fmt.Sprintf("key length %d map %v dynamic %v timeout %v", s.KeyType.Bytes, s.IsMap, s.Dynamic, timeout)
+	if s.Interval {
+		def += " interval"
+	}
+	return def
 }

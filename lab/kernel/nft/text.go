@@ -39,11 +39,14 @@ const (
 	kindFibType
 	kindCtState
 	kindBytes
+	kindLabel // a conntrack label bitmap
 )
 
 // textRenderer turns one rule's expressions into nft syntax.
 type textRenderer struct {
-	regs    map[uint32]field
+	regs    map[uint32]field // by 32-bit register
+	written map[uint32]int   // when each 32-bit register was last written
+	writes  int
 	words   []string
 	l4      string // the protocol a preceding l4proto match fixed, for "tcp dport"
 	pending string // that match's own words, dropped when a transport field follows
@@ -53,7 +56,7 @@ type textRenderer struct {
 // ruleText renders a rule's expressions, and says what translation it
 // makes ("dnat to 10.244.1.5:8080", "masquerade"), "" when none.
 func ruleText(exprs []expr.Any) (text, nat string) {
-	r := &textRenderer{regs: map[uint32]field{}}
+	r := &textRenderer{regs: map[uint32]field{}, written: map[uint32]int{}}
 	for _, e := range exprs {
 		r.expr(e)
 	}
@@ -82,13 +85,13 @@ func (r *textRenderer) expr(e expr.Any) {
 	case *expr.Ct:
 		r.ct(e)
 	case *expr.Fib:
-		r.regs[e.Register] = field{name: fibName(e), kind: kindFibType}
+		r.put(e.Register, field{name: fibName(e), kind: kindFibType})
 	case *expr.Immediate:
-		r.regs[e.Register] = field{kind: kindBytes, data: e.Data}
+		r.put(e.Register, field{kind: kindBytes, data: e.Data})
 	case *expr.Bitwise:
-		f := r.regs[e.SourceRegister]
+		f := r.get(e.SourceRegister)
 		f.mask = e.Mask
-		r.regs[e.DestRegister] = f
+		r.put(e.DestRegister, f)
 	case *expr.Cmp:
 		r.cmp(e)
 	case *expr.Lookup:
@@ -103,6 +106,10 @@ func (r *textRenderer) expr(e expr.Any) {
 		r.say("counter")
 	case *expr.Reject:
 		r.say("reject")
+	case *expr.Log:
+		r.log(e)
+	case *expr.Range:
+		r.rangeExpr(e)
 	case *opaque:
 		r.say(opaqueWord(e))
 	default:
@@ -135,7 +142,7 @@ func (r *textRenderer) payload(e *expr.Payload) {
 		}
 		f = field{name: proto + map[uint32]string{0: " sport", 2: " dport"}[e.Offset], kind: kindNum}
 	}
-	r.regs[e.DestRegister] = f
+	r.put(e.DestRegister, f)
 }
 
 func payloadBase(b expr.PayloadBase) string {
@@ -159,10 +166,10 @@ func (r *textRenderer) meta(e *expr.Meta) {
 		m.name, m.kind = fmt.Sprintf("meta key %d", e.Key), kindHost
 	}
 	if e.SourceRegister {
-		r.say(m.name, "set", value(field{kind: m.kind}, r.regs[e.Register]))
+		r.say(m.name, "set", value(field{kind: m.kind}, r.get(e.Register)))
 		return
 	}
-	r.regs[e.Register] = field{name: m.name, kind: m.kind}
+	r.put(e.Register, field{name: m.name, kind: m.kind})
 }
 
 func (r *textRenderer) ct(e *expr.Ct) {
@@ -171,13 +178,13 @@ func (r *textRenderer) ct(e *expr.Ct) {
 	case expr.CtKeySTATE:
 		kind = kindCtState
 	case expr.CtKeyLABELS:
-		kind = kindBytes
+		kind = kindLabel
 	}
 	if e.SourceRegister {
-		r.say(name, "set", value(field{kind: kind}, r.regs[e.Register]))
+		r.say(name, "set", value(field{kind: kind}, r.get(e.Register)))
 		return
 	}
-	r.regs[e.Register] = field{name: name, kind: kind}
+	r.put(e.Register, field{name: name, kind: kind})
 }
 
 func ctKeyName(k expr.CtKey) string {
@@ -213,17 +220,22 @@ var cmpOps = map[expr.CmpOp]string{expr.CmpOpEq: "", expr.CmpOpNeq: "!= ", expr.
 	expr.CmpOpLte: "<= ", expr.CmpOpGt: "> ", expr.CmpOpGte: ">= "}
 
 func (r *textRenderer) cmp(e *expr.Cmp) {
-	f := r.regs[e.Register]
+	f := r.get(e.Register)
 	words := strings.TrimSpace(f.name + " " + cmpOps[e.Op] + value(f, field{data: e.Data}))
 	switch {
 	case f.kind == kindCtState && e.Op == expr.CmpOpNeq && len(f.mask) == 4 && isZero(e.Data):
 		words = f.name + " " + ctStates(binary.NativeEndian.Uint32(f.mask)) // ct state a,b: any of them
+	case f.kind == kindLabel && e.Op == expr.CmpOpNeq && f.mask != nil && isZero(e.Data):
+		words = f.name + " " + labelNames(f.mask) // ct label n: any of them
 	case f.mask != nil && f.kind != kindAddr && f.kind != kindCtState:
 		op := cmpOps[e.Op]
 		if op == "" {
 			op = "== "
 		}
 		words = fmt.Sprintf("%s & %s %s%s", f.name, value(field{kind: f.kind}, field{data: f.mask}), op, value(f, field{data: e.Data}))
+	}
+	if r.rangeEnd(f, e) {
+		return
 	}
 	if f.name == "meta l4proto" && e.Op == expr.CmpOpEq {
 		r.flush()
@@ -234,16 +246,19 @@ func (r *textRenderer) cmp(e *expr.Cmp) {
 }
 
 func (r *textRenderer) lookup(e *expr.Lookup) {
-	f := r.regs[e.SourceRegister]
+	f := r.get(e.SourceRegister)
 	op := ""
 	if e.Invert {
 		op = "!= "
+	}
+	if c := r.concat(e.SourceRegister); c != "" {
+		f.name = c
 	}
 	switch {
 	case e.IsDestRegSet && e.DestRegister == unix.NFT_REG_VERDICT:
 		r.say(f.name, "vmap", "@"+e.SetName)
 	case e.IsDestRegSet:
-		r.regs[e.DestRegister] = field{name: f.name + " map @" + e.SetName, kind: kindBytes}
+		r.put(e.DestRegister, field{name: f.name + " map @" + e.SetName, kind: kindBytes})
 	default:
 		r.say(f.name, op+"@"+e.SetName)
 	}
@@ -255,10 +270,10 @@ func (r *textRenderer) natExpr(e *expr.NAT) {
 		verb = "dnat"
 	}
 	to := ""
-	if a := r.regs[e.RegAddrMin].data; e.RegAddrMin != 0 && len(a) >= 4 {
+	if a := r.get(e.RegAddrMin).data; e.RegAddrMin != 0 && len(a) >= 4 {
 		to = netip.AddrFrom4([4]byte(a[:4])).String()
 	}
-	if p := r.regs[e.RegProtoMin].data; e.RegProtoMin != 0 && len(p) >= 2 {
+	if p := r.get(e.RegProtoMin).data; e.RegProtoMin != 0 && len(p) >= 2 {
 		to += fmt.Sprintf(":%d", binary.BigEndian.Uint16(p))
 	}
 	r.nat = strings.TrimSpace(verb + " to " + to)
@@ -307,6 +322,10 @@ func value(f, b field) string {
 	case kindCtState:
 		if len(d) == 4 {
 			return ctStates(binary.NativeEndian.Uint32(d))
+		}
+	case kindLabel:
+		if len(d) == 16 && !isZero(d) {
+			return labelNames(d)
 		}
 	case kindHost:
 		if len(d) == 4 {
