@@ -169,18 +169,25 @@ const syncWait = 2 * time.Second
 // upstream's expected, observed and comparison tables.
 func (l *npLab) validate(what string, want *netpol.TruthTable, proto corev1.Protocol, port int32, via target) {
 	l.t.Helper()
+	if msg := l.mismatch(want, proto, port, via); msg != "" {
+		l.t.Errorf("%s, %d/%s %s: %s", what, port, proto, via, msg)
+	}
+}
+
+// mismatch probes until the packets agree with want or syncWait is over,
+// and then says how they disagree ("" if they agree).
+func (l *npLab) mismatch(want *netpol.TruthTable, proto corev1.Protocol, port int32, via target) string {
 	deadline := time.Now().Add(syncWait)
 	for {
 		got := l.matrix(proto, port, via)
 		cmp := want.Compare(got)
 		if agrees(cmp) {
-			return
+			return ""
 		}
 		if time.Now().After(deadline) {
 			right, wrong, _ := cmp.Summary(false)
-			l.t.Errorf("%s, %d/%s %s: %d correct, %d incorrect\nexpected:\n%s\nobserved:\n%s\ncomparison:\n%s",
-				what, port, proto, via, right, wrong, want.PrettyPrint("  "), got.PrettyPrint("  "), cmp.PrettyPrint("  "))
-			return
+			return fmt.Sprintf("%d correct, %d incorrect\nexpected:\n%s\nobserved:\n%s\ncomparison:\n%s",
+				right, wrong, want.PrettyPrint("  "), got.PrettyPrint("  "), cmp.PrettyPrint("  "))
 		}
 	}
 }

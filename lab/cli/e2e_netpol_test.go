@@ -39,6 +39,11 @@ func TestNetworkPolicyUpstream(t *testing.T) {
 	allAllowed := netpoltest.Probe{}.Expected(l.world.PodStrings())
 	l.validate("no policy", allAllowed, corev1.ProtocolTCP, 80, viaService)
 	l.validate("no policy", allAllowed, corev1.ProtocolUDP, 81, viaPodIP)
+	// The harness can fail: a table the packets do not give is reported.
+	if l.mismatch(netpoltest.Probe{Expect: []netpoltest.Expectation{{To: "x/a"}}}.Expected(l.world.PodStrings()), corev1.ProtocolTCP, 80, viaService) == "" {
+		t.Fatal("the probes agree with a table denying x/a while no policy is in force")
+	}
+	l.skipUnlessEnforced()
 	cases := netpoltest.Cases(l.world.IP)
 	for i, c := range append(cases, kinnCases()...) {
 		t.Run(c.Context+" "+c.It, func(t *testing.T) {
@@ -69,6 +74,27 @@ func TestNetworkPolicyUpstream(t *testing.T) {
 		}
 	})
 	t.Logf("%d cases in %s", len(cases), time.Since(start).Round(time.Second))
+}
+
+// skipUnlessEnforced skips the cases when this kinn does not take
+// NetworkPolicy objects at all (enforcement not merged yet), rather than
+// failing each: a kinn that accepts them is held to every case.
+func (l *npLab) skipUnlessEnforced() {
+	l.t.Helper()
+	np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "probe-support", Namespace: "z"},
+		Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"pod": "none"}}}}
+	f := filepath.Join(l.t.TempDir(), "support.yaml")
+	if err := os.WriteFile(f, []byte(policyYAML(l.t, np)), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	_, errOut, code := l.run("apply", "--name", l.name, "-f", f)
+	if code != 0 && strings.Contains(errOut, "cannot apply networking.k8s.io/v1 NetworkPolicy") {
+		l.t.Skip("this kinn does not take NetworkPolicy objects yet: " + strings.TrimSpace(errOut))
+	}
+	if code != 0 {
+		l.t.Fatalf("kinn apply of a NetworkPolicy: exit %d\n%s", code, errOut)
+	}
+	l.deletePolicies([]string{"z/probe-support"})
 }
 
 // use makes the lab report to a subtest; calling what it returns goes back.
@@ -136,20 +162,24 @@ func clusterPods(w *netpoltest.World, s netpoltest.Step) []*netpol.Pod {
 // applyPolicies applies the policies with `kinn apply -f`, in one file.
 func (l *npLab) applyPolicies(nps []*networkingv1.NetworkPolicy) {
 	l.t.Helper()
-	if len(nps) == 0 {
-		return
+	if len(nps) > 0 {
+		l.applyDocs(policyYAML(l.t, nps...))
 	}
+}
+
+// policyYAML is the policies as a multi-document file.
+func policyYAML(t *testing.T, nps ...*networkingv1.NetworkPolicy) string {
 	var docs []string
 	for _, np := range nps {
 		np = np.DeepCopy()
 		np.TypeMeta = metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"}
 		b, err := yaml.Marshal(np)
 		if err != nil {
-			l.t.Fatal(err)
+			t.Fatal(err)
 		}
 		docs = append(docs, string(b))
 	}
-	l.applyDocs(strings.Join(docs, "---\n"))
+	return strings.Join(docs, "---\n")
 }
 
 func (l *npLab) applyDocs(doc string) {
@@ -212,8 +242,10 @@ func (l *npLab) restoreLabels(changed []string) {
 
 // The example writes each object's metadata on one line; these are those
 // lines, found and rewritten by relabel.
-func podMeta(ns, name string) string { return fmt.Sprintf("metadata: {name: %s, namespace: %s, labels: ", name, ns) }
-func nsMeta(ns string) string         { return fmt.Sprintf("metadata: {name: %s, labels: ", ns) }
+func podMeta(ns, name string) string {
+	return fmt.Sprintf("metadata: {name: %s, namespace: %s, labels: ", name, ns)
+}
+func nsMeta(ns string) string { return fmt.Sprintf("metadata: {name: %s, labels: ", ns) }
 func podLabels(name string) map[string]string {
 	return map[string]string{"pod": name}
 }
