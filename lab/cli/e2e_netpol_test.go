@@ -73,6 +73,16 @@ func TestNetworkPolicyUpstream(t *testing.T) {
 			}
 		}
 	})
+	for _, c := range readmeCases(t, l.world) {
+		t.Run(c.Context+" "+c.It, func(t *testing.T) {
+			defer l.use(t)()
+			l.runCase(c, false)
+		})
+	}
+	t.Run("README egress-with-dns resolves names", func(t *testing.T) {
+		defer l.use(t)()
+		l.readmeDNS()
+	})
 	t.Logf("%d cases in %s", len(cases), time.Since(start).Round(time.Second))
 }
 

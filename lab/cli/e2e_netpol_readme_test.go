@@ -1,0 +1,77 @@
+package cli_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/yaml"
+
+	"kinn.dev/kinn/lab/netpol/netpoltest"
+)
+
+// readmeCases are the README's NetworkPolicy walk, examples/netpol/*.yaml,
+// with what the README says each shows: its claims are held to packets.
+func readmeCases(t *testing.T, w *netpoltest.World) []netpoltest.Case {
+	tcp := corev1.ProtocolTCP
+	deny := func(from, to string) netpoltest.Expectation { return netpoltest.Expectation{From: from, To: to} }
+	allow := func(from, to string) netpoltest.Expectation {
+		return netpoltest.Expectation{From: from, To: to, Allowed: true}
+	}
+	walk := func(file string, probes ...netpoltest.Probe) netpoltest.Case {
+		np := readPolicy(t, file, w)
+		return netpoltest.Case{Context: "README", It: file, Steps: []netpoltest.Step{{
+			Policies: []*networkingv1.NetworkPolicy{np}, Probes: probes,
+		}}}
+	}
+	return []netpoltest.Case{
+		walk("default-deny-ingress.yaml",
+			netpoltest.Probe{Protocol: tcp, Port: 80, Expect: []netpoltest.Expectation{deny("", "x")}}),
+		walk("allow-from-y.yaml",
+			netpoltest.Probe{Protocol: tcp, Port: 81, Expect: []netpoltest.Expectation{deny("", "x/a"), allow("y", "x/a")}}),
+		walk("allow-named-port.yaml",
+			netpoltest.Probe{Protocol: tcp, Port: 80, Expect: []netpoltest.Expectation{deny("", "x")}},
+			netpoltest.Probe{Protocol: tcp, Port: 81},
+			netpoltest.Probe{Protocol: corev1.ProtocolUDP, Port: 81, Expect: []netpoltest.Expectation{deny("", "x")}}),
+		walk("egress-with-dns.yaml",
+			netpoltest.Probe{Protocol: tcp, Port: 80, Expect: []netpoltest.Expectation{deny("x/a", ""), allow("x/a", "y")}},
+			netpoltest.Probe{Protocol: tcp, Port: 81, Expect: []netpoltest.Expectation{deny("x/a", "")}}),
+		walk("ipblock-except.yaml",
+			netpoltest.Probe{Protocol: tcp, Port: 80, Expect: []netpoltest.Expectation{deny("x/a", "y/b")}}),
+	}
+}
+
+// readPolicy reads examples/netpol/FILE, with the README's address of y/b
+// replaced by the lab's (they are the same on a fresh lab).
+func readPolicy(t *testing.T, file string, w *netpoltest.World) *networkingv1.NetworkPolicy {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../examples/netpol", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.ReplaceAll(string(b), "10.244.1.4/32", w.IP("y/b").String()+"/32")
+	var np networkingv1.NetworkPolicy
+	if err := yaml.UnmarshalStrict([]byte(doc), &np); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return &np
+}
+
+// readmeDNS checks the egress-with-dns walk's claim: x/a resolves and
+// reaches s-y-a.y by name, and cannot reach s-z-a.z.
+func (l *npLab) readmeDNS() {
+	l.t.Helper()
+	np := readPolicy(l.t, "egress-with-dns.yaml", l.world)
+	l.applyPolicies([]*networkingv1.NetworkPolicy{np})
+	defer l.deletePolicies([]string{np.Namespace + "/" + np.Name})
+	l.validate("egress-with-dns", netpoltest.Probe{Expect: []netpoltest.Expectation{{From: "x/a"}, {From: "x/a", To: "y", Allowed: true}}}.Expected(l.world.PodStrings()), corev1.ProtocolTCP, 80, viaService)
+	if out, _, code := l.run("exec", "--name", l.name, "-n", "x", "a", "--", "curl", "-sS", "-m", "2", "s-y-a.y/hostname"); code != 0 || out != "a" {
+		l.t.Errorf("x/a -> s-y-a.y by name: exit %d, %q", code, out)
+	}
+	if _, _, code := l.run("exec", "--name", l.name, "-n", "x", "a", "--", "curl", "-sS", "-m", "1", "s-z-a.z/hostname"); code == 0 {
+		l.t.Errorf("x/a -> s-z-a.z answered under egress-y-and-dns")
+	}
+}
