@@ -1,4 +1,8 @@
-package netpol
+// Package ruleset builds the NetworkPolicy table of one node, `ip
+// kinn-netpol`, from lab/netpol's model: what the evaluator decides, as
+// nftables rules in lab/proxy's IR, which lab/kernel/nft loads, diffs
+// and repairs like the service proxy's table.
+package ruleset
 
 import (
 	"cmp"
@@ -9,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"kinn.dev/kinn/lab/ipam"
+	"kinn.dev/kinn/lab/netpol"
 	"kinn.dev/kinn/lab/proxy"
 	"kinn.dev/kinn/lab/service"
 )
@@ -60,21 +65,21 @@ type Node struct{ Name string }
 // Build computes node's table for the cluster c. It is pure and sorted:
 // the same input gives the same ruleset, so proxy.Diff of two builds is
 // the incremental change.
-func Build(node Node, c *Cluster) *proxy.Ruleset {
+func Build(node Node, c *netpol.Cluster) *proxy.Ruleset {
 	b := &builder{c: c, chains: map[string]*proxy.Chain{}, groups: map[peerKey]uint32{}, names: map[string]uint32{}}
 	b.base()
-	for _, pod := range c.pods {
+	for _, pod := range c.Pods() {
 		if pod.Node != node.Name || !pod.IP.Is4() {
 			continue
 		}
-		b.isolate(pod, Ingress)
-		b.isolate(pod, Egress)
+		b.isolate(pod, netpol.Ingress)
+		b.isolate(pod, netpol.Egress)
 	}
 	return b.ruleset()
 }
 
 type builder struct {
-	c      *Cluster
+	c      *netpol.Cluster
 	chains map[string]*proxy.Chain
 	egress []proxy.Elem // eg-pods
 	ingr   []proxy.Elem // in-pods
@@ -82,13 +87,13 @@ type builder struct {
 	cidrs  []proxy.Elem // peer-cidrs
 	groups map[peerKey]uint32
 	names  map[string]uint32 // named port name -> id
-	named  []proxy.Elem       // named-ports
+	named  []proxy.Elem      // named-ports
 }
 
 // peerKey names one peer of one rule: the unit a group id stands for.
 type peerKey struct {
 	policy      string
-	dir         Direction
+	dir         netpol.Direction
 	rule, index int
 }
 
@@ -113,9 +118,9 @@ func (b *builder) add(c *proxy.Chain) { b.chains[c.Name] = c }
 
 // isolate gives pod a chain for dir when some policy isolates it there:
 // a jump to each such policy's chain, then the drop, logged with the pod.
-func (b *builder) isolate(pod *Pod, dir Direction) {
+func (b *builder) isolate(pod *netpol.Pod, dir netpol.Direction) {
 	var rules []proxy.Rule
-	for _, p := range b.c.policies {
+	for _, p := range b.c.Policies() {
 		if !p.Isolates(dir) || !p.Selects(pod) {
 			continue
 		}
@@ -132,7 +137,7 @@ func (b *builder) isolate(pod *Pod, dir Direction) {
 	name := PodChain(pod, dir)
 	b.add(&proxy.Chain{Name: name, Rules: rules})
 	elem := proxy.Elem{Key: proxy.Key{Addr: pod.IP}, Verdict: proxy.Verdict{Kind: proxy.Goto, Chain: name}}
-	if dir == Ingress {
+	if dir == netpol.Ingress {
 		b.ingr = append(b.ingr, elem)
 	} else {
 		b.egress = append(b.egress, elem)
@@ -142,7 +147,7 @@ func (b *builder) isolate(pod *Pod, dir Direction) {
 // policyChain adds p's chain for dir: every rule as one nft rule per peer
 // and port (an empty list being one "any"), each logging which rule of
 // which policy allowed the connection.
-func (b *builder) policyChain(p *Policy, dir Direction, name string) {
+func (b *builder) policyChain(p *netpol.Policy, dir netpol.Direction, name string) {
 	c := &proxy.Chain{Name: name}
 	for i, r := range p.Rules(dir) {
 		prefix := LogPrefix(true, dir, fmt.Sprintf("%s#%d", p.Key(), i))
@@ -158,7 +163,7 @@ func (b *builder) policyChain(p *Policy, dir Direction, name string) {
 
 // peerMatches is one match per peer of r, [nil] for every peer: the other
 // end's address (the source for ingress) in the peer's group.
-func (b *builder) peerMatches(p *Policy, dir Direction, i int, r Rule) [][]proxy.Expr {
+func (b *builder) peerMatches(p *netpol.Policy, dir netpol.Direction, i int, r netpol.Rule) [][]proxy.Expr {
 	if r.Peers == nil {
 		return [][]proxy.Expr{nil}
 	}
@@ -169,14 +174,14 @@ func (b *builder) peerMatches(p *Policy, dir Direction, i int, r Rule) [][]proxy
 		if peer.Block != nil {
 			set = SetPeerCIDRs
 		}
-		out = append(out, []proxy.Expr{proxy.AddrGroupIn{Source: dir == Ingress, Group: g, Set: set}})
+		out = append(out, []proxy.Expr{proxy.AddrGroupIn{Source: dir == netpol.Ingress, Group: g, Set: set}})
 	}
 	return out
 }
 
 // group numbers a peer and adds its members: the pods it selects, or the
 // ranges of its ipBlock.
-func (b *builder) group(k peerKey, p *Policy, peer Peer) uint32 {
+func (b *builder) group(k peerKey, p *netpol.Policy, peer netpol.Peer) uint32 {
 	if g, ok := b.groups[k]; ok {
 		return g
 	}
@@ -188,21 +193,16 @@ func (b *builder) group(k peerKey, p *Policy, peer Peer) uint32 {
 		}
 		return g
 	}
-	for _, pod := range b.c.pods {
-		if pod.IP.Is4() && b.selects(p, peer, pod) {
+	for _, pod := range b.c.Members(p, peer) {
+		if pod.IP.Is4() {
 			b.peers = append(b.peers, proxy.Elem{Key: proxy.Key{Addr: pod.IP, Group: g}})
 		}
 	}
 	return g
 }
 
-// selects is the evaluator's peer test for pods.
-func (b *builder) selects(p *Policy, peer Peer, pod *Pod) bool {
-	return b.c.peerMatches(p, peer, PodEndpoint(pod))
-}
-
 // portMatches is one match per port of r, [nil] for every port.
-func (b *builder) portMatches(r Rule) [][]proxy.Expr {
+func (b *builder) portMatches(r netpol.Rule) [][]proxy.Expr {
 	if r.Ports == nil {
 		return [][]proxy.Expr{nil}
 	}
@@ -229,7 +229,7 @@ func (b *builder) namedPort(name string) uint32 {
 	}
 	id := uint32(len(b.names) + 1)
 	b.names[name] = id
-	for _, pod := range b.c.pods {
+	for _, pod := range b.c.Pods() {
 		if !pod.IP.Is4() {
 			continue
 		}
@@ -269,7 +269,7 @@ func sortedMap(name string, kind proxy.KeyKind, elems []proxy.Elem) *proxy.Map {
 
 // blockRanges is an ipBlock's IPv4 addresses as inclusive ranges: CIDR
 // minus every Except. The table is of family ip; an IPv6 block has none.
-func blockRanges(b *Block) [][2]netip.Addr {
+func blockRanges(b *netpol.Block) [][2]netip.Addr {
 	if !b.CIDR.Addr().Is4() {
 		return nil
 	}

@@ -1,14 +1,57 @@
-package netpol
+package ruleset
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/yaml"
+
+	"kinn.dev/kinn/lab/netpol"
 	"kinn.dev/kinn/lab/proxy"
 )
 
-// Structural tests of Build on eval_test's cluster: which pods are
+// testCluster is lab/netpol's evaluator cluster: default/frontend (n1),
+// default/db (n2, named port db=5432), default/db2 (n1, db=5433),
+// prod/api (n2), namespace prod labelled env=prod.
+func testCluster(t *testing.T, policies ...string) *netpol.Cluster {
+	t.Helper()
+	port := func(name string, n int32, proto corev1.Protocol) corev1.ContainerPort {
+		return corev1.ContainerPort{Name: name, ContainerPort: n, Protocol: proto}
+	}
+	pods := []*netpol.Pod{
+		{Namespace: "default", Name: "frontend", Labels: map[string]string{"app": "frontend"},
+			IP: netip.MustParseAddr("10.244.1.2"), Node: "n1", Ports: []corev1.ContainerPort{port("http", 8080, "")}},
+		{Namespace: "default", Name: "db", Labels: map[string]string{"app": "db", "tier": "data"},
+			IP: netip.MustParseAddr("10.244.2.2"), Node: "n2",
+			Ports: []corev1.ContainerPort{port("db", 5432, corev1.ProtocolTCP), port("dns", 53, corev1.ProtocolUDP)}},
+		{Namespace: "default", Name: "db2", Labels: map[string]string{"app": "db"},
+			IP: netip.MustParseAddr("10.244.1.3"), Node: "n1", Ports: []corev1.ContainerPort{port("db", 5433, corev1.ProtocolTCP)}},
+		{Namespace: "prod", Name: "api", Labels: map[string]string{"app": "api"},
+			IP: netip.MustParseAddr("10.244.2.3"), Node: "n2"},
+	}
+	var compiled []*netpol.Policy
+	for _, src := range policies {
+		var np networkingv1.NetworkPolicy
+		if err := yaml.UnmarshalStrict([]byte(src), &np); err != nil {
+			t.Fatalf("policy yaml: %v", err)
+		}
+		if np.Namespace == "" {
+			np.Namespace = "default"
+		}
+		p, err := netpol.Compile(&np)
+		if err != nil {
+			t.Fatalf("compile %s: %v", np.Name, err)
+		}
+		compiled = append(compiled, p)
+	}
+	return netpol.NewCluster([]netpol.Namespace{{Name: "prod", Labels: map[string]string{"env": "prod"}}}, pods, compiled)
+}
+
+// Structural tests of Build on lab/netpol's evaluator cluster: which pods are
 // isolated, what their chains say, which elements each group has. The
 // kernel's answer to the same tables is lab/cli's e2e.
 

@@ -1,8 +1,9 @@
-package netpol
+package ruleset
 
 import (
 	"crypto/sha256"
 	"encoding/base32"
+	"kinn.dev/kinn/lab/netpol"
 	"strings"
 )
 
@@ -25,33 +26,33 @@ func ident(key string) string {
 	return key[:maxIdent-17] + "~" + h
 }
 
-func dirTag(dir Direction) string {
-	if dir == Ingress {
+func dirTag(dir netpol.Direction) string {
+	if dir == netpol.Ingress {
 		return "in"
 	}
 	return "eg"
 }
 
 // PodChain is the chain that judges pod's dir: pod-in-x/a.
-func PodChain(pod *Pod, dir Direction) string {
+func PodChain(pod *netpol.Pod, dir netpol.Direction) string {
 	return "pod-" + dirTag(dir) + "-" + ident(pod.String())
 }
 
 // PolicyChain is the chain of p's rules for dir: pol-in-x/allow-b.
-func PolicyChain(p *Policy, dir Direction) string {
+func PolicyChain(p *netpol.Policy, dir netpol.Direction) string {
 	return "pol-" + dirTag(dir) + "-" + ident(p.Key())
 }
 
 // LogPrefix is a verdict's NFLOG prefix: "np A I x/allow-b#0" for a
 // connection rule 0 of x/allow-b let in, "np D E x/a" for one that pod
 // x/a's egress policies dropped.
-func LogPrefix(allowed bool, dir Direction, what string) string {
+func LogPrefix(allowed bool, dir netpol.Direction, what string) string {
 	v := "D"
 	if allowed {
 		v = "A"
 	}
 	d := "I"
-	if dir == Egress {
+	if dir == netpol.Egress {
 		d = "E"
 	}
 	return "np " + v + " " + d + " " + what
