@@ -175,7 +175,7 @@ func TestApplyErrors(t *testing.T) {
 		{
 			name:    "kinds kinn skips",
 			applied: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
-			want:    []string{"applied.yaml:2:7: cannot apply v1 ConfigMap: kinn only models Namespaces, Pods, Deployments, DaemonSets, Services, EndpointSlices and NetworkAttachmentDefinitions"},
+			want:    []string{"applied.yaml:2:7: cannot apply v1 ConfigMap: kinn only models Namespaces, Pods, Deployments, DaemonSets, Services, EndpointSlices, NetworkPolicies and NetworkAttachmentDefinitions"},
 		},
 		{
 			name:    "a clash with the lab's objects points at the applied object",

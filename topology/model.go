@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 // Overlay says how nodes reach each other's pod CIDRs.
@@ -52,6 +53,11 @@ type Lab struct {
 	DaemonSets  []*appsv1.DaemonSet
 	// CNI is the user's plugin chain; nil means kinn's own plugin.
 	CNI *CNIConfig
+	// NetworkPolicies are defaulted and valid (lab/netpol).
+	NetworkPolicies []*networkingv1.NetworkPolicy
+	// NamespaceLabels are the labels the file gives its Namespaces; every
+	// namespace also carries kubernetes.io/metadata.name (netpol.NameLabel).
+	NamespaceLabels map[string]map[string]string
 	// NetworkAttachments are the extra networks pods may ask for.
 	NetworkAttachments []NetworkAttachment
 }

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -27,6 +28,15 @@ func resolveObjects(lab *Lab, objs []object, r *report, live Live) {
 		switch obj := o.obj.(type) {
 		case *corev1.Namespace:
 			namespaces[obj.Name] = true
+			if len(obj.Labels) > 0 {
+				if lab.NamespaceLabels == nil {
+					lab.NamespaceLabels = map[string]map[string]string{}
+				}
+				lab.NamespaceLabels[obj.Name] = obj.Labels
+			}
+		case *networkingv1.NetworkPolicy:
+			checkNetworkPolicy(o.d, r, obj)
+			lab.NetworkPolicies = append(lab.NetworkPolicies, obj)
 		case *corev1.Service:
 			checkService(o.d, r, obj, lab.Networking.ServiceSubnet, nodePorts)
 			lab.Services = append(lab.Services, obj)
@@ -116,6 +126,8 @@ func objectMeta(obj any) (*metav1.ObjectMeta, string) {
 		return &o.ObjectMeta, "EndpointSlice"
 	case *NetworkAttachmentDefinition:
 		return &o.ObjectMeta, "NetworkAttachmentDefinition"
+	case *networkingv1.NetworkPolicy:
+		return &o.ObjectMeta, "NetworkPolicy"
 	}
 	panic(fmt.Sprintf("topology: unexpected object %T", obj))
 }

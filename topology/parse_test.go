@@ -264,6 +264,13 @@ func TestInvalid(t *testing.T) {
 			"44:15: spec.ports[0].nodePort is only allowed for type NodePort or LoadBalancer, not ClusterIP",
 			`45:15: spec.ports[0].protocol "ICMP" must be TCP, UDP or SCTP`,
 		}},
+		{"invalid-networkpolicies.yaml", []string{
+			"9:7: spec.ingress[0].from[0]: must specify a peer",
+			"10:7: spec.ingress[0].from[1]: may not specify both ipBlock and another peer",
+			"13:13: spec.ingress[0].ports[0].port: 70000: must be between 1 and 65535",
+			`14:17: spec.ingress[0].ports[1].protocol: unsupported value "ICMP"`,
+			`15:17: spec.policyTypes[0]: unsupported value "Sideways"`,
+		}},
 		{"invalid-endpointslices.yaml", []string{
 			`7:14: addressType "IPv5" must be IPv4, IPv6 or FQDN`,
 			"9:14: endpoints[0].addresses must hold 1..100 addresses, not 0",

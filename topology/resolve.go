@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 // resolve turns the documents into a Lab. Each step reports what it finds
@@ -91,11 +92,13 @@ func decodeObject(d *doc, r *report, apiVersion, kind string) (object, bool) {
 		obj = &discoveryv1.EndpointSlice{}
 	case nadAPIVersion + " NetworkAttachmentDefinition":
 		obj = &NetworkAttachmentDefinition{}
+	case "networking.k8s.io/v1 NetworkPolicy":
+		obj = &networkingv1.NetworkPolicy{}
 	default:
 		if kind == "Cluster" && (strings.HasPrefix(apiVersion, "kind.x-k8s.io/") || strings.HasPrefix(apiVersion, "kinn.dev/")) {
 			r.errorf(d.at("apiVersion"), "unsupported cluster apiVersion %q; use %s or %s", apiVersion, kindAPIVersion, kinnAPIVersion)
 		} else {
-			r.warnf(d.at("kind"), "skipping %s %s: kinn only models Namespaces, Pods, Deployments, DaemonSets, Services, EndpointSlices and NetworkAttachmentDefinitions", apiVersion, kind)
+			r.warnf(d.at("kind"), "skipping %s %s: kinn only models Namespaces, Pods, Deployments, DaemonSets, Services, EndpointSlices, NetworkPolicies and NetworkAttachmentDefinitions", apiVersion, kind)
 		}
 		return object{}, false
 	}

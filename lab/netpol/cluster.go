@@ -79,3 +79,22 @@ func (c *Cluster) namespaceLabels(ns string) labels.Set {
 
 // Pods returns the cluster's pods, in the order given.
 func (c *Cluster) Pods() []*Pod { return c.pods }
+
+// Policies returns the cluster's policies, sorted by namespace/name: the
+// order the kernel's chains try them.
+func (c *Cluster) Policies() []*Policy { return c.policies }
+
+// Members returns the pods peer selects, for policy p (a lone podSelector
+// means p's namespace). An ipBlock selects no pod here: it is addresses.
+func (c *Cluster) Members(p *Policy, peer Peer) []*Pod {
+	var out []*Pod
+	if peer.Block != nil {
+		return nil
+	}
+	for _, pod := range c.pods {
+		if c.peerMatches(p, peer, PodEndpoint(pod)) {
+			out = append(out, pod)
+		}
+	}
+	return out
+}

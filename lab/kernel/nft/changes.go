@@ -8,8 +8,6 @@ import (
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
-
-	"kinn.dev/kinn/lab/proxy"
 )
 
 // Which table a commit touched. The kernel multicasts every committed
@@ -24,7 +22,8 @@ import (
 
 // changes reads one namespace's nf_tables notifications, on demand.
 type changes struct {
-	c *netlink.Conn
+	c     *netlink.Conn
+	table string // the table whose changes count
 	// gen is the generation of the last NEWGEN read; touched the last
 	// generation whose commit touched the kinn table, and lost that some
 	// messages were lost since the last clear.
@@ -41,7 +40,7 @@ const changesWait = 50 * time.Millisecond
 
 // openChanges listens to the namespace's notifications, from after
 // generation since (whose own will never come).
-func openChanges(ns *os.File, since uint32) (*changes, error) {
+func openChanges(ns *os.File, table string, since uint32) (*changes, error) {
 	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: int(ns.Fd())})
 	if err != nil {
 		return nil, err
@@ -51,7 +50,7 @@ func openChanges(ns *os.File, since uint32) (*changes, error) {
 		return nil, err
 	}
 	_ = c.SetReadBuffer(1 << 20)
-	return &changes{c: c, gen: since, lost: true}, nil // nothing known until a first clear
+	return &changes{c: c, table: table, gen: since, lost: true}, nil // nothing known until a first clear
 }
 
 func (ch *changes) close() {
@@ -120,7 +119,7 @@ func (ch *changes) read(m netlink.Message) {
 	for ad.Next() {
 		// Every object's message names its table first: NFTA_TABLE_NAME,
 		// NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE, ... are all 1.
-		if ad.Type() == 1 && ad.String() == proxy.TableName {
+		if ad.Type() == 1 && ad.String() == ch.table {
 			ch.pending = true
 		}
 	}

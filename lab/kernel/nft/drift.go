@@ -55,7 +55,7 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	}
 	if !t.changes.usable() {
 		t.changes.close()
-		t.changes, _ = openChanges(t.ns, g) // without it, the table is read back
+		t.changes, _ = openChanges(t.ns, t.table.Name, g) // without it, the table is read back
 	}
 	if t.changes.untouched(t.verified, g) {
 		t.verified = g // only other tables' commits since
@@ -65,7 +65,7 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 		t.changes.clear(g)
 		return d, false, nil
 	}
-	want := proxy.Build(t.synced.node, t.synced.ports)
+	want := t.synced.want()
 	have, err := t.observe()
 	if err != nil {
 		return d, false, err
@@ -89,7 +89,7 @@ func (t *Table) Repair() (d proxy.Drift, full bool, err error) {
 	// A reload, needed or because the kernel refused the repair (then
 	// nothing of it was applied).
 	if err := t.load(want); err != nil {
-		return d, true, fmt.Errorf("repair table %s in %s: %w", proxy.TableName, t.netns, err)
+		return d, true, fmt.Errorf("repair table %s in %s: %w", t.table.Name, t.netns, err)
 	}
 	return d, true, nil
 }

@@ -8,8 +8,6 @@ import (
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
-
-	"kinn.dev/kinn/lab/proxy"
 )
 
 // A fingerprint of the kinn table: the ruleset generation moves on every
@@ -73,7 +71,7 @@ func (t *Table) fingerprint() ([]byte, error) {
 		}
 		return nil
 	}
-	table := []netlink.Attribute{{Type: unix.NFTA_TABLE_NAME, Data: []byte(proxy.TableName + "\x00")}}
+	table := []netlink.Attribute{{Type: unix.NFTA_TABLE_NAME, Data: []byte(t.table.Name + "\x00")}}
 	raw := func(data []byte) { h.Write(data) }
 	if err := hashAll(unix.NFT_MSG_GETCHAIN, table, func(data []byte) { h.Write(without(data, unix.NFTA_CHAIN_COUNTERS)) }); err != nil {
 		return nil, err
@@ -93,7 +91,7 @@ func (t *Table) fingerprint() ([]byte, error) {
 	}
 	for _, set := range filled {
 		elems := []netlink.Attribute{
-			{Type: unix.NFTA_SET_ELEM_LIST_TABLE, Data: []byte(proxy.TableName + "\x00")},
+			{Type: unix.NFTA_SET_ELEM_LIST_TABLE, Data: []byte(t.table.Name + "\x00")},
 			{Type: unix.NFTA_SET_ELEM_LIST_SET, Data: []byte(set + "\x00")},
 		}
 		if err := hashAll(unix.NFT_MSG_GETSETELEM, elems, raw); err != nil {

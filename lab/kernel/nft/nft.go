@@ -61,15 +61,30 @@ type Table struct {
 type syncedState struct {
 	node  proxy.Node
 	ports []service.Port
+	rs    *proxy.Ruleset // set by SyncRuleset: the ruleset itself
 }
 
-// Open connects to the nf_tables of the named network namespace.
-func Open(netnsName string) (*Table, error) {
+// want is the ruleset the last sync wrote.
+func (s *syncedState) want() *proxy.Ruleset {
+	if s.rs != nil {
+		return s.rs
+	}
+	return proxy.Build(s.node, s.ports)
+}
+
+// Open connects to the kinn table (the service proxy's) in the nf_tables
+// of the named network namespace.
+func Open(netnsName string) (*Table, error) { return OpenTable(netnsName, proxy.TableName) }
+
+// OpenTable is Open for another table of family ip (NetworkPolicy's): the
+// same loading, incremental changes and drift repair, of rulesets its
+// caller builds (SyncRuleset).
+func OpenTable(netnsName, name string) (*Table, error) {
 	f, err := os.Open(kernel.NetnsPath(netnsName))
 	if err != nil {
 		return nil, fmt.Errorf("open namespace %s: %w", netnsName, err)
 	}
-	t := &Table{netns: netnsName, ns: f, table: &nftables.Table{Name: proxy.TableName, Family: nftables.TableFamilyIPv4}}
+	t := &Table{netns: netnsName, ns: f, table: &nftables.Table{Name: name, Family: nftables.TableFamilyIPv4}}
 	if err := t.dial(); err != nil {
 		f.Close()
 		return nil, err
@@ -112,7 +127,7 @@ func (t *Table) Close() error {
 // any use of conn.
 func (t *Table) usable() error {
 	if t.closed {
-		return fmt.Errorf("table %s in %s: %w", proxy.TableName, t.netns, os.ErrClosed)
+		return fmt.Errorf("table %s in %s: %w", t.table.Name, t.netns, os.ErrClosed)
 	}
 	return nil
 }
@@ -139,7 +154,7 @@ func (t *Table) load(rs *proxy.Ruleset) error {
 		return t.flush(proxy.Diff(nil, rs))
 	})
 	if err != nil {
-		return fmt.Errorf("load table %s in %s: %w", proxy.TableName, t.netns, err)
+		return fmt.Errorf("load table %s in %s: %w", t.table.Name, t.netns, err)
 	}
 	return nil
 }
@@ -149,7 +164,7 @@ func (t *Table) Apply(ops []proxy.Op) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.commit(false, t.verified, func() error { return t.flush(ops) }); err != nil {
-		return fmt.Errorf("update table %s in %s: %w", proxy.TableName, t.netns, err)
+		return fmt.Errorf("update table %s in %s: %w", t.table.Name, t.netns, err)
 	}
 	t.synced = nil // unknown now: the caller's old ruleset may not be ours
 	return nil
@@ -186,6 +201,41 @@ func (t *Table) Sync(node proxy.Node, ports []service.Port) (full bool, err erro
 	return true, nil
 }
 
+// SyncRuleset brings a table other than the proxy's to rs: with
+// proxy.Diff from the ruleset of the last SyncRuleset, in one
+// transaction, or in full the first time, when the table is gone or the
+// kernel refused the increment. It reports whether it loaded in full.
+func (t *Table) SyncRuleset(rs *proxy.Ruleset) (full bool, err error) {
+	t.mu.Lock()
+	last := t.synced
+	t.mu.Unlock()
+	ok, err := t.Exists()
+	if err != nil {
+		return false, err
+	}
+	if last != nil && last.rs != nil && ok {
+		ops := proxy.Diff(last.rs, rs)
+		if len(ops) == 0 {
+			return false, nil
+		}
+		if err := t.Apply(ops); err == nil {
+			t.rememberRuleset(rs)
+			return false, nil
+		}
+	}
+	if err := t.Load(rs); err != nil {
+		return true, err
+	}
+	t.rememberRuleset(rs)
+	return true, nil
+}
+
+func (t *Table) rememberRuleset(rs *proxy.Ruleset) {
+	t.mu.Lock()
+	t.synced = &syncedState{rs: rs}
+	t.mu.Unlock()
+}
+
 func (t *Table) remember(node proxy.Node, ports []service.Port) {
 	t.mu.Lock()
 	t.synced = &syncedState{node: node, ports: ports}
@@ -210,7 +260,7 @@ func (t *Table) exists() (bool, error) {
 		return false, fmt.Errorf("list tables in %s: %w", t.netns, err)
 	}
 	for _, tb := range tables {
-		if tb.Name == proxy.TableName {
+		if tb.Name == t.table.Name {
 			return true, nil
 		}
 	}
@@ -228,7 +278,7 @@ func (t *Table) Delete() error {
 	t.conn.DelTable(t.table)
 	t.synced, t.verified, t.sum = nil, 0, nil
 	if err := t.conn.Flush(); err != nil {
-		return fmt.Errorf("delete table %s in %s: %w", proxy.TableName, t.netns, err)
+		return fmt.Errorf("delete table %s in %s: %w", t.table.Name, t.netns, err)
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ func (t *Table) observe() (*kernelTable, error) {
 		return nil, fmt.Errorf("list chains in %s: %w", t.netns, err)
 	}
 	for _, c := range chains {
-		if c.Table.Name == proxy.TableName {
+		if c.Table.Name == t.table.Name {
 			kt.chains[c.Name] = &kernelChain{hook: chainDef(c)}
 			kt.order = append(kt.order, c.Name)
 		}
@@ -120,7 +120,7 @@ func (t *Table) observe() (*kernelTable, error) {
 // chain by chain: thousands of round trips for a thousand Services).
 func (t *Table) dumpRules(kt *kernelTable) error {
 	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{
-		{Type: unix.NFTA_RULE_TABLE, Data: []byte(proxy.TableName + "\x00")},
+		{Type: unix.NFTA_RULE_TABLE, Data: []byte(t.table.Name + "\x00")},
 	})
 	if err != nil {
 		return err
@@ -211,7 +211,7 @@ func (t *Table) dump(req netlink.Message) ([]netlink.Message, error) {
 // overwrites a map's key type with its data type.)
 func (t *Table) dumpSets() ([]*nftables.Set, error) {
 	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{
-		{Type: unix.NFTA_SET_TABLE, Data: []byte(proxy.TableName + "\x00")},
+		{Type: unix.NFTA_SET_TABLE, Data: []byte(t.table.Name + "\x00")},
 	})
 	if err != nil {
 		return nil, err
