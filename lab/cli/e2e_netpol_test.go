@@ -117,6 +117,9 @@ func (l *npLab) use(t *testing.T) func() {
 // runCase runs one case's steps in order, then deletes what it applied.
 // alsoPodIP probes by pod IP as well as through the Services.
 func (l *npLab) runCase(c netpoltest.Case, alsoPodIP bool) {
+	// Last, wait for the lab to be open again, so that the next case's
+	// first probes cannot see this one's policies still in force.
+	defer l.validate("after the policies are deleted", netpoltest.Probe{}.Expected(l.world.PodStrings()), corev1.ProtocolTCP, 80, viaService)
 	var inForce []string
 	defer func() { l.deletePolicies(inForce) }()
 	var relabelled []string
