@@ -76,6 +76,7 @@ func Diff(from, to *Lab) Changes {
 	cs = append(cs, diffNames("Namespace", from.Namespaces, to.Namespaces)...)
 	cs = append(cs, diffObjects("Service", byKey(from.Services), byKey(to.Services), nil)...)
 	cs = append(cs, diffObjects("EndpointSlice", byKey(from.EndpointSlices), byKey(to.EndpointSlices), nil)...)
+	cs = append(cs, diffObjects("NetworkPolicy", byKey(from.NetworkPolicies), byKey(to.NetworkPolicies), nil)...)
 	cs = append(cs, diffObjects("Deployment", byKey(from.Deployments), byKey(to.Deployments), replicasDetail)...)
 	cs = append(cs, diffObjects("DaemonSet", byKey(from.DaemonSets), byKey(to.DaemonSets), nil)...)
 	cs = append(cs, diffPods(from.Pods, to.Pods)...)

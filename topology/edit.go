@@ -123,6 +123,7 @@ var kinds = map[string]string{
 	"endpointslice": "EndpointSlice", "endpointslices": "EndpointSlice",
 	"network-attachment-definition": "NetworkAttachmentDefinition", "network-attachment-definitions": "NetworkAttachmentDefinition",
 	"networkattachmentdefinition": "NetworkAttachmentDefinition", "net-attach-def": "NetworkAttachmentDefinition",
+	"networkpolicy": "NetworkPolicy", "networkpolicies": "NetworkPolicy", "netpol": "NetworkPolicy",
 }
 
 // Kind returns the kind for a kubectl spelling (pod, pods, po, svc, ...).
@@ -130,10 +131,11 @@ func Kind(spelling string) (string, error) {
 	s := strings.ToLower(spelling)
 	s = strings.TrimSuffix(s, ".v1")
 	s = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(s, ".apps"), ".discovery.k8s.io"), ".k8s.cni.cncf.io")
+	s = strings.TrimSuffix(s, ".networking.k8s.io")
 	if k, ok := kinds[s]; ok {
 		return k, nil
 	}
-	return "", fmt.Errorf("unknown kind %q: use pod, deployment, service, daemonset, namespace, endpointslice or net-attach-def", spelling)
+	return "", fmt.Errorf("unknown kind %q: use pod, deployment, service, daemonset, namespace, endpointslice, networkpolicy or net-attach-def", spelling)
 }
 
 // Delete removes an object from raw; kind may be any kubectl spelling and

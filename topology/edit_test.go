@@ -242,7 +242,7 @@ func TestDelete(t *testing.T) {
 		{kind: "ds", name: "web", wantErr: `daemonset "web" not found in namespace "default"`},
 		{kind: "namespace", name: "nope", wantErr: `namespace "nope" not found`},
 		{kind: "ns", name: "default", wantErr: `namespace "default" cannot be deleted: the cluster needs it`},
-		{kind: "configmap", name: "x", wantErr: `unknown kind "configmap": use pod, deployment, service, daemonset, namespace, endpointslice or net-attach-def`},
+		{kind: "configmap", name: "x", wantErr: `unknown kind "configmap": use pod, deployment, service, daemonset, namespace, endpointslice, networkpolicy or net-attach-def`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind+"/"+tt.name, func(t *testing.T) {

@@ -21,8 +21,8 @@ import (
 func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
-		Usage:     "list nodes, pods, services, endpoint slices, namespaces, deployments or daemonsets, kubectl-style",
-		ArgsUsage: "nodes|pods|svc|endpointslices|namespaces|deployments|daemonsets [NAME]",
+		Usage:     "list nodes, pods, services, endpoint slices, namespaces, deployments, daemonsets or networkpolicies, kubectl-style",
+		ArgsUsage: "nodes|pods|svc|endpointslices|namespaces|deployments|daemonsets|networkpolicies [NAME]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "default", Usage: "Kubernetes namespace of the objects"},
 			&cli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "objects of every namespace"},
@@ -55,16 +55,17 @@ var kinds = map[string]string{
 	"namespace": "namespaces", "namespaces": "namespaces", "ns": "namespaces",
 	"deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
 	"daemonset": "daemonsets", "daemonsets": "daemonsets", "ds": "daemonsets",
+	"networkpolicy": "networkpolicies", "networkpolicies": "networkpolicies", "netpol": "networkpolicies",
 }
 
 func parseGet(cmd *cli.Command) (getRequest, error) {
 	args := cmd.Args().Slice()
 	if len(args) == 0 || len(args) > 2 {
-		return getRequest{}, &ExitError{Code: 1, Err: fmt.Errorf("get: say what to get: nodes, pods, svc, endpointslices, namespaces, deployments or daemonsets, optionally a name")}
+		return getRequest{}, &ExitError{Code: 1, Err: fmt.Errorf("get: say what to get: nodes, pods, svc, endpointslices, namespaces, deployments, daemonsets or networkpolicies, optionally a name")}
 	}
 	r := getRequest{kind: kinds[strings.ToLower(args[0])], ns: nsFilter(cmd), out: cmd.String("output"), showLabels: cmd.Bool("show-labels")}
 	if r.kind == "" {
-		return r, &ExitError{Code: 1, Err: fmt.Errorf("get: unknown resource %q (nodes, pods, svc, endpointslices, namespaces, deployments or daemonsets)", args[0])}
+		return r, &ExitError{Code: 1, Err: fmt.Errorf("get: unknown resource %q (nodes, pods, svc, endpointslices, namespaces, deployments, daemonsets or networkpolicies)", args[0])}
 	}
 	if len(args) == 2 {
 		r.one = args[1]

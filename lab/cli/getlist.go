@@ -44,6 +44,8 @@ func list(st *lab.State, status *daemon.Status, r getRequest) (*listing, error) 
 		l = listDeployments(st, status, r)
 	case "daemonsets":
 		l = listDaemonSets(st, status, r)
+	case "networkpolicies":
+		l = listNetworkPolicies(st, r)
 	}
 	if r.one != "" && len(l.keys) == 0 {
 		where := ""
@@ -59,7 +61,8 @@ func list(st *lab.State, status *daemon.Status, r getRequest) (*listing, error) 
 }
 
 var singular = map[string]string{"nodes": "node", "pods": "pod", "services": "service", "endpointslices": "endpointslice",
-	"namespaces": "namespace", "deployments": "deployment", "daemonsets": "daemonset"}
+	"namespaces": "namespace", "deployments": "deployment", "daemonsets": "daemonset",
+	"networkpolicies": "networkpolicy"}
 
 // keep says whether a request lists an object: its namespace, name and
 // labels against -n/-A, NAME and -l.
@@ -174,7 +177,7 @@ func listNamespaces(st *lab.State, r getRequest) *listing {
 	var metas []metav1.ObjectMeta
 	for _, name := range st.Topology.Namespaces {
 		ns := corev1.Namespace{TypeMeta: metav1.TypeMeta{Kind: "Namespace", APIVersion: "v1"},
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelMetadataName: name}},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: namespaceLabels(st, name)},
 			Status:     corev1.NamespaceStatus{Phase: corev1.NamespaceActive}}
 		if r.keep("", name, ns.Labels) {
 			nss, metas = append(nss, ns), append(metas, ns.ObjectMeta)
