@@ -278,6 +278,9 @@ func relabel(t *testing.T, meta string, base, extra map[string]string) string {
 			continue
 		}
 		end := strings.Index(doc[i:], "\n")
+		if end < 0 {
+			end = len(doc) - i // the document's last line
+		}
 		labels := maps.Clone(base)
 		maps.Copy(labels, extra)
 		var kv []string
