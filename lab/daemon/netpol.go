@@ -1,0 +1,128 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log"
+
+	"kinn.dev/kinn/lab/kernel"
+	"kinn.dev/kinn/lab/kernel/nft"
+	"kinn.dev/kinn/lab/netpol/ruleset"
+	"kinn.dev/kinn/lab/plan"
+	"kinn.dev/kinn/lab/proxy"
+)
+
+// policies enforce NetworkPolicy in every node: the table `ip kinn-netpol`
+// (lab/netpol/ruleset), synced incrementally when pods, labels or policies
+// change and repaired like the proxy's table. It is independent of the
+// proxy: with kubeProxyMode none the policies still hold. `kinn down`
+// removes it with the node namespaces.
+type policies struct {
+	tables map[string]*nft.Table // by node namespace
+	ids    map[string]uint64     // the namespace each table was opened in
+}
+
+func newPolicies() *policies {
+	return &policies{tables: map[string]*nft.Table{}, ids: map[string]uint64{}}
+}
+
+func (p *policies) close() {
+	for netns := range p.tables {
+		p.drop(netns)
+	}
+}
+
+// drop closes a node's table and forgets it (see proxies.drop for why a
+// closed table must never be found again).
+func (p *policies) drop(netns string) {
+	if t := p.tables[netns]; t != nil {
+		t.Close()
+	}
+	delete(p.tables, netns)
+	delete(p.ids, netns)
+}
+
+// recreated reports whether some node's table must be opened anew: its
+// namespace is new, or the last sync failed.
+func (p *policies) recreated(nodes []plan.Node) bool {
+	for _, n := range nodes {
+		if p.tables[n.Netns] == nil || kernel.NetnsID(n.Netns) != p.ids[n.Netns] {
+			return true
+		}
+	}
+	return false
+}
+
+// syncPolicies builds every node's table from the lab as it is now and
+// brings the kernel to it, by difference from the last sync.
+func (w *world) syncPolicies() error {
+	c, err := w.st.PolicyCluster()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	keep := map[string]bool{}
+	for _, n := range w.st.Plan.Nodes {
+		keep[n.Netns] = true
+		if err := w.policy.sync(n.Netns, ruleset.Build(ruleset.Node{Name: n.Name}, c)); err != nil {
+			errs = append(errs, fmt.Errorf("network policy node %s: %w", n.Name, err))
+		}
+	}
+	for netns := range w.policy.tables {
+		if !keep[netns] {
+			w.policy.drop(netns)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *policies) sync(netns string, rs *proxy.Ruleset) error {
+	t := p.tables[netns]
+	if t != nil && kernel.NetnsID(netns) != p.ids[netns] {
+		p.drop(netns)
+		t = nil
+	}
+	if t == nil {
+		var err error
+		if t, err = nft.OpenTable(netns, ruleset.TableName); err != nil {
+			return err
+		}
+		p.tables[netns], p.ids[netns] = t, kernel.NetnsID(netns)
+	}
+	full, err := t.SyncRuleset(rs)
+	if err != nil {
+		p.drop(netns)
+		return err
+	}
+	if full {
+		log.Printf("network policy %s: loaded %s", netns, ruleset.TableName)
+	}
+	return nil
+}
+
+// repair puts back what someone changed in the tables (nft.Table.Repair),
+// returning each repair in words, also logged.
+func (p *policies) repair(nodes []plan.Node) ([]string, error) {
+	var lines []string
+	var errs []error
+	for _, n := range nodes {
+		t := p.tables[n.Netns]
+		if t == nil {
+			continue
+		}
+		d, full, err := t.Repair()
+		for _, line := range d.Lines() {
+			lines = append(lines, fmt.Sprintf("network policy node %s: %s: restored", n.Name, line))
+		}
+		if full {
+			lines = append(lines, fmt.Sprintf("network policy node %s: table %s loaded again in full", n.Name, ruleset.TableName))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("network policy node %s: %w", n.Name, err))
+		}
+	}
+	for _, l := range lines {
+		log.Print(l)
+	}
+	return lines, errors.Join(errs...)
+}
