@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log"
 
-	"kinn.dev/kinn/lab/kernel"
-	"kinn.dev/kinn/lab/kernel/nft"
 	"kinn.dev/kinn/lab/netpol/ruleset"
 	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/lab/proxy"
@@ -17,41 +15,9 @@ import (
 // change and repaired like the proxy's table. It is independent of the
 // proxy: with kubeProxyMode none the policies still hold. `kinn down`
 // removes it with the node namespaces.
-type policies struct {
-	tables map[string]*nft.Table // by node namespace
-	ids    map[string]uint64     // the namespace each table was opened in
-}
+type policies struct{ nodeTables }
 
-func newPolicies() *policies {
-	return &policies{tables: map[string]*nft.Table{}, ids: map[string]uint64{}}
-}
-
-func (p *policies) close() {
-	for netns := range p.tables {
-		p.drop(netns)
-	}
-}
-
-// drop closes a node's table and forgets it (see proxies.drop for why a
-// closed table must never be found again).
-func (p *policies) drop(netns string) {
-	if t := p.tables[netns]; t != nil {
-		t.Close()
-	}
-	delete(p.tables, netns)
-	delete(p.ids, netns)
-}
-
-// recreated reports whether some node's table must be opened anew: its
-// namespace is new, or the last sync failed.
-func (p *policies) recreated(nodes []plan.Node) bool {
-	for _, n := range nodes {
-		if p.tables[n.Netns] == nil || kernel.NetnsID(n.Netns) != p.ids[n.Netns] {
-			return true
-		}
-	}
-	return false
-}
+func newPolicies() *policies { return &policies{newNodeTables(ruleset.TableName)} }
 
 // syncPolicies builds every node's table from the lab as it is now and
 // brings the kernel to it, by difference from the last sync.
@@ -77,17 +43,9 @@ func (w *world) syncPolicies() error {
 }
 
 func (p *policies) sync(netns string, rs *proxy.Ruleset) error {
-	t := p.tables[netns]
-	if t != nil && kernel.NetnsID(netns) != p.ids[netns] {
-		p.drop(netns)
-		t = nil
-	}
-	if t == nil {
-		var err error
-		if t, err = nft.OpenTable(netns, ruleset.TableName); err != nil {
-			return err
-		}
-		p.tables[netns], p.ids[netns] = t, kernel.NetnsID(netns)
+	t, err := p.open(netns)
+	if err != nil {
+		return err
 	}
 	full, err := t.SyncRuleset(rs)
 	if err != nil {

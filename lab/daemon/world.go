@@ -55,7 +55,7 @@ func (w *world) close() {
 		w.stopPod(key)
 	}
 	w.proxy.close()
-	w.policy.close()
+	w.policy.closeAll()
 	w.api.close()
 }
 
