@@ -168,3 +168,24 @@ func execIn(netns string, args ...string) (string, error) {
 	out, err := exec.Command("ip", append([]string{"netns", "exec", netns}, args...)...).CombinedOutput()
 	return string(out), err
 }
+
+// With kubeProxyMode none there is no Service proxy, but policies are
+// still enforced: the netpol table is no part of the proxy's.
+func TestNetworkPolicyWithoutKubeProxy(t *testing.T) {
+	e := newEnv(t, "npe")
+	f := filepath.Join(t.TempDir(), "netpol.yaml")
+	doc := strings.Replace(netpolLab, "nodes: [{role: control-plane}, {role: worker}]\n",
+		"nodes: [{role: control-plane}, {role: worker}]\nnetworking: {kubeProxyMode: none}\n", 1)
+	os.WriteFile(f, []byte(doc), 0o644)
+	e.up(f)
+	var url string
+	for _, p := range e.pods() {
+		if p.Name == "server" {
+			url = "http://" + p.Status.PodIP + ":8080/hostname"
+		}
+	}
+	e.expectReach(t, "no policy", []string{url}, map[string]bool{"allowed": true, "beside": true})
+	e.apply(denyIngress)
+	e.apply(allowFromAllowed)
+	e.expectReach(t, "allow-allowed, no kube-proxy", []string{url}, map[string]bool{"allowed": true, "beside": false, "remote": false})
+}
