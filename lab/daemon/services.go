@@ -26,9 +26,8 @@ const EnvProxyRepair = "KINN_PROXY_REPAIR"
 // synced incrementally and kept as wanted (see repair), plus the
 // health-check node ports.
 type proxies struct {
-	auto    bool                  // repair drift every second, not only on reload
-	tables  map[string]*nft.Table // by node namespace
-	ids     map[string]uint64     // the namespace each table was opened in
+	auto bool // repair drift every second, not only on reload
+	nodeTables
 	serving map[string][]netip.Addr
 	health  map[string]*healthServer // by node namespace + port
 	// nodeHealth is kube-proxy's own health, by node namespace (healthKey).
@@ -48,14 +47,12 @@ func newProxies(repair string) *proxies {
 	if repair != "" && repair != "auto" && repair != "manual" {
 		log.Printf("%s=%q: want auto or manual; repairing automatically", EnvProxyRepair, repair)
 	}
-	return &proxies{auto: repair != "manual", tables: map[string]*nft.Table{}, ids: map[string]uint64{},
+	return &proxies{auto: repair != "manual", nodeTables: newNodeTables(proxy.TableName),
 		serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}, nodeHealth: map[string]*nodeHealth{}}
 }
 
 func (p *proxies) close() {
-	for netns := range p.tables {
-		p.drop(netns)
-	}
+	p.closeAll()
 	p.dropLB()
 	for key, h := range p.health {
 		h.close()
@@ -65,31 +62,6 @@ func (p *proxies) close() {
 		n.close()
 		delete(p.nodeHealth, key)
 	}
-}
-
-// recreated reports whether a node's table must be opened and loaded
-// anew: its namespace was recreated (by `kinn up`, after someone deleted
-// it), so the table kinn holds is in the old one, or the last sync could
-// not make it.
-func (p *proxies) recreated(nodes []plan.Node) bool {
-	for _, n := range nodes {
-		if p.tables[n.Netns] == nil || kernel.NetnsID(n.Netns) != p.ids[n.Netns] {
-			return true
-		}
-	}
-	return false
-}
-
-// drop closes a node's table and forgets it. A closed table must never be
-// found again: once its namespace is freed, a namespace made anew under the
-// same name can get the same inode number, so the ids check would take the
-// closed table for current.
-func (p *proxies) drop(netns string) {
-	if t := p.tables[netns]; t != nil {
-		t.Close()
-	}
-	delete(p.tables, netns)
-	delete(p.ids, netns)
 }
 
 // repair puts back what someone changed in the nodes' tables since they
@@ -280,17 +252,9 @@ func (p *proxies) forget(nodes []plan.Node) {
 // sync brings a node's table to ports (nft.Table.Sync: incremental, or a
 // full load when needed), reopening it when the node's namespace is new.
 func (p *proxies) sync(netns string, node proxy.Node, ports []service.Port) error {
-	t := p.tables[netns]
-	if t != nil && kernel.NetnsID(netns) != p.ids[netns] {
-		p.drop(netns)
-		t = nil
-	}
-	if t == nil {
-		var err error
-		if t, err = nft.Open(netns); err != nil {
-			return err
-		}
-		p.tables[netns], p.ids[netns] = t, kernel.NetnsID(netns)
+	t, err := p.open(netns)
+	if err != nil {
+		return err
 	}
 	full, err := t.Sync(node, ports)
 	if err != nil {

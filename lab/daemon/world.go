@@ -25,6 +25,7 @@ type world struct {
 	pods   map[string]*podRT
 	marks  marks
 	proxy  *proxies
+	policy *policies
 	zone   *dns.Zone // what the DNS pods answer
 	api    apiServers
 	// repaired is what the last reload found changed by hand in the
@@ -45,6 +46,7 @@ func newWorld(o lab.Options, name string, locker *sync.Mutex) *world {
 	w := &world{o: o, name: name, locker: locker, pods: map[string]*podRT{}}
 	w.marks = marks{Ready: map[string]bool{}, Terminating: map[string]time.Time{}}
 	w.proxy = newProxies(os.Getenv(EnvProxyRepair))
+	w.policy = newPolicies()
 	return w
 }
 
@@ -53,6 +55,7 @@ func (w *world) close() {
 		w.stopPod(key)
 	}
 	w.proxy.close()
+	w.policy.closeAll()
 	w.api.close()
 }
 
@@ -71,9 +74,14 @@ func (w *world) reconcile(reload bool) error {
 	w.api.sync(w.st.Plan, w.st.Topology)
 	changed := w.syncPods()
 	proxyOn := w.st.Topology.Networking.KubeProxyMode != "none"
+	// Policies first: a failing proxy must not leave them unenforced.
+	var policyErr error
+	if reload || changed || w.policy.recreated(w.st.Plan.Nodes) {
+		policyErr = w.syncPolicies()
+	}
 	if reload || changed || (proxyOn && w.proxy.recreated(w.st.Plan.Nodes)) {
 		if err := w.syncServices(); err != nil {
-			return err
+			return errors.Join(policyErr, err)
 		}
 	}
 	// Every second, or only when asked (`kinn up`) in manual mode: a
@@ -81,12 +89,13 @@ func (w *world) reconcile(reload bool) error {
 	// knew it right is compared in full and repaired.
 	if reload || w.proxy.auto {
 		lines, err := w.proxy.repair(w.st.Plan.Nodes)
+		plines, perr := w.policy.repair(w.st.Plan.Nodes)
 		if reload {
-			w.repaired = lines // for the command that asked
-			return err         // its verdict: a table left wrong is a failure
+			w.repaired = append(lines, plines...)    // for the command that asked
+			return errors.Join(policyErr, err, perr) // its verdict: a table left wrong is a failure
 		}
 	}
-	return nil
+	return policyErr
 }
 
 func (w *world) loadMarks() {

@@ -176,29 +176,12 @@ func (t *Table) Apply(ops []proxy.Op) error {
 // addresses or networks changed, when the table is gone (deleted by hand) or when the
 // kernel refused the increment. It reports whether it loaded in full.
 func (t *Table) Sync(node proxy.Node, ports []service.Port) (full bool, err error) {
-	t.mu.Lock()
-	last := t.synced
-	t.mu.Unlock()
-	ok, err := t.Exists()
-	if err != nil {
-		return false, err
-	}
-	if last != nil && ok && last.node.Equal(node) {
-		ops := proxy.Changes(node, last.ports, ports)
-		if len(ops) == 0 {
-			return false, nil
+	return t.syncTo(&syncedState{node: node, ports: ports}, func(last *syncedState) ([]proxy.Op, bool) {
+		if last.rs != nil || !last.node.Equal(node) {
+			return nil, false
 		}
-		if err := t.Apply(ops); err == nil {
-			t.remember(node, ports)
-			return false, nil
-		}
-		// The kernel refused the increment (nothing was applied): reload.
-	}
-	if err := t.Load(proxy.Build(node, ports)); err != nil {
-		return true, err
-	}
-	t.remember(node, ports)
-	return true, nil
+		return proxy.Changes(node, last.ports, ports), true
+	})
 }
 
 // SyncRuleset brings a table other than the proxy's to rs: with
@@ -206,39 +189,46 @@ func (t *Table) Sync(node proxy.Node, ports []service.Port) (full bool, err erro
 // transaction, or in full the first time, when the table is gone or the
 // kernel refused the increment. It reports whether it loaded in full.
 func (t *Table) SyncRuleset(rs *proxy.Ruleset) (full bool, err error) {
+	return t.syncTo(&syncedState{rs: rs}, func(last *syncedState) ([]proxy.Op, bool) {
+		if last.rs == nil {
+			return nil, false
+		}
+		return proxy.Diff(last.rs, rs), true
+	})
+}
+
+// syncTo brings the table to next: by the increment from the last sync
+// when there is one (ok), the table still exists and the kernel takes it
+// (refused, nothing of it was applied), else by a full load.
+func (t *Table) syncTo(next *syncedState, increment func(last *syncedState) (ops []proxy.Op, ok bool)) (full bool, err error) {
 	t.mu.Lock()
 	last := t.synced
 	t.mu.Unlock()
-	ok, err := t.Exists()
+	exists, err := t.Exists()
 	if err != nil {
 		return false, err
 	}
-	if last != nil && last.rs != nil && ok {
-		ops := proxy.Diff(last.rs, rs)
-		if len(ops) == 0 {
-			return false, nil
-		}
-		if err := t.Apply(ops); err == nil {
-			t.rememberRuleset(rs)
-			return false, nil
+	if last != nil && exists {
+		if ops, ok := increment(last); ok {
+			if len(ops) == 0 {
+				return false, nil
+			}
+			if err := t.Apply(ops); err == nil {
+				t.remember(next)
+				return false, nil
+			}
 		}
 	}
-	if err := t.Load(rs); err != nil {
+	if err := t.Load(next.want()); err != nil {
 		return true, err
 	}
-	t.rememberRuleset(rs)
+	t.remember(next)
 	return true, nil
 }
 
-func (t *Table) rememberRuleset(rs *proxy.Ruleset) {
+func (t *Table) remember(s *syncedState) {
 	t.mu.Lock()
-	t.synced = &syncedState{rs: rs}
-	t.mu.Unlock()
-}
-
-func (t *Table) remember(node proxy.Node, ports []service.Port) {
-	t.mu.Lock()
-	t.synced = &syncedState{node: node, ports: ports}
+	t.synced = s
 	t.mu.Unlock()
 }
 

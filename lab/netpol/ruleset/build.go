@@ -120,10 +120,12 @@ func (b *builder) add(c *proxy.Chain) { b.chains[c.Name] = c }
 // a jump to each such policy's chain, then the drop, logged with the pod.
 func (b *builder) isolate(pod *netpol.Pod, dir netpol.Direction) {
 	var rules []proxy.Rule
+	var by []string
 	for _, p := range b.c.Policies() {
 		if !p.Isolates(dir) || !p.Selects(pod) {
 			continue
 		}
+		by = append(by, p.Key())
 		name := PolicyChain(p, dir)
 		if b.chains[name] == nil {
 			b.policyChain(p, dir, name)
@@ -133,7 +135,7 @@ func (b *builder) isolate(pod *netpol.Pod, dir netpol.Direction) {
 	if rules == nil {
 		return
 	}
-	rules = append(rules, proxy.Rule{Exprs: []proxy.Expr{proxy.Log{Group: LogGroup, Prefix: LogPrefix(false, dir, pod.String())}, drop}})
+	rules = append(rules, proxy.Rule{Exprs: []proxy.Expr{proxy.Log{Group: LogGroup, Prefix: DropPrefix(dir, pod.String(), by)}, drop}})
 	name := PodChain(pod, dir)
 	b.add(&proxy.Chain{Name: name, Rules: rules})
 	elem := proxy.Elem{Key: proxy.Key{Addr: pod.IP}, Verdict: proxy.Verdict{Kind: proxy.Goto, Chain: name}}

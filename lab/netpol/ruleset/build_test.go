@@ -90,7 +90,7 @@ func TestBuildDefaultDenyIngressIsolatesAndDrops(t *testing.T) {
 	if got := elemText(rs, MapEgressPods); len(got) != 0 {
 		t.Errorf("eg-pods = %q, want none: the policy has no Egress type", got)
 	}
-	want := []string{"jump pol-in-default/deny", `log prefix "np D I default/db" group 100 drop`}
+	want := []string{"jump pol-in-default/deny", `log prefix "np D I default/db by default/deny" group 100 drop`}
 	if got := chainText(t, rs, "pod-in-default/db"); !slices.Equal(got, want) {
 		t.Errorf("pod chain = %q, want %q", got, want)
 	}
@@ -152,5 +152,17 @@ func TestBuildEgressIsolatesBySource(t *testing.T) {
 	}
 	if got := chainText(t, rs, "pol-eg-prod/out")[0]; !strings.HasPrefix(got, "ip daddr . 0x00000001 @peer-pods log") {
 		t.Errorf("egress rule = %q, want a destination match", got)
+	}
+}
+
+func TestDropPrefixFitsTheKernel(t *testing.T) {
+	long := strings.Repeat("p", 60)
+	by := []string{"x/" + long, "x/" + long + "2", "x/" + long + "3"}
+	got := DropPrefix(netpol.Ingress, "x/a", by)
+	if len(got) > proxy.MaxLogPrefix || !strings.HasPrefix(got, "np D I x/a by x/"+long) || !strings.HasSuffix(got, " +2") {
+		t.Errorf("DropPrefix = %q (%d bytes), want the first policy then +2, within %d", got, len(got), proxy.MaxLogPrefix)
+	}
+	if got := DropPrefix(netpol.Egress, "x/a", []string{"x/p", "x/q"}); got != "np D E x/a by x/p,x/q" {
+		t.Errorf("DropPrefix = %q", got)
 	}
 }

@@ -1,9 +1,12 @@
 package ruleset
 
 import (
+	"fmt"
+
 	"crypto/sha256"
 	"encoding/base32"
 	"kinn.dev/kinn/lab/netpol"
+	"kinn.dev/kinn/lab/proxy"
 	"strings"
 )
 
@@ -56,4 +59,23 @@ func LogPrefix(allowed bool, dir netpol.Direction, what string) string {
 		d = "E"
 	}
 	return "np " + v + " " + d + " " + what
+}
+
+// DropPrefix is the log prefix of a connection pod's policies dropped:
+// "np D I x/a by x/deny,x/allow-b", as many of the isolating policies as
+// fit the kernel's 127 bytes, then "+N" for the rest.
+func DropPrefix(dir netpol.Direction, pod string, by []string) string {
+	s := LogPrefix(false, dir, ident(pod)) + " by"
+	for i, p := range by {
+		sep := ","
+		if i == 0 {
+			sep = " "
+		}
+		more := fmt.Sprintf(" +%d", len(by)-i)
+		if len(s)+len(sep)+len(p)+len(more) > proxy.MaxLogPrefix && i < len(by)-1 || len(s)+len(sep)+len(p) > proxy.MaxLogPrefix {
+			return s + more
+		}
+		s += sep + p
+	}
+	return s
 }
