@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -60,8 +61,9 @@ func readPolicy(t *testing.T, file string, w *netpoltest.World) *networkingv1.Ne
 	return &np
 }
 
-// readmeDNS checks the egress-with-dns walk's claim: x/a resolves and
-// reaches s-y-a.y by name, and cannot reach s-z-a.z.
+// readmeDNS checks the egress-with-dns walk's claims: x/a resolves and
+// reaches s-y-a.y by name, cannot reach s-z-a.z, and without the DNS rule
+// resolves nothing.
 func (l *npLab) readmeDNS() {
 	l.t.Helper()
 	np := readPolicy(l.t, "egress-with-dns.yaml", l.world)
@@ -73,5 +75,18 @@ func (l *npLab) readmeDNS() {
 	}
 	if _, _, code := l.run("exec", "--name", l.name, "-n", "x", "a", "--", "curl", "-sS", "-m", "1", "s-z-a.z/hostname"); code == 0 {
 		l.t.Errorf("x/a -> s-z-a.z answered under egress-y-and-dns")
+	}
+	np.Spec.Egress = np.Spec.Egress[:1] // the same policy, updated
+	l.applyPolicies([]*networkingv1.NetworkPolicy{np})
+	deadline := time.Now().Add(syncWait)
+	for {
+		_, _, code := l.run("exec", "--name", l.name, "-n", "x", "a", "--", "curl", "-sS", "-m", "1", "s-y-a.y/hostname")
+		if code != 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Errorf("x/a still resolves s-y-a.y once the DNS rule is gone")
+			return
+		}
 	}
 }
