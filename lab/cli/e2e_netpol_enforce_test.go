@@ -148,6 +148,12 @@ func TestNetworkPolicyEnforced(t *testing.T) {
 		t.Errorf("get netpol -A has no NAMESPACE column:\n%s", got)
 	}
 
+	// Every change since the first load was an increment: one full load
+	// per node.
+	if n := strings.Count(e.labLog(), "loaded kinn-netpol"); n != 2 {
+		t.Errorf("kinn-netpol loaded in full %d times, want once per node (2): the policy changes were not incremental", n)
+	}
+
 	// Deleted by hand: the lab process puts the table back.
 	ipn(t, "ip", "netns", "exec", workerNetns, "nft", "delete", "table", "ip", "kinn-netpol")
 	time.Sleep(1500 * time.Millisecond)

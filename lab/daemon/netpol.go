@@ -6,7 +6,6 @@ import (
 	"log"
 
 	"kinn.dev/kinn/lab/netpol/ruleset"
-	"kinn.dev/kinn/lab/plan"
 	"kinn.dev/kinn/lab/proxy"
 )
 
@@ -17,7 +16,7 @@ import (
 // removes it with the node namespaces.
 type policies struct{ nodeTables }
 
-func newPolicies() *policies { return &policies{newNodeTables(ruleset.TableName)} }
+func newPolicies() *policies { return &policies{newNodeTables(ruleset.TableName, "network policy")} }
 
 // syncPolicies builds every node's table from the lab as it is now and
 // brings the kernel to it, by difference from the last sync.
@@ -56,31 +55,4 @@ func (p *policies) sync(netns string, rs *proxy.Ruleset) error {
 		log.Printf("network policy %s: loaded %s", netns, ruleset.TableName)
 	}
 	return nil
-}
-
-// repair puts back what someone changed in the tables (nft.Table.Repair),
-// returning each repair in words, also logged.
-func (p *policies) repair(nodes []plan.Node) ([]string, error) {
-	var lines []string
-	var errs []error
-	for _, n := range nodes {
-		t := p.tables[n.Netns]
-		if t == nil {
-			continue
-		}
-		d, full, err := t.Repair()
-		for _, line := range d.Lines() {
-			lines = append(lines, fmt.Sprintf("network policy node %s: %s: restored", n.Name, line))
-		}
-		if full {
-			lines = append(lines, fmt.Sprintf("network policy node %s: table %s loaded again in full", n.Name, ruleset.TableName))
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("network policy node %s: %w", n.Name, err))
-		}
-	}
-	for _, l := range lines {
-		log.Print(l)
-	}
-	return lines, errors.Join(errs...)
 }

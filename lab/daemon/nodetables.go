@@ -1,6 +1,10 @@
 package daemon
 
 import (
+	"errors"
+	"fmt"
+	"log"
+
 	"kinn.dev/kinn/lab/kernel"
 	"kinn.dev/kinn/lab/kernel/nft"
 	"kinn.dev/kinn/lab/plan"
@@ -10,12 +14,13 @@ import (
 // repairs: the proxy's and NetworkPolicy's.
 type nodeTables struct {
 	name   string                // the table's name
+	what   string                // what it is, in log lines: "proxy"
 	tables map[string]*nft.Table // by node namespace
 	ids    map[string]uint64     // the namespace each table was opened in
 }
 
-func newNodeTables(name string) nodeTables {
-	return nodeTables{name: name, tables: map[string]*nft.Table{}, ids: map[string]uint64{}}
+func newNodeTables(name, what string) nodeTables {
+	return nodeTables{name: name, what: what, tables: map[string]*nft.Table{}, ids: map[string]uint64{}}
 }
 
 // open returns the node's table, opened anew when its namespace is new
@@ -64,4 +69,36 @@ func (nt *nodeTables) closeAll() {
 	for netns := range nt.tables {
 		nt.drop(netns)
 	}
+}
+
+// repair puts back what someone changed in the nodes' tables since they
+// were last known to be right (nft.Table.Repair: one generation read per
+// node when nothing changed, a full comparison when it moved). It returns
+// each repair in words (also logged, for lab.log and the Events screen)
+// and the nodes whose table it could not repair.
+func (nt *nodeTables) repair(nodes []plan.Node) ([]string, error) {
+	var lines []string
+	var errs []error
+	for _, n := range nodes {
+		t := nt.tables[n.Netns]
+		if t == nil {
+			continue
+		}
+		d, full, err := t.Repair()
+		for _, line := range d.Lines() {
+			line = fmt.Sprintf("%s node %s: %s: restored", nt.what, n.Name, line)
+			log.Print(line)
+			lines = append(lines, line)
+		}
+		if full {
+			log.Printf("%s %s: loaded %s", nt.what, n.Netns, nt.name) // as every load is logged
+			lines = append(lines, fmt.Sprintf("%s node %s: table %s loaded again in full", nt.what, n.Name, nt.name))
+		}
+		if err != nil {
+			err = fmt.Errorf("%s node %s: %w", nt.what, n.Name, err)
+			log.Print(err)
+			errs = append(errs, err)
+		}
+	}
+	return lines, errors.Join(errs...)
 }

@@ -47,7 +47,7 @@ func newProxies(repair string) *proxies {
 	if repair != "" && repair != "auto" && repair != "manual" {
 		log.Printf("%s=%q: want auto or manual; repairing automatically", EnvProxyRepair, repair)
 	}
-	return &proxies{auto: repair != "manual", nodeTables: newNodeTables(proxy.TableName),
+	return &proxies{auto: repair != "manual", nodeTables: newNodeTables(proxy.TableName, "proxy"),
 		serving: map[string][]netip.Addr{}, health: map[string]*healthServer{}, nodeHealth: map[string]*nodeHealth{}}
 }
 
@@ -62,38 +62,6 @@ func (p *proxies) close() {
 		n.close()
 		delete(p.nodeHealth, key)
 	}
-}
-
-// repair puts back what someone changed in the nodes' tables since they
-// were last known to be right (nft.Table.Repair: one generation read per
-// node when nothing changed, a full comparison when it moved). It returns
-// each repair in words (also logged, for lab.log and the Events screen)
-// and the nodes whose table it could not repair.
-func (p *proxies) repair(nodes []plan.Node) ([]string, error) {
-	var lines []string
-	var errs []error
-	for _, n := range nodes {
-		t := p.tables[n.Netns]
-		if t == nil {
-			continue
-		}
-		d, full, err := t.Repair()
-		for _, line := range d.Lines() {
-			line = fmt.Sprintf("proxy node %s: %s: restored", n.Name, line)
-			log.Print(line)
-			lines = append(lines, line)
-		}
-		if full {
-			log.Printf("proxy %s: loaded %s", n.Netns, proxy.TableName) // as every load is logged
-			lines = append(lines, fmt.Sprintf("proxy node %s: table %s loaded again in full", n.Name, proxy.TableName))
-		}
-		if err != nil {
-			err = fmt.Errorf("proxy node %s: %w", n.Name, err)
-			log.Print(err)
-			errs = append(errs, err)
-		}
-	}
-	return lines, errors.Join(errs...)
 }
 
 // syncServices recomputes endpoints from the pods' readiness and brings

@@ -166,3 +166,34 @@ func TestDropPrefixFitsTheKernel(t *testing.T) {
 		t.Errorf("DropPrefix = %q", got)
 	}
 }
+
+// Every log prefix Build writes reads back as the policy and rule it
+// stands for.
+func TestMeaningOfBuiltPrefixes(t *testing.T) {
+	c := testCluster(t, `{metadata: {name: deny}, spec: {podSelector: {}, ingress: []}}`,
+		`{metadata: {name: allow-frontend}, spec: {podSelector: {matchLabels: {app: db}}, ingress: [{from: [{podSelector: {matchLabels: {app: frontend}}}]}]}}`)
+	rs := Build(Node{Name: "n2"}, c)
+	var got []string
+	for _, ch := range rs.Chains {
+		for _, r := range ch.Rules {
+			for _, e := range r.Exprs {
+				if l, ok := e.(proxy.Log); ok {
+					m, ok := Meaning(l.Prefix, c)
+					if !ok {
+						t.Errorf("prefix %q has no meaning", l.Prefix)
+					}
+					got = append(got, m)
+				}
+			}
+		}
+	}
+	want := []string{
+		"default/db ingress denied: isolated by default/allow-frontend, default/deny; no rule allows",
+		"allowed by default/allow-frontend ingress rule 0 (from podSelector app=frontend, any port)",
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("meanings %q lack %q", got, w)
+		}
+	}
+}
