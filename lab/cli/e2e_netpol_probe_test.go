@@ -30,6 +30,9 @@ type npLab struct {
 	svc   map[string]netip.Addr // "x/a" -> ClusterIP of s-x-a
 	// nodeNetns is a pod's node's network namespace: node-local probes.
 	nodeNetns map[string]string
+	// matrices counts validations, retried those whose first round
+	// disagreed: how often a probe outran the policy sync.
+	matrices, retried int
 }
 
 // Probes run at most this many at once (2 cores; each holds a thread in a
@@ -181,11 +184,15 @@ func (l *npLab) validate(what string, want *netpol.TruthTable, proto corev1.Prot
 // and then says how they disagree ("" if they agree).
 func (l *npLab) mismatch(want *netpol.TruthTable, proto corev1.Protocol, port int32, via target) string {
 	deadline := time.Now().Add(syncWait)
-	for {
+	l.matrices++
+	for round := 0; ; round++ {
 		got := l.matrix(proto, port, via)
 		cmp := want.Compare(got)
 		if agrees(cmp) {
 			return ""
+		}
+		if round == 0 {
+			l.retried++
 		}
 		if time.Now().After(deadline) {
 			right, wrong, _ := cmp.Summary(true)

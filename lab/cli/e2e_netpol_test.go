@@ -44,8 +44,8 @@ func TestNetworkPolicyUpstream(t *testing.T) {
 		t.Fatal("the probes agree with a table denying x/a while no policy is in force")
 	}
 	l.skipUnlessEnforced()
-	cases := netpoltest.Cases(l.world.IP)
-	for i, c := range append(cases, kinnCases()...) {
+	cases := append(netpoltest.Cases(l.world.IP), kinnCases()...)
+	for i, c := range cases {
 		t.Run(c.Context+" "+c.It, func(t *testing.T) {
 			defer l.use(t)()
 			l.runCase(c, i%8 == 0)
@@ -83,7 +83,8 @@ func TestNetworkPolicyUpstream(t *testing.T) {
 		defer l.use(t)()
 		l.readmeDNS()
 	})
-	t.Logf("%d cases in %s", len(cases), time.Since(start).Round(time.Second))
+	t.Logf("%d cases and the README walk in %s; %d of %d matrices needed more than one round (the sync)",
+		len(cases), time.Since(start).Round(time.Second), l.retried, l.matrices)
 }
 
 // skipUnlessEnforced skips the cases when this kinn does not take
