@@ -1,6 +1,8 @@
 package cli_test
 
 import (
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
 	"kinn.dev/kinn/lab/netpol/netpoltest"
@@ -86,6 +90,70 @@ func (l *npLab) readmeDNS() {
 		}
 		if time.Now().After(deadline) {
 			l.t.Errorf("x/a still resolves s-y-a.y once the DNS rule is gone")
+			return
+		}
+	}
+}
+
+// namedPortOnDestination checks that a named port is looked up in the
+// destination pod, not the source: upstream's model cannot tell, as every
+// pod names 80 and 81 alike, so a pod z/d outside the model names 81
+// serve-80-tcp. x/a, allowed egress only to serve-80-tcp, must reach z/d
+// on 81 but not on 80, and the model's pods on 80 but not 81.
+func (l *npLab) namedPortOnDestination() {
+	l.t.Helper()
+	l.applyDocs(`apiVersion: v1
+kind: Pod
+metadata: {name: d, namespace: z, labels: {pod: d}}
+spec:
+  nodeSelector: {netpol.kinn.dev/spread: "2"}
+  containers:
+  - name: c
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [pause]
+    ports:
+    - {name: serve-80-tcp, containerPort: 81}
+    - {name: web, containerPort: 80}
+`)
+	var d netip.Addr
+	for _, p := range l.userPods() {
+		if p.Namespace == "z" && p.Name == "d" {
+			d, _ = netip.ParseAddr(p.Status.PodIP)
+		}
+	}
+	if !d.IsValid() {
+		l.t.Fatal("pod z/d has no address")
+	}
+	tcp := corev1.ProtocolTCP
+	np := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "egress-serve-80-tcp", Namespace: "x"},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"pod": "a"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress: []networkingv1.NetworkPolicyEgressRule{{
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: ptr(intstr.FromString("serve-80-tcp"))}},
+			}},
+		},
+	}
+	l.applyPolicies([]*networkingv1.NetworkPolicy{np})
+	defer l.deletePolicies([]string{"x/" + np.Name})
+	want := map[netip.AddrPort]bool{
+		netip.AddrPortFrom(d, 81): true, netip.AddrPortFrom(d, 80): false,
+		netip.AddrPortFrom(l.world.IP("y/a"), 80): true, netip.AddrPortFrom(l.world.IP("y/a"), 81): false,
+	}
+	deadline := time.Now().Add(syncWait)
+	for {
+		var wrong []string
+		for addr, ok := range want {
+			if connect(l.netns["x/a"], tcp, addr) != ok {
+				wrong = append(wrong, fmt.Sprintf("x/a -> %s: want allowed=%v", addr, ok))
+			}
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Errorf("named port serve-80-tcp not resolved on the destination: %v", wrong)
 			return
 		}
 	}

@@ -83,6 +83,11 @@ func TestNetworkPolicyUpstream(t *testing.T) {
 		defer l.use(t)()
 		l.readmeDNS()
 	})
+	// Last: it adds a pod outside the model.
+	t.Run("named ports are resolved on the destination pod", func(t *testing.T) {
+		defer l.use(t)()
+		l.namedPortOnDestination()
+	})
 	t.Logf("%d cases and the README walk in %s; %d of %d matrices needed more than one round (the sync)",
 		len(cases), time.Since(start).Round(time.Second), l.retried, l.matrices)
 }
