@@ -53,25 +53,7 @@ func TestNetworkPolicyUpstream(t *testing.T) {
 	}
 	t.Run("node-local probes are allowed under default-deny-all", func(t *testing.T) {
 		defer l.use(t)()
-		denyAll := &networkingv1.NetworkPolicy{
-			ObjectMeta: metav1.ObjectMeta{Name: "deny-all", Namespace: "x"},
-			Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{"Ingress", "Egress"}},
-		}
-		var denied []string
-		for _, ns := range netpoltest.NamespaceNames {
-			np := denyAll.DeepCopy()
-			np.Namespace = ns
-			l.applyPolicies([]*networkingv1.NetworkPolicy{np})
-			denied = append(denied, ns+"/deny-all")
-		}
-		defer l.deletePolicies(denied)
-		// Wait for the sync the way the cases do: every pod pair denied.
-		l.validate("deny all", netpoltest.Probe{Expect: []netpoltest.Expectation{{}}}.Expected(l.world.PodStrings()), corev1.ProtocolTCP, 80, viaService)
-		for _, proto := range netpoltest.Protocols {
-			if blocked := l.nodeLocal(proto, 80); len(blocked) > 0 {
-				t.Errorf("%s from a pod's own node blocked: %v", proto, blocked)
-			}
-		}
+		l.nodeLocalUnderDenyAll()
 	})
 	for _, c := range readmeCases(t, l.world) {
 		t.Run(c.Context+" "+c.It, func(t *testing.T) {
@@ -90,6 +72,31 @@ func TestNetworkPolicyUpstream(t *testing.T) {
 	})
 	t.Logf("%d cases and the README walk in %s; %d of %d matrices needed more than one round (the sync)",
 		len(cases), time.Since(start).Round(time.Second), l.retried, l.matrices)
+}
+
+// nodeLocalUnderDenyAll denies everything in every namespace of the model
+// and probes each pod from its own node, which must still get through.
+func (l *npLab) nodeLocalUnderDenyAll() {
+	denyAll := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny-all", Namespace: "x"},
+		Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{"Ingress", "Egress"}},
+	}
+	defer l.validate("after the policies are deleted", netpoltest.Probe{}.Expected(l.world.PodStrings()), corev1.ProtocolTCP, 80, viaService)
+	var denied []string
+	for _, ns := range netpoltest.NamespaceNames {
+		np := denyAll.DeepCopy()
+		np.Namespace = ns
+		l.applyPolicies([]*networkingv1.NetworkPolicy{np})
+		denied = append(denied, ns+"/deny-all")
+	}
+	defer l.deletePolicies(denied)
+	// Wait for the sync the way the cases do: every pod pair denied.
+	l.validate("deny all", netpoltest.Probe{Expect: []netpoltest.Expectation{{}}}.Expected(l.world.PodStrings()), corev1.ProtocolTCP, 80, viaService)
+	for _, proto := range netpoltest.Protocols {
+		if blocked := l.nodeLocal(proto, 80); len(blocked) > 0 {
+			l.t.Errorf("%s from a pod's own node blocked: %v", proto, blocked)
+		}
+	}
 }
 
 // skipUnlessEnforced skips the cases when this kinn does not take
