@@ -36,9 +36,8 @@ func TestNetworkPolicyUpstream(t *testing.T) {
 	l.up(netpolExample)
 	l.refresh()
 	// Before any policy everything reaches everything, both ways.
-	allAllowed := netpoltest.Probe{}.Expected(l.world.PodStrings())
-	l.validate("no policy", allAllowed, corev1.ProtocolTCP, 80, viaService)
-	l.validate("no policy", allAllowed, corev1.ProtocolUDP, 81, viaPodIP)
+	l.validate("no policy", l.allOpen(), corev1.ProtocolTCP, 80, viaService)
+	l.validate("no policy", l.allOpen(), corev1.ProtocolUDP, 81, viaPodIP)
 	// The harness can fail: a table the packets do not give is reported.
 	if l.mismatch(netpoltest.Probe{Expect: []netpoltest.Expectation{{To: "x/a"}}}.Expected(l.world.PodStrings()), corev1.ProtocolTCP, 80, viaService) == "" {
 		t.Fatal("the probes agree with a table denying x/a while no policy is in force")
@@ -81,7 +80,7 @@ func (l *npLab) nodeLocalUnderDenyAll() {
 		ObjectMeta: metav1.ObjectMeta{Name: "deny-all", Namespace: "x"},
 		Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{"Ingress", "Egress"}},
 	}
-	defer l.validate("after the policies are deleted", netpoltest.Probe{}.Expected(l.world.PodStrings()), corev1.ProtocolTCP, 80, viaService)
+	defer l.validate("after the policies are deleted", l.allOpen(), corev1.ProtocolTCP, 80, viaService)
 	var denied []string
 	for _, ns := range netpoltest.NamespaceNames {
 		np := denyAll.DeepCopy()
@@ -132,7 +131,7 @@ func (l *npLab) use(t *testing.T) func() {
 func (l *npLab) runCase(c netpoltest.Case, alsoPodIP bool) {
 	// Last, wait for the lab to be open again, so that the next case's
 	// first probes cannot see this one's policies still in force.
-	defer l.validate("after the policies are deleted", netpoltest.Probe{}.Expected(l.world.PodStrings()), corev1.ProtocolTCP, 80, viaService)
+	defer l.validate("after the policies are deleted", l.allOpen(), corev1.ProtocolTCP, 80, viaService)
 	var inForce []string
 	defer func() { l.deletePolicies(inForce) }()
 	var relabelled []string
