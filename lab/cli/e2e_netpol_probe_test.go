@@ -151,7 +151,9 @@ func (l *npLab) matrix(proto corev1.Protocol, port int32, via target) *netpol.Tr
 }
 
 // allOpen is the table with no policy in force: every pair allowed.
-func (l *npLab) allOpen() *netpol.TruthTable { return netpoltest.Probe{}.Expected(l.world.PodStrings()) }
+func (l *npLab) allOpen() *netpol.TruthTable {
+	return netpoltest.Probe{}.Expected(l.world.PodStrings())
+}
 
 // agrees reports whether the comparison of two tables has no differing
 // cell. As upstream's ValidateOrFail does (ignoreLoopback), a pod's cell
