@@ -42,7 +42,7 @@ func TestNetworkPolicyUpstream(t *testing.T) {
 	if l.mismatch(netpoltest.Probe{Expect: []netpoltest.Expectation{{To: "x/a"}}}.Expected(l.world.PodStrings()), corev1.ProtocolTCP, 80, viaService) == "" {
 		t.Fatal("the probes agree with a table denying x/a while no policy is in force")
 	}
-	l.skipUnlessEnforced()
+	l.requireEnforced()
 	cases := append(netpoltest.Cases(l.world.IP), kinnCases()...)
 	for i, c := range cases {
 		t.Run(c.Context+" "+c.It, func(t *testing.T) {
@@ -98,10 +98,9 @@ func (l *npLab) nodeLocalUnderDenyAll() {
 	}
 }
 
-// skipUnlessEnforced skips the cases when this kinn does not take
-// NetworkPolicy objects at all (enforcement not merged yet), rather than
-// failing each: a kinn that accepts them is held to every case.
-func (l *npLab) skipUnlessEnforced() {
+// requireEnforced checks that this kinn takes NetworkPolicy objects: one
+// that refused them would pass no case, and must fail rather than skip.
+func (l *npLab) requireEnforced() {
 	l.t.Helper()
 	np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "probe-support", Namespace: "z"},
 		Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"pod": "none"}}}}
@@ -109,11 +108,7 @@ func (l *npLab) skipUnlessEnforced() {
 	if err := os.WriteFile(f, []byte(policyYAML(l.t, np)), 0o644); err != nil {
 		l.t.Fatal(err)
 	}
-	_, errOut, code := l.run("apply", "--name", l.name, "-f", f)
-	if code != 0 && strings.Contains(errOut, "cannot apply networking.k8s.io/v1 NetworkPolicy") {
-		l.t.Skip("this kinn does not take NetworkPolicy objects yet: " + strings.TrimSpace(errOut))
-	}
-	if code != 0 {
+	if _, errOut, code := l.run("apply", "--name", l.name, "-f", f); code != 0 {
 		l.t.Fatalf("kinn apply of a NetworkPolicy: exit %d\n%s", code, errOut)
 	}
 	l.deletePolicies([]string{"z/probe-support"})
