@@ -102,11 +102,7 @@ func (s *State) traceRules(in *trace.Input, ports []service.Port) error {
 		}
 		rs := proxy.Build(s.ProxyNode(n), ports)
 		in.Hooks = trace.HooksOf(rs) // the same base chains in every node
-		handles, err := nft.RuleHandles(n.Netns, proxy.TableName)
-		if err != nil {
-			return err
-		}
-		edited, err := editedChains(n.Netns, rs)
+		handles, edited, err := kinnTableAgainst(n.Netns, rs)
 		if err != nil {
 			return err
 		}
@@ -131,24 +127,25 @@ func (s *State) traceRules(in *trace.Input, ports []service.Port) error {
 	return nil
 }
 
-// editedChains lists the chains of the namespace's kinn table that differ
-// from the ruleset kinn builds for it (edited by hand, or not yet synced),
-// compared rule by rule as netlink expressions, as drift repair does.
-func editedChains(netns string, want *proxy.Ruleset) ([]string, error) {
+// kinnTableAgainst reads the namespace's kinn table once: its rule handles
+// per chain, and the chains that differ from the ruleset kinn builds for it
+// (edited by hand, or not yet synced), compared rule by rule as netlink
+// expressions, as drift repair does.
+func kinnTableAgainst(netns string, want *proxy.Ruleset) (map[string][]uint64, []string, error) {
 	t, err := nft.Open(netns)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer t.Close()
-	_, d, err := t.Inspect(want)
+	seen, d, err := t.Inspect(want)
 	if err != nil {
-		return nil, fmt.Errorf("compare the kinn table of %s: %w", netns, err)
+		return nil, nil, fmt.Errorf("compare the kinn table of %s: %w", netns, err)
 	}
-	var out []string
+	var edited []string
 	for _, c := range d.Chains {
-		out = append(out, c.Name)
+		edited = append(edited, c.Name)
 	}
-	return out, nil
+	return seen.Handles, edited, nil
 }
 
 // traceKernelState asks, for every namespace the request crossed, the FIB

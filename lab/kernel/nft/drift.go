@@ -102,6 +102,9 @@ type Seen struct {
 	// Elements is the number of elements of each set and map the kernel
 	// has, dynamic sets (their elements the kernel's) aside.
 	Elements map[string]int
+	// Handles are each chain's rule handles in the chain's order, from the
+	// same read as the comparison (kinn trace maps them to kinn's rules).
+	Handles map[string][]uint64
 }
 
 // Inspect reads the table back once for `kinn rules` and the Rules screen:
@@ -114,7 +117,18 @@ func (t *Table) Inspect(want *proxy.Ruleset) (Seen, proxy.Drift, error) {
 		return Seen{}, proxy.Drift{}, err
 	}
 	d, err := compare(want, have)
-	return Seen{Counters: have.counters(), Elements: have.elements()}, d, err
+	return Seen{Counters: have.counters(), Elements: have.elements(), Handles: have.handles()}, d, err
+}
+
+// handles lists each chain's rule handles in order.
+func (kt *kernelTable) handles() map[string][]uint64 {
+	out := map[string][]uint64{}
+	for name, c := range kt.chains {
+		for _, r := range c.rules {
+			out[name] = append(out[name], r.handle)
+		}
+	}
+	return out
 }
 
 // commit runs one transaction and keeps track of the ruleset generation:
