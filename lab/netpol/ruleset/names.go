@@ -1,13 +1,13 @@
 package ruleset
 
 import (
-	"fmt"
-
 	"crypto/sha256"
 	"encoding/base32"
+	"fmt"
+	"strings"
+
 	"kinn.dev/kinn/lab/netpol"
 	"kinn.dev/kinn/lab/proxy"
-	"strings"
 )
 
 // Kernel names of pods and policies: chain names and log prefixes. They
