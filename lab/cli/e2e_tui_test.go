@@ -224,7 +224,8 @@ func TestTUIInTmux(t *testing.T) {
 	s.waitFor("the send prompt", func(scr string) bool { return strings.Contains(scr, "SEND REQUESTS from default/client") })
 	s.keys("Enter")
 	s.waitFor("the answer", func(scr string) bool { return strings.Contains(scr, "default/client -> default/web") })
-	s.keys("Escape", "4")
+	s.esc()
+	s.keys("4")
 	after := s.waitFor("the counters grown", func(scr string) bool { return rules(scr) && webCount(scr) >= before+20 })
 	if !strings.Contains(after, "↑") {
 		t.Errorf("grown counters are not highlighted:\n%s", after)
@@ -248,7 +249,8 @@ func TestTUIInTmux(t *testing.T) {
 	s.waitFor("a web pod selected", func(scr string) bool { return strings.Contains(scr, "> ") && strings.Contains(scr, "web-") })
 	s.keys("-")
 	s.waitFor("the scale done", func(scr string) bool { return strings.Contains(scr, "scaled") || strings.Contains(scr, "replicas") })
-	s.keys("Escape", "4")
+	s.esc()
+	s.keys("4")
 	start := time.Now()
 	s.waitFor("an endpoint marked removed on the Rules screen", func(scr string) bool { return rules(scr) && removed(scr) })
 	if d := time.Since(start); d > 2*time.Second {
